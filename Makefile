@@ -1,0 +1,40 @@
+# `make demo` and `make test` work on a fresh clone: they create .venv and install what they need.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+JOBS ?= 2
+
+.PHONY: demo test lint bench sample-data clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@ $(VENV)/.installed
+
+demo: $(VENV)/.installed
+	rm -rf out/demo
+	$(BIN)/audioaug run configs/example.yaml sample_data out/demo -j $(JOBS)
+	@echo "manifest: out/demo/manifest.csv"
+
+test: $(VENV)/.installed-dev
+	$(BIN)/python -m pytest -q
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+bench: $(VENV)/.installed-dev
+	$(BIN)/python benchmarks/bench.py
+
+sample-data: $(VENV)/.installed
+	$(BIN)/python scripts/make_sample_data.py sample_data
+
+clean:
+	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

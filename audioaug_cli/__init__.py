@@ -1,0 +1,30 @@
+"""audioaug: offline audio dataset augmentation with audiomentations.
+
+The library API, usable without the command line::
+
+    from audioaug_cli import load_config, run
+    summary = run(load_config("config.yaml"), "in/", "out/")
+
+Names are imported on first use, so that ``audioaug --help`` does not load numpy.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_API = {
+    "Config": "config", "load_config": "config", "parse_config": "config",
+    "AudioaugError": "errors", "ConfigError": "errors",
+    "RunOptions": "runner", "Summary": "runner", "item_seed": "runner", "run": "runner",
+    "Augmenter": "pipeline", "build_pipeline": "pipeline",
+}
+__all__ = ["__version__", *_API]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _API:
+        return getattr(importlib.import_module(f".{_API[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,110 @@
+"""Reading audio into the layout audiomentations expects, and writing files atomically."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import IO
+
+import numpy as np
+
+from .errors import ItemError
+
+TEMP_MARK = ".audioaug-tmp"  # every temporary file audioaug creates has this in its name
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
+
+def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
+    """Decode a file as float32: shape (frames,) for mono, (channels, frames) otherwise.
+
+    Raises ItemError with a one-line reason for anything that is not usable audio.
+    """
+    import soundfile
+
+    try:
+        data, sample_rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+    except soundfile.LibsndfileError as exc:
+        raise ItemError(f"cannot decode: {_libsndfile_reason(exc)}") from None
+    except (soundfile.SoundFileError, RuntimeError) as exc:
+        raise ItemError(f"cannot decode: {exc}") from None
+    except FileNotFoundError:
+        raise ItemError("cannot read: no such file (a broken symlink?)") from None
+    except PermissionError:
+        raise ItemError("cannot read: permission denied") from None
+    except OSError as exc:
+        raise ItemError(f"cannot read: {exc.strerror or exc}") from None
+    if data.shape[0] == 0:
+        raise ItemError("no audio: the file has 0 frames")
+    if not np.isfinite(data).all():
+        raise ItemError("the file holds NaN or infinite samples")
+    samples = data[:, 0] if data.shape[1] == 1 else np.ascontiguousarray(data.T)
+    return samples, int(sample_rate)
+
+
+def _libsndfile_reason(exc: Exception) -> str:
+    text = str(getattr(exc, "error_string", "") or exc)
+    return text.strip().rstrip(".") or "unknown format"
+
+
+def convert(samples: np.ndarray, sample_rate: int, target_rate: int | None, mono: bool) -> tuple[np.ndarray, int]:
+    """Apply the config's ``audio:`` section: mix down to mono, then resample."""
+    if mono and samples.ndim == 2:
+        samples = samples.mean(axis=0, dtype=np.float32)
+    if target_rate is not None and target_rate != sample_rate:
+        import soxr
+
+        # soxr works frames-first; librosa.resample's default (soxr_hq) is this same call.
+        resampled = soxr.resample(samples.T, sample_rate, target_rate, quality="HQ")
+        samples, sample_rate = np.ascontiguousarray(resampled.T, dtype=np.float32), target_rate
+    return samples, sample_rate
+
+
+def write_audio(path: Path, samples: np.ndarray, sample_rate: int, fmt: str, subtype: str) -> None:
+    """Write channels-first audio atomically, in soundfile's ``fmt``/``subtype``."""
+    import soundfile
+
+    frames_first = samples.T if samples.ndim == 2 else samples
+    with atomic_file(path) as handle:
+        soundfile.write(handle, frames_first, sample_rate, format=fmt, subtype=subtype)
+
+
+@contextmanager
+def atomic_file(path: Path, mode: str = "wb", newline: str | None = None) -> Iterator[IO]:  # type: ignore[type-arg]
+    """Write to a temporary file beside ``path`` and rename it into place only when complete.
+
+    A reader never sees a partial file under the final name, whenever the process is killed.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_MARK)
+    try:
+        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs get the usual permissions
+        with os.fdopen(fd, mode, newline=newline) as handle:
+            yield handle
+            handle.flush()
+        os.replace(temp, path)
+    except BaseException:
+        with suppress(OSError):
+            os.unlink(temp)
+        raise
+
+
+def write_text(path: Path, write: Callable[[IO[str]], None]) -> None:
+    """Write a text file atomically through ``write(handle)``."""
+    with atomic_file(path, "w", newline="") as handle:
+        write(handle)
+
+
+def remove_temporaries(folder: Path) -> int:
+    """Delete temporary files a killed run left behind; return how many."""
+    count = 0
+    for root, _dirs, files in os.walk(folder):
+        for name in files:
+            if name.endswith(TEMP_MARK):
+                with suppress(OSError):
+                    os.unlink(os.path.join(root, name))
+                    count += 1
+    return count

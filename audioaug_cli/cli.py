@@ -1,0 +1,109 @@
+"""The command line. Each command parses, calls one core function, and maps errors to exit codes:
+0 all done, 1 some inputs failed, 2 usage or config error (nothing written), 130 interrupted."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from . import __version__
+from .errors import AudioaugError, ConfigError, UsageError
+
+EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
+
+
+def option(*decls: str, **kwargs: Any) -> Callable[[Any], Any]:
+    """A click option that also reads AUDIOAUG_<NAME> from the environment (e.g. AUDIOAUG_JOBS)."""
+    long = next(d for d in decls if d.startswith("--")).split("/")[0]
+    kwargs.setdefault("envvar", "AUDIOAUG_" + long.lstrip("-").replace("-", "_").upper())
+    kwargs.setdefault("show_envvar", True)
+    return click.option(*decls, **kwargs)
+
+
+def fail(message: str, code: int) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, "--version", prog_name="audioaug", message="%(prog)s %(version)s")
+def main() -> None:
+    """Augment a folder of audio with an audiomentations pipeline written in YAML.
+
+    \b
+    Example:
+        audioaug run configs/example.yaml sample_data/ out/
+    """
+
+
+@main.command()
+@click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("input_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("output_dir", type=click.Path(path_type=Path))
+@option("-j", "--jobs", type=click.IntRange(min=1), default=None,
+        help="Worker processes. [default: usable CPUs; 1 runs in-process]")
+@option("--seed", type=click.IntRange(min=0), default=None, help="Override the config's seed.")
+@option("--copies", type=click.IntRange(min=1), default=None, help="Override the config's copies per input.")
+@option("--overwrite", is_flag=True, help="Start over: delete what audioaug wrote in OUTPUT_DIR before (only that).")
+@option("--fail-fast", is_flag=True, help="Stop at the first input that fails.")
+@option("--dry-run", is_flag=True, help="Print what would be written, write nothing.")
+@option("--include", multiple=True, metavar="GLOB",
+        help="Only inputs whose path relative to INPUT_DIR matches (repeatable; * also crosses /).")
+@option("--exclude", multiple=True, metavar="GLOB", help="Leave out inputs whose relative path matches (repeatable).")
+@option("--labels", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+        help="CSV with a file_name column (relative to INPUT_DIR); its other columns go into the manifest.")
+@option("--progress/--no-progress", default=None,
+        help="Show a progress bar on stderr. [default: when stderr is a terminal]")
+@option("-q", "--quiet", is_flag=True, help="No progress bar and no summary line; errors only.")
+@option("-v", "--verbose", is_flag=True, help="Print each failure as it happens.")
+def run(config: Path, input_dir: Path, output_dir: Path, jobs: int | None, seed: int | None, copies: int | None,
+        overwrite: bool, fail_fast: bool, dry_run: bool, include: tuple[str, ...], exclude: tuple[str, ...],
+        labels: Path | None, progress: bool | None, quiet: bool, verbose: bool) -> None:
+    """Augment every audio file under INPUT_DIR into OUTPUT_DIR, with a manifest.
+
+    OUTPUT_DIR mirrors INPUT_DIR: in/a/b.flac with 3 copies gives out/a/b__aug1.wav ..
+    b__aug3.wav, plus manifest.csv (what was applied to each file), errors.csv (inputs that
+    failed, if any) and audioaug.json (provenance). Rerunning the same command resumes.
+
+    \b
+    Example:
+        audioaug run configs/example.yaml sample_data/ out/ -j 4 --copies 3
+    """
+    from .config import load_config
+    from .progress import ProgressBar
+    from .runner import RunOptions
+    from .runner import run as run_pipeline
+
+    show_bar = (sys.stderr.isatty() if progress is None else progress) and not quiet and not dry_run
+    bar = ProgressBar(show_bar, verbose=verbose)
+    options = RunOptions(jobs=jobs, overwrite=overwrite, fail_fast=fail_fast, dry_run=dry_run,
+                         include=include, exclude=exclude, labels=labels)
+    try:
+        summary = run_pipeline(load_config(config, seed=seed, copies=copies), input_dir, output_dir, options, bar)
+    except ConfigError as exc:
+        fail(str(exc), EXIT_USAGE)
+    except UsageError as exc:
+        fail(str(exc), EXIT_USAGE)
+    except AudioaugError as exc:
+        fail(str(exc), EXIT_FAILED)
+    finally:
+        bar.close()
+    if dry_run:
+        for line in summary.planned:
+            click.echo(line)
+        if not quiet:
+            click.echo(f"dry run: {len(summary.planned)} to write, {summary.skipped} skipped (already done), "
+                       f"{summary.ignored} ignored", err=True)
+        return
+    if not quiet:
+        click.echo(summary.line(), err=True)
+        if summary.failed:
+            click.echo(f"{summary.failed} input(s) failed: see {output_dir / 'errors.csv'}", err=True)
+    if summary.interrupted:
+        sys.exit(EXIT_INTERRUPTED)
+    if summary.failed:
+        sys.exit(EXIT_FAILED)

@@ -1,0 +1,85 @@
+"""Manifest and errors rows, the labels CSV, and writing them as CSV files."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, TextIO
+
+from .audio_io import write_text
+from .errors import UsageError
+
+COLUMNS = ("file_name", "source", "copy", "seed", "sample_rate", "channels", "frames", "duration", "transforms")
+ERROR_COLUMNS = ("source", "error")
+
+
+def manifest_row(file_name: str, source: str, copy: int, seed: int, sample_rate: int, channels: int,
+                 frames: int, transforms: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "file_name": file_name, "source": source, "copy": copy, "seed": seed,
+        "sample_rate": sample_rate, "channels": channels, "frames": frames,
+        "duration": round(frames / sample_rate, 6),
+        "transforms": json.dumps(transforms),
+    }
+
+
+class Labels:
+    """Columns from ``--labels``, copied onto every output of the matching input file."""
+
+    def __init__(self, columns: tuple[str, ...] = (), values: dict[str, tuple[str, ...]] | None = None):
+        self.columns = columns
+        self.values = values or {}
+
+    @classmethod
+    def read(cls, path: Path) -> Labels:
+        try:
+            with path.open(newline="", encoding="utf-8-sig") as handle:
+                reader = csv.DictReader(handle)
+                header = tuple(reader.fieldnames or ())
+                if "file_name" not in header:
+                    raise UsageError(f"{path}: the labels CSV needs a file_name column (paths relative to "
+                                     f"INPUT_DIR); found columns: {', '.join(header) or 'none'}")
+                columns = tuple(c for c in header if c != "file_name")
+                clash = sorted(set(columns) & set(COLUMNS))
+                if clash:
+                    raise UsageError(f"{path}: label column(s) {', '.join(clash)} clash with manifest columns; "
+                                     "rename them")
+                values = {_relative(row["file_name"]): tuple(row.get(c) or "" for c in columns) for row in reader}
+        except (OSError, UnicodeDecodeError, csv.Error) as exc:
+            raise UsageError(f"{path}: cannot read the labels CSV: {exc}") from None
+        return cls(columns, values)
+
+    def for_source(self, source: str) -> tuple[str, ...]:
+        return self.values.get(source, ("",) * len(self.columns))
+
+
+def _relative(name: str) -> str:
+    name = name.replace("\\", "/")
+    return name[2:] if name.startswith("./") else name
+
+
+def write_manifest(path: Path, rows: Iterable[dict[str, Any]], labels: Labels) -> None:
+    """Write rows (already sorted by source, copy) with the label columns appended, atomically."""
+    def write(handle: TextIO) -> None:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow((*COLUMNS, *labels.columns))
+        for row in rows:
+            writer.writerow((*(row[c] for c in COLUMNS), *labels.for_source(row["source"])))
+    write_text(path, write)
+
+
+def write_errors(path: Path, errors: Iterable[tuple[str, str]]) -> int:
+    """Write errors.csv atomically if there are errors; remove a stale one otherwise."""
+    rows = list(errors)  # one per failed input: small
+    if not rows:
+        path.unlink(missing_ok=True)
+        return 0
+
+    def write(handle: TextIO) -> None:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(ERROR_COLUMNS)
+        writer.writerows(rows)
+    write_text(path, write)
+    return len(rows)

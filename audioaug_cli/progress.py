@@ -1,0 +1,43 @@
+"""The progress bar on stderr: items, audio-seconds per second, ETA."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from .runner import Outcome
+
+
+class ProgressBar:
+    """A tqdm bar fed by the runner; with ``enabled=False`` it draws nothing (a null bar)."""
+
+    def __init__(self, enabled: bool, verbose: bool = False):
+        self.enabled = enabled
+        self.verbose = verbose
+        self.bar: Any = None
+        self.audio_seconds = 0.0
+
+    def start(self, total: int) -> None:
+        if self.enabled:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, unit="item", file=sys.stderr, dynamic_ncols=True, smoothing=0.1)
+
+    def advance(self, outcome: Outcome) -> None:
+        self.audio_seconds += outcome.audio_seconds
+        if outcome.error is not None and self.verbose:
+            self.write(f"failed: {outcome.source} (copy {outcome.copy}): {outcome.error}")
+        if self.bar is not None:
+            elapsed = self.bar.format_dict["elapsed"] or 1e-9
+            self.bar.set_postfix_str(f"{self.audio_seconds / elapsed:.1f} audio-s/s", refresh=False)
+            self.bar.update(1)
+
+    def write(self, message: str) -> None:
+        if self.bar is not None:
+            self.bar.write(message, file=sys.stderr)
+        else:
+            print(message, file=sys.stderr)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()

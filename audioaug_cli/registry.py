@@ -1,0 +1,194 @@
+"""Transform names -> audiomentations classes, with their parameters read from the signatures.
+
+Nothing here is a hand-kept list of transforms: every ``BaseWaveformTransform`` subclass that
+audiomentations exports is available under its class name, except those that would run code
+named in the config (``Lambda``).
+"""
+
+from __future__ import annotations
+
+import collections.abc
+import inspect
+import pathlib
+import types
+import typing
+from dataclasses import dataclass
+from functools import cache
+from typing import Any, Literal, Union
+
+COMPOSITIONS = ("Compose", "OneOf", "SomeOf")
+REFUSED = {"Lambda": "it runs arbitrary code, which a config may never name"}
+
+# Parameters renamed in audiomentations' history that tutorials still show: old -> current.
+RENAMED = {
+    "Shift": {"min_fraction": "min_shift", "max_fraction": "max_shift"},
+    "Gain": {"min_gain_in_db": "min_gain_db", "max_gain_in_db": "max_gain_db"},
+    "AddGaussianSNR": {"min_SNR": "min_snr_db", "max_SNR": "max_snr_db",
+                       "min_snr_in_db": "min_snr_db", "max_snr_in_db": "max_snr_db"},
+    "AddBackgroundNoise": {"min_snr_in_db": "min_snr_db", "max_snr_in_db": "max_snr_db"},
+    "AddShortNoises": {"min_snr_in_db": "min_snr_db", "max_snr_in_db": "max_snr_db"},
+    "PitchShift": {"min_semitone": "min_semitones", "max_semitone": "max_semitones"},
+    "LowPassFilter": {"min_cutoff_frequency": "min_cutoff_freq", "max_cutoff_frequency": "max_cutoff_freq"},
+    "HighPassFilter": {"min_cutoff_frequency": "min_cutoff_freq", "max_cutoff_frequency": "max_cutoff_freq"},
+}
+
+# Optional backends: the module a transform imports for a given choice, and its pip package.
+# audiomentations imports them lazily inside apply(); we check them when the config is loaded.
+BACKENDS: dict[str, list[tuple[dict[str, Any], str]]] = {
+    "Mp3Compression": [({"backend": "fast-mp3-augment"}, "fast_mp3_augment"),
+                       ({"backend": "lameenc"}, "lameenc"),
+                       ({"backend": "pydub"}, "pydub")],
+    "RoomSimulator": [({}, "pyroomacoustics")],
+    "LoudnessNormalization": [({}, "loudness")],
+    "Limiter": [({}, "numpy_audio_limiter")],
+}
+EXTRA_HINT = "pip install 'audioaug[all]'"
+
+
+@dataclass(frozen=True)
+class Param:
+    """One constructor parameter of a transform."""
+
+    name: str
+    annotation: Any  # a typing object, or inspect.Parameter.empty
+    default: Any  # inspect.Parameter.empty when required
+
+    @property
+    def required(self) -> bool:
+        return self.default is inspect.Parameter.empty
+
+    @property
+    def takes_transform(self) -> bool:
+        """True for parameters such as ``noise_transform`` that take a transform."""
+        return _mentions_callable(self.annotation)
+
+
+@cache
+def transform_classes() -> dict[str, type]:
+    """Every waveform transform audiomentations exports, by class name (Lambda excluded)."""
+    import audiomentations
+    from audiomentations.core.transforms_interface import BaseWaveformTransform
+
+    found = {}
+    for name in dir(audiomentations):
+        obj = getattr(audiomentations, name)
+        if isinstance(obj, type) and issubclass(obj, BaseWaveformTransform) and name not in REFUSED:
+            found[name] = obj
+    return dict(sorted(found.items()))
+
+
+def composition_class(name: str) -> type:
+    import audiomentations
+
+    cls: type = getattr(audiomentations, name)
+    return cls
+
+
+@cache
+def params_of(name: str) -> dict[str, Param]:
+    """The constructor parameters of a transform or composition, in signature order."""
+    cls = composition_class(name) if name in COMPOSITIONS else transform_classes()[name]
+    signature = inspect.signature(cls.__init__)
+    try:
+        hints = typing.get_type_hints(cls.__init__)
+    except Exception:  # an annotation that does not evaluate: fall back to no type checks
+        hints = {}
+    params = {}
+    for pname, p in signature.parameters.items():
+        if pname == "self" or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        params[pname] = Param(pname, hints.get(pname, p.annotation), p.default)
+    if name == "SomeOf":  # annotated `int or tuple`, which evaluates to just `int`
+        params["num_transforms"] = Param("num_transforms", Union[int, tuple[int, Union[int, None]]],
+                                         inspect.Parameter.empty)
+    return params
+
+
+def summary(name: str) -> str:
+    """The first sentence of a transform's docstring."""
+    cls = composition_class(name) if name in COMPOSITIONS else transform_classes()[name]
+    doc = inspect.getdoc(cls) or ""
+    first = " ".join(doc.split("\n\n")[0].split())
+    return first.split(". ")[0].rstrip(".") + "." if first else ""
+
+
+def missing_backend(name: str, params: dict[str, Any]) -> str | None:
+    """The pip package a transform needs for these params and that is not installed, if any."""
+    import importlib.util
+
+    for condition, module in BACKENDS.get(name, []):
+        if all(params.get(k, params_of(name)[k].default) == v for k, v in condition.items()):
+            if importlib.util.find_spec(module) is None:
+                return module.replace("_", "-")
+    return None
+
+
+def _mentions_callable(annotation: Any) -> bool:
+    if annotation is collections.abc.Callable or typing.get_origin(annotation) is collections.abc.Callable:
+        return True
+    return any(_mentions_callable(a) for a in _union_members(annotation))
+
+
+def _union_members(annotation: Any) -> tuple[Any, ...]:
+    if typing.get_origin(annotation) in (Union, types.UnionType):
+        return typing.get_args(annotation)
+    return ()
+
+
+def check_value(value: Any, annotation: Any) -> bool:
+    """Whether a YAML value fits a parameter's annotation. Unknown annotations accept anything."""
+    if annotation is inspect.Parameter.empty or annotation is Any:
+        return True
+    members = _union_members(annotation)
+    if members:
+        return any(check_value(value, m) for m in members)
+    origin = typing.get_origin(annotation)
+    if annotation is type(None):
+        return value is None
+    if annotation is bool:
+        return isinstance(value, bool)
+    if annotation is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if annotation is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if annotation in (str, pathlib.Path):
+        return isinstance(value, str)
+    if origin is Literal:
+        return value in typing.get_args(annotation)
+    if annotation is dict or origin is dict:
+        return isinstance(value, dict)
+    if origin is tuple:
+        args = typing.get_args(annotation)
+        return (isinstance(value, (list, tuple)) and len(value) == len(args)
+                and all(check_value(v, a) for v, a in zip(value, args)))
+    if origin in (list, collections.abc.Sequence) or annotation in (list, tuple):
+        args = typing.get_args(annotation)
+        return isinstance(value, (list, tuple)) and all(check_value(v, args[0]) for v in value) if args \
+            else isinstance(value, (list, tuple))
+    return True
+
+
+def describe(annotation: Any) -> str:
+    """A reader's name for what an annotation accepts: 'a number', "one of 'a', 'b'", ..."""
+    if annotation is inspect.Parameter.empty or annotation is Any:
+        return "any value"
+    members = _union_members(annotation)
+    if members:
+        return " or ".join(dict.fromkeys(describe(m) for m in members))
+    origin = typing.get_origin(annotation)
+    if annotation is type(None):
+        return "null"
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in typing.get_args(annotation))
+    if origin is tuple:
+        return "a list of " + ", ".join(describe(a) for a in typing.get_args(annotation))
+    if _mentions_callable(annotation):
+        return "a transform"
+    names = {bool: "true or false", int: "an integer", float: "a number", str: "a string",
+             pathlib.Path: "a path", dict: "a mapping"}
+    if annotation in names:
+        return names[annotation]
+    if origin in (list, collections.abc.Sequence) or annotation in (list, tuple):
+        args = typing.get_args(annotation)
+        return f"a list of {describe(args[0])}" if args else "a list"
+    return getattr(annotation, "__name__", str(annotation))

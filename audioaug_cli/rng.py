@@ -1,0 +1,100 @@
+"""Per-item random state that no other item or thread can touch.
+
+audiomentations draws every random number through the module globals ``random`` and
+``np.random`` of its own modules. Seeding those globals per item is deterministic only while
+nothing else in the process draws from them at the same time; under dask the worker's
+event-loop thread does (tornado's callback jitter calls ``random.random()``). So instead of
+seeding the globals, :func:`install` points the ``random`` and ``np`` names inside every
+audiomentations module at proxies that resolve to the *current thread's* item generators, set by
+:func:`item_rng`. Outside an item they fall through to the real globals, so audiomentations
+behaves exactly as usual for any other caller in the process.
+
+For an item seed ``s`` the generators are ``random.Random(s)`` and
+``numpy.random.RandomState([s & 0xFFFFFFFF, s >> 32])``: the same streams as
+``random.seed(s); np.random.seed([s & 0xFFFFFFFF, s >> 32])`` on the globals.
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+import threading
+import types
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+
+_current = threading.local()
+_installed = False
+_install_lock = threading.Lock()
+
+
+def numpy_seed(seed: int) -> list[int]:
+    """The seed array numpy's legacy generator gets for an item seed (all 64 bits used)."""
+    return [seed & 0xFFFFFFFF, (seed >> 32) & 0xFFFFFFFF]
+
+
+class _RandomProxy:
+    """Stands in for the ``random`` module: every attribute comes from this thread's item RNG."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(getattr(_current, "random", None) or random, name)
+
+
+class _NumpyProxy(types.ModuleType):
+    """Stands in for ``numpy``: ``np.random`` is this thread's item RandomState, all else numpy."""
+
+    def __init__(self) -> None:
+        super().__init__("numpy")
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "random":
+            return getattr(_current, "numpy", None) or np.random
+        value = getattr(np, name)
+        setattr(self, name, value)  # cache: later lookups skip __getattr__
+        return value
+
+
+def install() -> None:
+    """Route audiomentations' random draws through the per-thread item generators (idempotent)."""
+    global _installed
+    with _install_lock:
+        if _installed:
+            return
+        import audiomentations  # noqa: F401  (imports all of its modules)
+
+        random_proxy, numpy_proxy = _RandomProxy(), _NumpyProxy()
+        for name, module in list(sys.modules.items()):
+            if module is None or not (name == "audiomentations" or name.startswith("audiomentations.")):
+                continue
+            if getattr(module, "random", None) is random:
+                module.random = random_proxy  # type: ignore[attr-defined]
+            if getattr(module, "np", None) is np:
+                module.np = numpy_proxy  # type: ignore[attr-defined]
+        _installed = True
+
+
+@contextmanager
+def item_rng(seed: int) -> Iterator[None]:
+    """Within the block, audiomentations in this thread draws only from generators seeded by ``seed``.
+
+    The real globals are seeded too, for third-party backends (e.g. pyroomacoustics) that draw
+    from them directly; under loky each worker runs one item at a time, so that is exact there.
+    """
+    install()
+    previous = getattr(_current, "random", None), getattr(_current, "numpy", None)
+    _current.random = random.Random(seed)
+    _current.numpy = np.random.RandomState(numpy_seed(seed))
+    random.seed(seed)
+    np.random.seed(numpy_seed(seed))
+    try:
+        yield
+    finally:
+        _current.random, _current.numpy = previous
+
+
+def current_random() -> random.Random:
+    """This thread's item generator, or the global one outside an item."""
+    return getattr(_current, "random", None) or random._inst  # type: ignore[attr-defined]

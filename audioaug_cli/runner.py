@@ -1,0 +1,428 @@
+"""Plans items (input file x copy), augments them in parallel, records them, resumes.
+
+No printing here: progress goes through a :class:`Reporter` that the caller passes in.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+import os
+import shutil
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from . import __version__
+from .audio_io import convert, read_audio, remove_temporaries, write_audio, write_text
+from .config import AUDIO_EXTENSIONS, FORMATS, Config
+from .errors import ItemError, UsageError
+from .manifest import Labels, manifest_row, write_errors, write_manifest
+from .state import STATE_DIR, RunState
+
+PROVENANCE = "audioaug.json"
+ERRORS = "errors.csv"
+
+
+def item_seed(seed: int, source: str, copy: int) -> int:
+    """An item's seed: the first 63 bits of BLAKE2b-64 over "<seed>:<copy>:<source>" (UTF-8).
+
+    Depends only on the run seed, the source's path relative to INPUT_DIR (with '/') and the copy
+    number, so it is the same on every machine, process and order of execution.
+    """
+    digest = hashlib.blake2b(f"{seed}:{copy}:{source}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") >> 1
+
+
+def output_name(source: str, copy: int, extension: str) -> str:
+    """'a/b.flac', copy 2, '.wav' -> 'a/b__aug2.wav'."""
+    stem, _dot, _ext = source.rpartition(".")
+    return f"{stem}__aug{copy}{extension}"
+
+
+@dataclass(frozen=True)
+class Source:
+    """An input file found by the walk."""
+
+    rel: str  # relative to INPUT_DIR, '/' separated
+    path: str
+    fingerprint: str  # size and mtime: a changed input is redone
+    conflict: str | None = None  # another input in the same folder whose outputs would share names
+
+
+@dataclass(frozen=True)
+class Task:
+    """The copies of one source still to make: one unit of parallel work (decoded once)."""
+
+    source: Source
+    copies: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    source: str
+    copy: int
+    fingerprint: str
+    row: dict[str, Any] | None = None
+    error: str | None = None
+
+    @property
+    def audio_seconds(self) -> float:
+        return float(self.row["duration"]) if self.row else 0.0
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    jobs: int | None = None  # None: the usable CPUs
+    overwrite: bool = False
+    fail_fast: bool = False
+    dry_run: bool = False
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    labels: Path | None = None
+
+
+@dataclass
+class Summary:
+    written: int = 0
+    skipped: int = 0
+    failed: int = 0  # input files with at least one failed item
+    ignored: int = 0  # non-audio files, and files left out by --include/--exclude
+    seconds: float = 0.0
+    audio_seconds: float = 0.0
+    interrupted: bool = False
+    stopped_early: bool = False  # --fail-fast
+    planned: list[str] = field(default_factory=list)  # --dry-run: what would be written
+
+    def line(self) -> str:
+        rate = self.audio_seconds / self.seconds if self.seconds > 0 else 0.0
+        head = "interrupted" if self.interrupted else "done"
+        return (f"{head}: {self.written} written, {self.skipped} skipped (already done), {self.failed} failed, "
+                f"{self.ignored} ignored in {self.seconds:.1f}s ({rate:.1f} audio-s/s)")
+
+
+class Reporter(Protocol):
+    def start(self, total: int) -> None: ...
+    def advance(self, outcome: Outcome) -> None: ...
+
+
+class _Silent:
+    def start(self, total: int) -> None:
+        pass
+
+    def advance(self, outcome: Outcome) -> None:
+        pass
+
+
+# -- walking ---------------------------------------------------------------------------------
+@dataclass
+class _WalkCounts:
+    ignored: int = 0
+
+
+def walk_inputs(input_dir: Path, skip_dir: Path | None = None, include: tuple[str, ...] = (),
+                exclude: tuple[str, ...] = (), counts: _WalkCounts | None = None) -> Iterator[Source]:
+    """Audio files under input_dir in sorted order (a folder's files, then its subfolders).
+
+    Hidden entries are skipped, symlinks followed (a folder is entered once, so loops end), and
+    ``skip_dir`` (OUTPUT_DIR, when it lies inside INPUT_DIR) is never entered.
+    """
+    counts = counts if counts is not None else _WalkCounts()
+    skip = _dir_key(skip_dir) if skip_dir is not None else None
+    visited = {_dir_key(input_dir)}
+    yield from _walk(input_dir, "", visited, skip, include, exclude, counts)
+
+
+def _dir_key(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _walk(folder: Path, prefix: str, visited: set[Any], skip: Any, include: tuple[str, ...],
+          exclude: tuple[str, ...], counts: _WalkCounts) -> Iterator[Source]:
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError:
+        counts.ignored += 1
+        return
+    subfolders = []
+    stems: dict[str, str] = {}
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        try:
+            is_dir = entry.is_dir()
+        except OSError:
+            is_dir = False
+        if is_dir:
+            subfolders.append(entry)
+            continue
+        rel = prefix + entry.name
+        if not entry.name.lower().endswith(AUDIO_EXTENSIONS) or not _selected(rel, include, exclude):
+            counts.ignored += 1
+            continue
+        stem = entry.name.rpartition(".")[0]
+        yield Source(rel, entry.path, _fingerprint(entry.path), stems.get(stem))
+        stems.setdefault(stem, rel)
+    for entry in subfolders:
+        key = _dir_key(Path(entry.path))
+        if key is None or key in visited or key == skip:
+            continue
+        visited.add(key)
+        yield from _walk(Path(entry.path), f"{prefix}{entry.name}/", visited, skip, include, exclude, counts)
+
+
+def _selected(rel: str, include: tuple[str, ...], exclude: tuple[str, ...]) -> bool:
+    if include and not any(fnmatch.fnmatchcase(rel, g) for g in include):
+        return False
+    return not any(fnmatch.fnmatchcase(rel, g) for g in exclude)
+
+
+def _fingerprint(path: str) -> str:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return "unreadable"
+    return f"{st.st_size}:{st.st_mtime_ns}"
+
+
+# -- one unit of work (runs in a worker) ------------------------------------------------------
+_augmenters: dict[tuple[str, str], Any] = {}
+
+
+def augment_source(config: Config, task: Task, output_dir: str) -> list[Outcome]:
+    """Decode one input once and write each of its pending copies. Never raises for bad input."""
+    import numpy as np
+
+    from .pipeline import Augmenter
+
+    source = task.source
+    if source.conflict is not None:
+        error = (f"its outputs would have the same names as those of {source.conflict}; "
+                 "rename one of the two")
+        return [Outcome(source.rel, c, source.fingerprint, error=error) for c in task.copies]
+    try:
+        samples, sample_rate = read_audio(source.path)
+        samples, sample_rate = convert(samples, sample_rate, config.sample_rate, config.mono)
+    except ItemError as exc:
+        return [Outcome(source.rel, c, source.fingerprint, error=str(exc)) for c in task.copies]
+    key = (config.hash, config.base_dir)
+    if key not in _augmenters:
+        _augmenters[key] = Augmenter(config)
+    augmenter = _augmenters[key]
+    outcomes = []
+    for copy in task.copies:
+        seed = item_seed(config.seed, source.rel, copy)
+        name = output_name(source.rel, copy, config.extension)
+        try:
+            out, applied = augmenter.augment(samples.copy() if len(task.copies) > 1 else samples, sample_rate, seed)
+            if not np.isfinite(out).all():
+                raise ItemError("the augmented audio holds NaN or infinite samples")
+            write_audio(Path(output_dir) / name, out, sample_rate, FORMATS[config.format], config.subtype)
+        except Exception as exc:  # any failure is this item's alone
+            outcomes.append(Outcome(source.rel, copy, source.fingerprint, error=_one_line(exc)))
+            continue
+        channels, frames = (1, out.shape[0]) if out.ndim == 1 else out.shape
+        row = manifest_row(name, source.rel, copy, seed, sample_rate, channels, frames, applied)
+        outcomes.append(Outcome(source.rel, copy, source.fingerprint, row=row))
+    return outcomes
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text if isinstance(exc, ItemError) else f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+# -- the run ---------------------------------------------------------------------------------
+def run(config: Config, input_dir: str | Path, output_dir: str | Path, options: RunOptions = RunOptions(),
+        reporter: Reporter | None = None) -> Summary:
+    """Augment every audio file under input_dir into output_dir. See SPEC for the guarantees."""
+    started = time.monotonic()
+    input_dir, output_dir = Path(input_dir), Path(output_dir)
+    reporter = reporter or _Silent()
+    _check_dirs(input_dir, output_dir)
+    labels = Labels.read(options.labels) if options.labels else Labels()
+    _check_provenance(config, output_dir, options.overwrite and not options.dry_run)
+    if options.dry_run:
+        return _dry_run(config, input_dir, output_dir, options, started)
+    if options.overwrite:
+        _remove_previous_run(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    remove_temporaries(output_dir)
+    state = RunState(output_dir)
+    summary = Summary()
+    try:
+        _write_provenance(config, output_dir, state, "running")
+        todo = _count_todo(config, input_dir, output_dir, options, state)
+        reporter.start(todo)
+        counts = _WalkCounts()
+        tasks = _plan(config, input_dir, output_dir, options, state, summary, counts)
+        failed_sources: set[str] = set()
+        try:
+            for outcomes in _execute(config, tasks, output_dir, options.jobs):
+                for outcome in outcomes:
+                    _record(outcome, state, output_dir, summary, failed_sources)
+                    reporter.advance(outcome)
+                if options.fail_fast and failed_sources:
+                    summary.stopped_early = True
+                    break
+        except KeyboardInterrupt:
+            summary.interrupted = True
+        summary.ignored = counts.ignored
+        summary.failed = len(failed_sources)
+        state.commit()
+        write_manifest(output_dir / config.manifest, state.rows(), labels)
+        write_errors(output_dir / ERRORS, state.errors())
+        _write_provenance(config, output_dir, state, "interrupted" if summary.interrupted else "complete")
+    finally:
+        state.close()
+    summary.seconds = time.monotonic() - started
+    return summary
+
+
+def _check_dirs(input_dir: Path, output_dir: Path) -> None:
+    if not input_dir.is_dir():
+        raise UsageError(f"INPUT_DIR {input_dir} is not a folder")
+    inp, out = input_dir.resolve(), output_dir.resolve()
+    if inp == out:
+        raise UsageError("OUTPUT_DIR must differ from INPUT_DIR: the run never writes into its input")
+    if inp.is_relative_to(out):
+        raise UsageError(f"INPUT_DIR {input_dir} lies inside OUTPUT_DIR {output_dir}; choose another OUTPUT_DIR")
+    if output_dir.exists() and not output_dir.is_dir():
+        raise UsageError(f"OUTPUT_DIR {output_dir} exists and is not a folder")
+
+
+def _check_provenance(config: Config, output_dir: Path, overwrite: bool) -> None:
+    """Refuse to resume into an OUTPUT_DIR made by another config, seed or copies."""
+    path = output_dir / PROVENANCE
+    if overwrite or not path.exists():
+        return
+    try:
+        previous = json.loads(path.read_text())
+        old = previous["config"]
+        if previous["config_hash"] == config.hash:
+            return
+    except (OSError, ValueError, KeyError, TypeError):
+        raise UsageError(f"{path} is unreadable, so this OUTPUT_DIR cannot be resumed; "
+                         "--overwrite starts over") from None
+    new = config.to_dict()
+    changes = [f"{k} {old.get(k)} -> {new[k]}" for k in ("seed", "copies") if old.get(k) != new[k]]
+    changes += [f"{k} differs" for k in ("version", "audio", "output", "pipeline") if old.get(k) != new[k]]
+    raise UsageError(f"OUTPUT_DIR {output_dir} was made with a different config ({'; '.join(changes)}); "
+                     "use --overwrite to start over, or choose another OUTPUT_DIR")
+
+
+def _remove_previous_run(output_dir: Path) -> None:
+    """--overwrite: delete what audioaug wrote here before, and nothing else."""
+    if not (output_dir / STATE_DIR).exists():
+        return
+    state = RunState(output_dir, readonly=True)
+    names = list(state.file_names())
+    state.close()
+    for name in names:
+        (output_dir / name).unlink(missing_ok=True)
+    previous = output_dir / PROVENANCE
+    try:
+        manifest = json.loads(previous.read_text())["config"]["output"]["manifest"]
+        (output_dir / manifest).unlink(missing_ok=True)
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    for name in (ERRORS, PROVENANCE):
+        (output_dir / name).unlink(missing_ok=True)
+    shutil.rmtree(output_dir / STATE_DIR, ignore_errors=True)
+
+
+def _skip_dir(input_dir: Path, output_dir: Path) -> Path | None:
+    return output_dir if output_dir.exists() and output_dir.resolve().is_relative_to(input_dir.resolve()) else None
+
+
+def _pending(config: Config, source: Source, output_dir: Path, state: RunState) -> tuple[int, ...]:
+    return tuple(c for c in range(1, config.copies + 1)
+                 if not state.is_done(source.rel, c, source.fingerprint, output_dir))
+
+
+def _count_todo(config: Config, input_dir: Path, output_dir: Path, options: RunOptions, state: RunState) -> int:
+    sources = walk_inputs(input_dir, _skip_dir(input_dir, output_dir), options.include, options.exclude)
+    return sum(len(_pending(config, s, output_dir, state)) for s in sources)
+
+
+def _plan(config: Config, input_dir: Path, output_dir: Path, options: RunOptions, state: RunState,
+          summary: Summary, counts: _WalkCounts) -> Iterator[Task]:
+    """Stream the tasks still to do; count the items already done as skipped."""
+    for source in walk_inputs(input_dir, _skip_dir(input_dir, output_dir), options.include, options.exclude, counts):
+        pending = _pending(config, source, output_dir, state)
+        summary.skipped += config.copies - len(pending)
+        if pending:
+            yield Task(source, pending)
+
+
+def _execute(config: Config, tasks: Iterable[Task], output_dir: Path, jobs: int | None) -> Iterator[list[Outcome]]:
+    """Run tasks in this process (jobs=1) or on joblib's loky workers, yielding as they finish."""
+    from joblib import Parallel, cpu_count, delayed
+
+    jobs = jobs or cpu_count()
+    if jobs == 1:
+        for task in tasks:
+            yield augment_source(config, task, str(output_dir))
+        return
+    parallel = Parallel(n_jobs=jobs, backend="loky", return_as="generator_unordered", batch_size="auto")
+    yield from parallel(delayed(augment_source)(config, task, str(output_dir)) for task in tasks)
+
+
+def _record(outcome: Outcome, state: RunState, output_dir: Path, summary: Summary, failed: set[str]) -> None:
+    if outcome.row is not None:
+        state.record_output(outcome.row, outcome.fingerprint)
+        summary.written += 1
+        summary.audio_seconds += outcome.audio_seconds
+    else:
+        stale = state.record_failure(outcome.source, outcome.copy, outcome.fingerprint, outcome.error or "failed")
+        if stale:
+            (output_dir / stale).unlink(missing_ok=True)
+        failed.add(outcome.source)
+
+
+def _dry_run(config: Config, input_dir: Path, output_dir: Path, options: RunOptions, started: float) -> Summary:
+    summary = Summary()
+    state = RunState(output_dir, readonly=True)
+    counts = _WalkCounts()
+    try:
+        for task in _plan(config, input_dir, output_dir, options, state, summary, counts):
+            summary.planned.extend(f"{task.source.rel} -> {output_name(task.source.rel, c, config.extension)}"
+                                   for c in task.copies)
+    finally:
+        state.close()
+    summary.ignored = counts.ignored
+    summary.seconds = time.monotonic() - started
+    return summary
+
+
+def versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {"audioaug": __version__}
+    for package in ("audiomentations", "librosa", "numpy", "soundfile"):
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            found[package] = "not installed"
+    return found
+
+
+def _write_provenance(config: Config, output_dir: Path, state: RunState, status: str) -> None:
+    """audioaug.json: what made this OUTPUT_DIR. Holds no times or paths, so reruns match byte for byte."""
+    record = {
+        "config": config.to_dict(),
+        "config_hash": config.hash,
+        "seed": config.seed,
+        "copies": config.copies,
+        "versions": versions(),
+        "status": status,
+        "counts": state.counts(),
+    }
+    write_text(output_dir / PROVENANCE, lambda h: h.write(json.dumps(record, indent=2) + "\n"))

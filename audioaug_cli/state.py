@@ -1,0 +1,106 @@
+"""What a run has finished, kept in OUTPUT_DIR/.audioaug/state.sqlite so that a rerun resumes.
+
+Only the parent process writes it (joblib reads the plan from its dispatch thread, hence the
+lock). sqlite's journal makes every commit all-or-nothing, so a
+kill at any moment leaves the state as of the last commit; items done after that are simply done
+again, with the same bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+STATE_DIR = ".audioaug"
+COMMIT_EVERY_SECONDS = 1.0
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS outputs (
+    source TEXT NOT NULL, copy INTEGER NOT NULL, fingerprint TEXT NOT NULL,
+    file_name TEXT NOT NULL, row TEXT NOT NULL, PRIMARY KEY (source, copy));
+CREATE TABLE IF NOT EXISTS failures (
+    source TEXT NOT NULL, copy INTEGER NOT NULL, fingerprint TEXT NOT NULL,
+    error TEXT NOT NULL, PRIMARY KEY (source, copy));
+"""
+
+
+class RunState:
+    def __init__(self, output_dir: Path, readonly: bool = False):
+        path = output_dir / STATE_DIR / "state.sqlite"
+        self.readonly = readonly
+        self.lock = threading.Lock()
+        if readonly:
+            target, uri = (f"file:{path}?mode=ro", True) if path.exists() else (":memory:", False)
+            self.db = sqlite3.connect(target, uri=uri, check_same_thread=False)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(path, check_same_thread=False)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+        if not readonly or not path.exists():
+            self.db.executescript(_SCHEMA)
+        self._last_commit = time.monotonic()
+
+    def is_done(self, source: str, copy: int, fingerprint: str, output_dir: Path) -> bool:
+        with self.lock:
+            found = self.db.execute("SELECT file_name FROM outputs WHERE source=? AND copy=? AND fingerprint=?",
+                                    (source, copy, fingerprint)).fetchone()
+        return found is not None and (output_dir / found[0]).is_file()
+
+    def record_output(self, row: dict[str, Any], fingerprint: str) -> None:
+        with self.lock:
+            self.db.execute("INSERT OR REPLACE INTO outputs VALUES (?, ?, ?, ?, ?)",
+                            (row["source"], row["copy"], fingerprint, row["file_name"], json.dumps(row)))
+            self.db.execute("DELETE FROM failures WHERE source=? AND copy=?", (row["source"], row["copy"]))
+            self._maybe_commit()
+
+    def record_failure(self, source: str, copy: int, fingerprint: str, error: str) -> str | None:
+        """Record a failed item; return the file name of a stale output it had, to be removed."""
+        with self.lock:
+            old = self.db.execute("SELECT file_name FROM outputs WHERE source=? AND copy=?",
+                                  (source, copy)).fetchone()
+            self.db.execute("DELETE FROM outputs WHERE source=? AND copy=?", (source, copy))
+            self.db.execute("INSERT OR REPLACE INTO failures VALUES (?, ?, ?, ?)",
+                            (source, copy, fingerprint, error))
+            self._maybe_commit()
+        return old[0] if old else None
+
+    def rows(self) -> Iterator[dict[str, Any]]:
+        """Manifest rows of every output in OUTPUT_DIR, sorted by (source, copy)."""
+        for (row,) in self.db.execute("SELECT row FROM outputs ORDER BY source, copy"):
+            yield json.loads(row)
+
+    def errors(self) -> Iterator[tuple[str, str]]:
+        """(source, error) for every failed input: its first failed copy's reason."""
+        yield from self.db.execute(
+            "SELECT source, error FROM failures f WHERE copy = "
+            "(SELECT MIN(copy) FROM failures g WHERE g.source = f.source) ORDER BY source")
+
+    def counts(self) -> dict[str, int]:
+        outputs = self.db.execute("SELECT COUNT(*), COUNT(DISTINCT source) FROM outputs").fetchone()
+        failed = self.db.execute("SELECT COUNT(DISTINCT source) FROM failures").fetchone()
+        return {"outputs": outputs[0], "sources": outputs[1], "failed_inputs": failed[0]}
+
+    def file_names(self) -> Iterator[str]:
+        for (name,) in self.db.execute("SELECT file_name FROM outputs"):
+            yield name
+
+    def _maybe_commit(self) -> None:
+        if time.monotonic() - self._last_commit >= COMMIT_EVERY_SECONDS:
+            self.commit()
+
+    def commit(self) -> None:
+        """Make what is recorded so far survive a kill. Called with the lock held, or at the end."""
+        if not self.readonly:
+            self.db.commit()
+        self._last_commit = time.monotonic()
+
+    def close(self) -> None:
+        with self.lock:
+            self.commit()
+            self.db.close()
