@@ -19,7 +19,8 @@ from typing import Any, Literal, Union
 COMPOSITIONS = ("Compose", "OneOf", "SomeOf")
 REFUSED = {"Lambda": "it runs arbitrary code, which a config may never name"}
 
-# Parameters renamed in audiomentations' history that tutorials still show: old -> current.
+# Parameters renamed in audiomentations' history (0.31: *_in_db -> *_db; 0.33: Shift's fractions)
+# that tutorials still show: old -> current.
 RENAMED = {
     "Shift": {"min_fraction": "min_shift", "max_fraction": "max_shift"},
     "Gain": {"min_gain_in_db": "min_gain_db", "max_gain_in_db": "max_gain_db"},
@@ -27,9 +28,7 @@ RENAMED = {
                        "min_snr_in_db": "min_snr_db", "max_snr_in_db": "max_snr_db"},
     "AddBackgroundNoise": {"min_snr_in_db": "min_snr_db", "max_snr_in_db": "max_snr_db"},
     "AddShortNoises": {"min_snr_in_db": "min_snr_db", "max_snr_in_db": "max_snr_db"},
-    "PitchShift": {"min_semitone": "min_semitones", "max_semitone": "max_semitones"},
-    "LowPassFilter": {"min_cutoff_frequency": "min_cutoff_freq", "max_cutoff_frequency": "max_cutoff_freq"},
-    "HighPassFilter": {"min_cutoff_frequency": "min_cutoff_freq", "max_cutoff_frequency": "max_cutoff_freq"},
+    "GainTransition": {"min_gain_in_db": "min_gain_db", "max_gain_in_db": "max_gain_db"},
 }
 
 # Optional backends: the module a transform imports for a given choice, and its pip package.

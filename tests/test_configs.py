@@ -1,0 +1,26 @@
+"""Every config shipped in configs/ is valid and runs on sample_data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from audioaug_cli.config import load_config
+
+from .conftest import ROOT, cli
+
+CONFIGS = sorted((ROOT / "configs").glob("*.yaml"))
+
+
+def test_there_are_recipes() -> None:
+    assert {"example.yaml", "speech_asr.yaml", "keyword_spotting.yaml", "music.yaml"} <= {c.name for c in CONFIGS}
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda p: p.name)
+def test_config_runs_on_sample_data(config: Path, tmp_path: Path) -> None:
+    loaded = load_config(config)
+    result = cli("run", config, ROOT / "sample_data", tmp_path / "out", "-j", "1")
+    assert result.exit_code == 0, result.output
+    written = [p for p in (tmp_path / "out").rglob(f"*{loaded.extension}")]
+    assert len(written) == 5 * loaded.copies
