@@ -23,7 +23,7 @@ demo: $(VENV)/.installed
 	$(BIN)/audioaug run configs/example.yaml sample_data out/demo -j $(JOBS)
 	@echo "manifest: out/demo/manifest.csv"
 
-test: $(VENV)/.installed-dev
+test: $(VENV)/.installed-dev lint
 	$(BIN)/python -m pytest -q
 
 lint: $(VENV)/.installed-dev

@@ -286,6 +286,7 @@ class _Checker:
     # -- the pipeline ----------------------------------------------------------------------
     def entry(self, entry: Any, path: Path_) -> dict[str, Any] | None:
         """One pipeline entry -> a normalised node, or None (with problems recorded)."""
+        body: Any
         if isinstance(entry, str):
             name, body = entry, {}
         elif isinstance(entry, dict) and len(entry) == 1:

@@ -6,7 +6,7 @@ import csv
 import json
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, TextIO
+from typing import IO, Any
 
 from .audio_io import write_text
 from .errors import UsageError
@@ -62,7 +62,7 @@ def _relative(name: str) -> str:
 
 def write_manifest(path: Path, rows: Iterable[dict[str, Any]], labels: Labels) -> None:
     """Write rows (already sorted by source, copy) with the label columns appended, atomically."""
-    def write(handle: TextIO) -> None:
+    def write(handle: IO[str]) -> None:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow((*COLUMNS, *labels.columns))
         for row in rows:
@@ -77,7 +77,7 @@ def write_errors(path: Path, errors: Iterable[tuple[str, str]]) -> int:
         path.unlink(missing_ok=True)
         return 0
 
-    def write(handle: TextIO) -> None:
+    def write(handle: IO[str]) -> None:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(ERROR_COLUMNS)
         writer.writerows(rows)

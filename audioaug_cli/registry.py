@@ -87,9 +87,10 @@ def composition_class(name: str) -> type:
 def params_of(name: str) -> dict[str, Param]:
     """The constructor parameters of a transform or composition, in signature order."""
     cls = composition_class(name) if name in COMPOSITIONS else transform_classes()[name]
-    signature = inspect.signature(cls.__init__)
+    init = cls.__init__  # type: ignore[misc]
+    signature = inspect.signature(init)
     try:
-        hints = typing.get_type_hints(cls.__init__)
+        hints = typing.get_type_hints(init)
     except Exception:  # an annotation that does not evaluate: fall back to no type checks
         hints = {}
     params = {}
@@ -98,7 +99,7 @@ def params_of(name: str) -> dict[str, Param]:
             continue
         params[pname] = Param(pname, hints.get(pname, p.annotation), p.default)
     if name == "SomeOf":  # annotated `int or tuple`, which evaluates to just `int`
-        params["num_transforms"] = Param("num_transforms", Union[int, tuple[int, Union[int, None]]],
+        params["num_transforms"] = Param("num_transforms", int | tuple[int, int | None],
                                          inspect.Parameter.empty)
     return params
 
@@ -159,7 +160,7 @@ def check_value(value: Any, annotation: Any) -> bool:
     if origin is tuple:
         args = typing.get_args(annotation)
         return (isinstance(value, (list, tuple)) and len(value) == len(args)
-                and all(check_value(v, a) for v, a in zip(value, args)))
+                and all(check_value(v, a) for v, a in zip(value, args, strict=True)))
     if origin in (list, collections.abc.Sequence) or annotation in (list, tuple):
         args = typing.get_args(annotation)
         return isinstance(value, (list, tuple)) and all(check_value(v, args[0]) for v in value) if args \

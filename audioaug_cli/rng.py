@@ -97,4 +97,5 @@ def item_rng(seed: int) -> Iterator[None]:
 
 def current_random() -> random.Random:
     """This thread's item generator, or the global one outside an item."""
-    return getattr(_current, "random", None) or random._inst  # type: ignore[attr-defined]
+    found: random.Random = getattr(_current, "random", None) or random._inst
+    return found

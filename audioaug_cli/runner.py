@@ -425,4 +425,5 @@ def _write_provenance(config: Config, output_dir: Path, state: RunState, status:
         "status": status,
         "counts": state.counts(),
     }
-    write_text(output_dir / PROVENANCE, lambda h: h.write(json.dumps(record, indent=2) + "\n"))
+    text = json.dumps(record, indent=2) + "\n"
+    write_text(output_dir / PROVENANCE, lambda handle: print(text, end="", file=handle))

@@ -36,7 +36,7 @@ def speech_like(sr: int, seconds: float, pitch: float) -> np.ndarray:
         phase = np.cumsum(f0 / sr)
         pulses = (np.diff(np.floor(phase), prepend=0) > 0).astype(float)
         voiced = np.zeros(n)
-        for formant, bw in zip(vowels[i % len(vowels)], (80, 100, 120)):
+        for formant, bw in zip(vowels[i % len(vowels)], (80, 100, 120), strict=True):
             b, a = signal.iirpeak(formant, formant / bw, fs=sr)
             voiced += signal.lfilter(b, a, pulses)
         syllable = voiced * envelope(n, sr, 0.02, 0.08) * np.hanning(n) ** 0.3

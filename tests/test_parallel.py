@@ -16,7 +16,9 @@ pipeline:
   - AddGaussianNoise: {min_amplitude: 0.001, max_amplitude: 0.015, p: 0.5}
   - PitchShift: {min_semitones: -4, max_semitones: 4, p: 0.5}
   - Shift: {min_shift: -0.5, max_shift: 0.5, p: 0.5}
-  - OneOf: {p: 0.5, transforms: [LowPassFilter, {SomeOf: {num_transforms: [1, 2], transforms: [Gain, Reverse, TimeMask]}}]}
+  - OneOf:
+      p: 0.5
+      transforms: [LowPassFilter, {SomeOf: {num_transforms: [1, 2], transforms: [Gain, Reverse, TimeMask]}}]
 """
 
 

@@ -141,7 +141,7 @@ def _set_sub_transforms(transform: object, params: dict[str, object]) -> None:
     for attr, value in params.items():
         if isinstance(value, list) and value and isinstance(value[0], dict):
             children = getattr(transform, attr)
-            for child, rec in zip(children if isinstance(children, list) else [children], value):
+            for child, rec in zip(children if isinstance(children, list) else [children], value, strict=True):
                 child.parameters = {"should_apply": True, **rec["params"]}
                 child.freeze_parameters()
 
@@ -191,7 +191,8 @@ def test_someof_records_the_chosen_children_in_order() -> None:
 
 
 def test_nested_composition_with_a_probability_records_nothing_when_skipped() -> None:
-    aug = augmenter("  - OneOf: {p: 0.0, transforms: [PolarityInversion]}\n  - Compose: {p: 0.0, transforms: [Reverse]}\n")
+    aug = augmenter("  - OneOf: {p: 0.0, transforms: [PolarityInversion]}\n"
+                    "  - Compose: {p: 0.0, transforms: [Reverse]}\n")
     out, record = aug.augment(tone(0.1), 16000, 4)
     assert record == [] and np.array_equal(out, tone(0.1))
 

@@ -15,7 +15,7 @@ import soundfile as sf
 from audioaug_cli.manifest import COLUMNS
 from audioaug_cli.runner import item_seed
 
-from .conftest import SIMPLE, cli, tree, write_tone
+from .conftest import SIMPLE, cli, write_tone
 
 ConfigWriter = Callable[..., Path]
 
