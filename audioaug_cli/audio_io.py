@@ -25,24 +25,36 @@ def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
     """
     import soundfile
 
+    _check_readable(Path(path))
     try:
         data, sample_rate = soundfile.read(str(path), dtype="float32", always_2d=True)
     except soundfile.LibsndfileError as exc:
         raise ItemError(f"cannot decode: {_libsndfile_reason(exc)}") from None
-    except (soundfile.SoundFileError, RuntimeError) as exc:
+    except (soundfile.SoundFileError, RuntimeError, OSError) as exc:
         raise ItemError(f"cannot decode: {exc}") from None
-    except FileNotFoundError:
-        raise ItemError("cannot read: no such file (a broken symlink?)") from None
-    except PermissionError:
-        raise ItemError("cannot read: permission denied") from None
-    except OSError as exc:
-        raise ItemError(f"cannot read: {exc.strerror or exc}") from None
     if data.shape[0] == 0:
         raise ItemError("no audio: the file has 0 frames")
     if not np.isfinite(data).all():
         raise ItemError("the file holds NaN or infinite samples")
     samples = data[:, 0] if data.shape[1] == 1 else np.ascontiguousarray(data.T)
     return samples, int(sample_rate)
+
+
+def _check_readable(path: Path) -> None:
+    """Name the plain file-system reasons, which libsndfile reports only as 'System error'."""
+    try:
+        with path.open("rb") as handle:
+            empty = handle.read(1) == b""
+    except FileNotFoundError:
+        target = os.readlink(path) if path.is_symlink() else None
+        raise ItemError(f"broken symlink to {target}" if target else "no such file (deleted during the run?)") \
+            from None
+    except PermissionError:
+        raise ItemError("cannot read: permission denied") from None
+    except OSError as exc:
+        raise ItemError(f"cannot read: {exc.strerror or exc}") from None
+    if empty:
+        raise ItemError("empty file (0 bytes)")
 
 
 def _libsndfile_reason(exc: Exception) -> str:

@@ -13,7 +13,7 @@ import click
 from . import __version__
 from .errors import AudioaugError, ConfigError, UsageError
 
-EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
+EXIT_FAILED, EXIT_USAGE = 1, 2
 
 
 def option(*decls: str, **kwargs: Any) -> Callable[[Any], Any]:
@@ -54,6 +54,7 @@ def main() -> None:
 @option("--include", multiple=True, metavar="GLOB",
         help="Only inputs whose path relative to INPUT_DIR matches (repeatable; * also crosses /).")
 @option("--exclude", multiple=True, metavar="GLOB", help="Leave out inputs whose relative path matches (repeatable).")
+@option("--prune", is_flag=True, help="Remove outputs whose input no longer exists in INPUT_DIR.")
 @option("--labels", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
         help="CSV with a file_name column (relative to INPUT_DIR); its other columns go into the manifest.")
 @option("--progress/--no-progress", default=None,
@@ -62,7 +63,7 @@ def main() -> None:
 @option("-v", "--verbose", is_flag=True, help="Print each failure as it happens.")
 def run(config: Path, input_dir: Path, output_dir: Path, jobs: int | None, seed: int | None, copies: int | None,
         overwrite: bool, fail_fast: bool, dry_run: bool, include: tuple[str, ...], exclude: tuple[str, ...],
-        labels: Path | None, progress: bool | None, quiet: bool, verbose: bool) -> None:
+        prune: bool, labels: Path | None, progress: bool | None, quiet: bool, verbose: bool) -> None:
     """Augment every audio file under INPUT_DIR into OUTPUT_DIR, with a manifest.
 
     OUTPUT_DIR mirrors INPUT_DIR: in/a/b.flac with 3 copies gives out/a/b__aug1.wav ..
@@ -81,7 +82,7 @@ def run(config: Path, input_dir: Path, output_dir: Path, jobs: int | None, seed:
     show_bar = (sys.stderr.isatty() if progress is None else progress) and not quiet and not dry_run
     bar = ProgressBar(show_bar, verbose=verbose)
     options = RunOptions(jobs=jobs, overwrite=overwrite, fail_fast=fail_fast, dry_run=dry_run,
-                         include=include, exclude=exclude, labels=labels)
+                         include=include, exclude=exclude, labels=labels, prune=prune)
     try:
         summary = run_pipeline(load_config(config, seed=seed, copies=copies), input_dir, output_dir, options, bar)
     except ConfigError as exc:
@@ -103,7 +104,14 @@ def run(config: Path, input_dir: Path, output_dir: Path, jobs: int | None, seed:
         click.echo(summary.line(), err=True)
         if summary.failed:
             click.echo(f"{summary.failed} input(s) failed: see {output_dir / 'errors.csv'}", err=True)
+        if summary.vanished:
+            click.echo(f"{summary.vanished} input(s) no longer in INPUT_DIR still have outputs here; "
+                       "--prune removes them", err=True)
+        if summary.pruned:
+            click.echo(f"pruned {summary.pruned} output(s) of inputs no longer in INPUT_DIR", err=True)
+        if summary.interrupted:
+            click.echo("stopped: what finished is kept; rerun the same command to resume", err=True)
     if summary.interrupted:
-        sys.exit(EXIT_INTERRUPTED)
+        sys.exit(128 + (summary.signal or 2))
     if summary.failed:
         sys.exit(EXIT_FAILED)

@@ -10,8 +10,11 @@ import hashlib
 import json
 import os
 import shutil
+import signal
+import threading
 import time
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -83,6 +86,7 @@ class RunOptions:
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     labels: Path | None = None
+    prune: bool = False  # remove outputs of inputs that no longer exist
 
 
 @dataclass
@@ -94,7 +98,10 @@ class Summary:
     seconds: float = 0.0
     audio_seconds: float = 0.0
     interrupted: bool = False
+    signal: int | None = None  # the signal that interrupted the run (SIGINT, SIGTERM)
     stopped_early: bool = False  # --fail-fast
+    vanished: int = 0  # inputs gone from INPUT_DIR whose outputs are kept (see --prune)
+    pruned: int = 0  # outputs removed by --prune
     planned: list[str] = field(default_factory=list)  # --dry-run: what would be written
 
     def line(self) -> str:
@@ -221,7 +228,9 @@ def augment_source(config: Config, task: Task, output_dir: str) -> list[Outcome]
         seed = item_seed(config.seed, source.rel, copy)
         name = output_name(source.rel, copy, config.extension)
         try:
-            out, applied = augmenter.augment(samples.copy() if len(task.copies) > 1 else samples, sample_rate, seed)
+            with np.errstate(all="ignore"):  # overflow etc. are caught below, once, as this item's error
+                out, applied = augmenter.augment(samples.copy() if len(task.copies) > 1 else samples, sample_rate,
+                                                 seed)
             if not np.isfinite(out).all():
                 raise ItemError("the augmented audio holds NaN or infinite samples")
             write_audio(Path(output_dir) / name, out, sample_rate, FORMATS[config.format], config.subtype)
@@ -265,15 +274,19 @@ def run(config: Config, input_dir: str | Path, output_dir: str | Path, options: 
         tasks = _plan(config, input_dir, output_dir, options, state, summary, counts)
         failed_sources: set[str] = set()
         try:
-            for outcomes in _execute(config, tasks, output_dir, options.jobs):
-                for outcome in outcomes:
-                    _record(outcome, state, output_dir, summary, failed_sources)
-                    reporter.advance(outcome)
-                if options.fail_fast and failed_sources:
-                    summary.stopped_early = True
-                    break
+            with _sigterm_as_interrupt(summary):
+                for outcomes in _execute(config, tasks, output_dir, options.jobs):
+                    for outcome in outcomes:
+                        _record(outcome, state, output_dir, summary, failed_sources)
+                        reporter.advance(outcome)
+                    if options.fail_fast and failed_sources:
+                        summary.stopped_early = True
+                        break
         except KeyboardInterrupt:
             summary.interrupted = True
+            summary.signal = summary.signal or signal.SIGINT
+        if not summary.interrupted and not summary.stopped_early:
+            _handle_vanished(state, input_dir, output_dir, options.prune, summary)
         summary.ignored = counts.ignored
         summary.failed = len(failed_sources)
         state.commit()
@@ -284,6 +297,38 @@ def run(config: Config, input_dir: str | Path, output_dir: str | Path, options: 
         state.close()
     summary.seconds = time.monotonic() - started
     return summary
+
+
+@contextmanager
+def _sigterm_as_interrupt(summary: Summary) -> Iterator[None]:
+    """SIGTERM (a CI cancel, a scheduler's stop) ends the run as Ctrl-C does: finished work kept."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, _frame: Any) -> None:
+        summary.signal = signum
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _handle_vanished(state: RunState, input_dir: Path, output_dir: Path, prune: bool, summary: Summary) -> None:
+    """Inputs that are gone: their failures are forgotten; their outputs kept, or pruned."""
+    for source in state.unseen_sources():
+        if os.path.lexists(input_dir / source):
+            continue  # left out by --include/--exclude this time, not gone
+        names = state.forget_source(source, keep_outputs=not prune)
+        if prune:
+            for name in names:
+                (output_dir / name).unlink(missing_ok=True)
+            summary.pruned += len(names)
+        elif names:
+            summary.vanished += 1
 
 
 def _check_dirs(input_dir: Path, output_dir: Path) -> None:
@@ -356,23 +401,74 @@ def _plan(config: Config, input_dir: Path, output_dir: Path, options: RunOptions
           summary: Summary, counts: _WalkCounts) -> Iterator[Task]:
     """Stream the tasks still to do; count the items already done as skipped."""
     for source in walk_inputs(input_dir, _skip_dir(input_dir, output_dir), options.include, options.exclude, counts):
+        state.mark_seen(source.rel)
         pending = _pending(config, source, output_dir, state)
         summary.skipped += config.copies - len(pending)
         if pending:
             yield Task(source, pending)
 
 
+WORKER_DIED = ("the worker process died while augmenting this file (killed by the system, "
+               "e.g. out of memory?)")
+
+
 def _execute(config: Config, tasks: Iterable[Task], output_dir: Path, jobs: int | None) -> Iterator[list[Outcome]]:
-    """Run tasks in this process (jobs=1) or on joblib's loky workers, yielding as they finish."""
+    """Run tasks in this process (jobs=1) or on joblib's loky workers, yielding as they finish.
+
+    If a worker process dies, joblib abandons the whole batch: the tasks that were in flight are
+    retried one at a time in a fresh worker (a task that kills its worker again fails alone), and
+    the rest of the stream goes on.
+    """
     from joblib import Parallel, cpu_count, delayed
+    from joblib.externals.loky.process_executor import TerminatedWorkerError
 
     jobs = jobs or cpu_count()
     if jobs == 1:
         for task in tasks:
             yield augment_source(config, task, str(output_dir))
         return
-    parallel = Parallel(n_jobs=jobs, backend="loky", return_as="generator_unordered", batch_size="auto")
-    yield from parallel(delayed(augment_source)(config, task, str(output_dir)) for task in tasks)
+    remaining = iter(tasks)
+    lock = threading.Lock()
+    while True:
+        in_flight: dict[str, Task] = {}
+        calls = (delayed(augment_source)(config, task, str(output_dir))
+                 for task in _tracked(remaining, lock, in_flight))
+        parallel = Parallel(n_jobs=jobs, backend="loky", return_as="generator_unordered", batch_size="auto")
+        results = parallel(calls)
+        try:
+            for outcomes in results:
+                in_flight.pop(outcomes[0].source, None)
+                yield outcomes
+            return
+        except TerminatedWorkerError:
+            with lock:
+                suspects = list(in_flight.values())
+            for task in suspects:
+                yield _alone_in_a_worker(config, task, output_dir)
+        finally:
+            results.close()
+
+
+def _tracked(tasks: Iterator[Task], lock: threading.Lock, in_flight: dict[str, Task]) -> Iterator[Task]:
+    """Hand out tasks (joblib pulls from its own thread), remembering each until its result comes."""
+    while True:
+        with lock:
+            task = next(tasks, None)
+            if task is None:
+                return
+            in_flight[task.source.rel] = task
+        yield task
+
+
+def _alone_in_a_worker(config: Config, task: Task, output_dir: Path) -> list[Outcome]:
+    from joblib import Parallel, delayed
+    from joblib.externals.loky.process_executor import TerminatedWorkerError
+
+    try:
+        [outcomes] = Parallel(n_jobs=2, backend="loky")([delayed(augment_source)(config, task, str(output_dir))])
+        return outcomes  # type: ignore[no-any-return]
+    except TerminatedWorkerError:
+        return [Outcome(task.source.rel, c, task.source.fingerprint, error=WORKER_DIED) for c in task.copies]
 
 
 def _record(outcome: Outcome, state: RunState, output_dir: Path, summary: Summary, failed: set[str]) -> None:

@@ -44,6 +44,7 @@ class RunState:
             self.db.execute("PRAGMA synchronous=NORMAL")
         if not readonly or not path.exists():
             self.db.executescript(_SCHEMA)
+        self.db.execute("CREATE TEMP TABLE seen (source TEXT PRIMARY KEY)")
         self._last_commit = time.monotonic()
 
     def is_done(self, source: str, copy: int, fingerprint: str, output_dir: Path) -> bool:
@@ -69,6 +70,28 @@ class RunState:
                             (source, copy, fingerprint, error))
             self._maybe_commit()
         return old[0] if old else None
+
+    def mark_seen(self, source: str) -> None:
+        """Note that the walk found this input in this run (see :meth:`unseen_sources`)."""
+        with self.lock:
+            self.db.execute("INSERT OR IGNORE INTO seen VALUES (?)", (source,))
+
+    def unseen_sources(self) -> list[str]:
+        """Inputs with recorded outputs or failures that this run's walk did not find."""
+        with self.lock:
+            found = self.db.execute(
+                "SELECT source FROM outputs WHERE source NOT IN (SELECT source FROM seen) UNION "
+                "SELECT source FROM failures WHERE source NOT IN (SELECT source FROM seen) ORDER BY source")
+            return [s for (s,) in found]
+
+    def forget_source(self, source: str, keep_outputs: bool) -> list[str]:
+        """Drop an input's failures, and unless keep_outputs its outputs; return their file names."""
+        with self.lock:
+            self.db.execute("DELETE FROM failures WHERE source=?", (source,))
+            names = [n for (n,) in self.db.execute("SELECT file_name FROM outputs WHERE source=?", (source,))]
+            if not keep_outputs:
+                self.db.execute("DELETE FROM outputs WHERE source=?", (source,))
+            return names
 
     def rows(self) -> Iterator[dict[str, Any]]:
         """Manifest rows of every output in OUTPUT_DIR, sorted by (source, copy)."""
