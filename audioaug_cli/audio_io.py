@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import filecmp
 import os
 import tempfile
 from collections.abc import Callable, Iterator
@@ -85,10 +86,12 @@ def write_audio(path: Path, samples: np.ndarray, sample_rate: int, fmt: str, sub
 
 
 @contextmanager
-def atomic_file(path: Path, mode: str = "wb", newline: str | None = None) -> Iterator[IO]:  # type: ignore[type-arg]
+def atomic_file(path: Path, mode: str = "wb", newline: str | None = None,
+                keep_if_same: bool = False) -> Iterator[IO]:  # type: ignore[type-arg]
     """Write to a temporary file beside ``path`` and rename it into place only when complete.
 
     A reader never sees a partial file under the final name, whenever the process is killed.
+    With ``keep_if_same``, an existing file with the same bytes is left untouched (mtime kept).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_MARK)
@@ -97,7 +100,10 @@ def atomic_file(path: Path, mode: str = "wb", newline: str | None = None) -> Ite
         with os.fdopen(fd, mode, newline=newline) as handle:
             yield handle
             handle.flush()
-        os.replace(temp, path)
+        if keep_if_same and path.is_file() and filecmp.cmp(temp, path, shallow=False):
+            os.unlink(temp)
+        else:
+            os.replace(temp, path)
     except BaseException:
         with suppress(OSError):
             os.unlink(temp)
@@ -105,8 +111,8 @@ def atomic_file(path: Path, mode: str = "wb", newline: str | None = None) -> Ite
 
 
 def write_text(path: Path, write: Callable[[IO[str]], None]) -> None:
-    """Write a text file atomically through ``write(handle)``."""
-    with atomic_file(path, "w", newline="") as handle:
+    """Write a text file atomically through ``write(handle)``; an identical file is not touched."""
+    with atomic_file(path, "w", newline="", keep_if_same=True) as handle:
         write(handle)
 
 

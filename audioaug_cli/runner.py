@@ -267,8 +267,9 @@ def run(config: Config, input_dir: str | Path, output_dir: str | Path, options: 
     state = RunState(output_dir)
     summary = Summary()
     try:
-        _write_provenance(config, output_dir, state, "running")
         todo = _count_todo(config, input_dir, output_dir, options, state)
+        if todo or not (output_dir / PROVENANCE).exists():
+            _write_provenance(config, output_dir, state, "running")
         reporter.start(todo)
         counts = _WalkCounts()
         tasks = _plan(config, input_dir, output_dir, options, state, summary, counts)
