@@ -25,7 +25,9 @@ def option(*decls: str, **kwargs: Any) -> Callable[[Any], Any]:
 
 
 def fail(message: str, code: int) -> NoReturn:
-    click.echo(f"error: {message}", err=True)
+    """Print each line of the message as an error and exit with ``code``."""
+    for line in message.splitlines() or [""]:
+        click.echo(f"error: {line}", err=True)
     sys.exit(code)
 
 
@@ -115,3 +117,93 @@ def run(config: Path, input_dir: Path, output_dir: Path, jobs: int | None, seed:
         sys.exit(128 + (summary.signal or 2))
     if summary.failed:
         sys.exit(EXIT_FAILED)
+
+
+@main.command()
+@click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
+def validate(config: Path) -> None:
+    """Check CONFIG as `run` would, without touching any audio, and print its pipeline.
+
+    Checks names, types and ranges of every parameter, builds every transform once, checks that
+    sounds_path / ir_path exist and hold audio, and that optional backends are installed.
+    Exit code 0 when valid, 2 with every problem found otherwise.
+
+    \b
+    Example:
+        audioaug validate configs/speech_asr.yaml
+    """
+    from .config import load_config, pipeline_tree
+
+    try:
+        loaded = load_config(config)
+    except ConfigError as exc:
+        fail(str(exc), EXIT_USAGE)
+    rate = f"{loaded.sample_rate} Hz" if loaded.sample_rate else "each file's rate"
+    channels = "mono" if loaded.mono else "each file's channels"
+    click.echo(f"{config}: valid (version {loaded.version}, seed {loaded.seed}, {loaded.copies} "
+               f"cop{'y' if loaded.copies == 1 else 'ies'} per input, {rate}, {channels}, "
+               f"{loaded.format} {loaded.subtype}, manifest {loaded.manifest})")
+    click.echo(pipeline_tree(loaded))
+
+
+@main.command()
+@click.argument("name", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+def transforms(name: str | None, as_json: bool) -> None:
+    """List the transforms a pipeline can use, or describe NAME's parameters.
+
+    Everything is read from the installed audiomentations, so it always matches what `run` uses.
+
+    \b
+    Example:
+        audioaug transforms
+        audioaug transforms PitchShift
+    """
+    import json
+
+    from . import registry
+    from .config import suggest
+
+    names = [*registry.transform_classes(), *registry.COMPOSITIONS]
+    if name is None:
+        if as_json:
+            click.echo(json.dumps([{"name": n, "summary": registry.summary(n)} for n in names], indent=2))
+            return
+        width = max(map(len, names))
+        for n in names:
+            click.echo(f"{n:<{width}}  {registry.summary(n)}")
+        return
+    if name not in names:
+        hint = suggest(name, names) or " (`audioaug transforms` lists them)"
+        reason = f": {registry.REFUSED[name]}" if name in registry.REFUSED else hint
+        fail(f"{'not available' if name in registry.REFUSED else 'unknown transform'} {name!r}{reason}", EXIT_USAGE)
+    info = registry.describe_transform(name)
+    if as_json:
+        click.echo(json.dumps(info, indent=2))
+        return
+    click.echo(f"{name}: {info['summary']}")
+    click.echo(f"multichannel: {'yes' if info['multichannel'] else 'no (mono only)'}")
+    if info["extra"]:
+        click.echo(f"needs: {info['extra']}")
+    click.echo("parameters:")
+    for param in info["params"]:
+        default = "required" if param["required"] else f"default {json.dumps(param['default'])}"
+        click.echo(f"  {param['name']}: {param['type']}; {default}")
+        if param["description"]:
+            click.echo(click.wrap_text(param["description"], width=96, initial_indent="      ",
+                                       subsequent_indent="      "))
+
+
+@main.command()
+def schema() -> None:
+    """Print a JSON Schema of the config, for editor completion and checking.
+
+    \b
+    Example:
+        audioaug schema > audioaug.schema.json
+    """
+    import json
+
+    from .schema import config_schema
+
+    click.echo(json.dumps(config_schema(), indent=2))

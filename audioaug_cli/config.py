@@ -120,12 +120,17 @@ def parse_config(text: str, source: str = "<config>", base_dir: Path | None = No
 def _yaml_problem(exc: yaml.MarkedYAMLError) -> Problem:
     mark = exc.problem_mark or exc.context_mark
     what = exc.problem or "invalid YAML"
+    kind = "YAML syntax error"
     if "could not determine a constructor" in what:
-        tag = what.split("tag ")[-1]
-        what = f"the tag {tag} is not allowed: configs are plain YAML and never construct objects"
+        tag = what.split("tag ")[-1].strip("'").replace("tag:yaml.org,2002:", "!!")
+        kind, what = "not allowed", f"the tag {tag}: configs are plain YAML and never construct objects"
+    context = exc.context_mark
+    if exc.context and context is not None and mark is not None and context.line != mark.line:
+        opened = exc.context.replace("while parsing ", "").removeprefix("a ").removeprefix("an ")
+        what += f" (in the {opened} that starts on line {context.line + 1}, column {context.column + 1})"
     if mark is None:
-        return Problem("", f"YAML syntax error: {what}")
-    return Problem("", f"YAML syntax error at column {mark.column + 1}: {what}", mark.line + 1)
+        return Problem("", f"{kind}: {what}")
+    return Problem("", f"{kind} (column {mark.column + 1}): {what}", mark.line + 1)
 
 
 def location(path: Path_) -> str:
@@ -434,3 +439,28 @@ class _Checker:
 
 def _audio_files(folder: Path) -> Iterator[Path]:
     return (p for p in folder.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file())
+
+
+def pipeline_tree(config: Config) -> str:
+    """The normalised pipeline as an indented tree, as `audioaug validate` prints it."""
+    lines = ["pipeline" + (" (empty: copies the audio unchanged)" if not config.pipeline else "")]
+
+    def add(nodes: list[dict[str, Any]], indent: str) -> None:
+        for i, node in enumerate(nodes):
+            last = i == len(nodes) - 1
+            nested = {k: v for k, v in node["params"].items() if isinstance(v, (dict, list)) and _is_nodes(v)}
+            shown = ", ".join(f"{k}={v!r}" for k, v in node["params"].items() if k not in nested)
+            lines.append(f"{indent}{'└── ' if last else '├── '}{node['name']}({shown})")
+            below = indent + ("    " if last else "│   ")
+            add(node.get("transforms", []), below)
+            for key, value in nested.items():
+                lines.append(f"{below}{key}:")
+                add(value if isinstance(value, list) else [value], below + "  ")
+
+    add(list(config.pipeline), "")
+    return "\n".join(lines)
+
+
+def _is_nodes(value: Any) -> bool:
+    items = value if isinstance(value, list) else [value]
+    return bool(items) and all(isinstance(v, dict) and "name" in v and "params" in v for v in items)

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, Literal, Union
 
+import numpy as np
+
 COMPOSITIONS = ("Compose", "OneOf", "SomeOf")
 REFUSED = {"Lambda": "it runs arbitrary code, which a config may never name"}
 
@@ -59,7 +61,7 @@ class Param:
     @property
     def takes_transform(self) -> bool:
         """True for parameters such as ``noise_transform`` that take a transform."""
-        return _mentions_callable(self.annotation)
+        return takes_transform(self.annotation)
 
 
 @cache
@@ -97,7 +99,10 @@ def params_of(name: str) -> dict[str, Param]:
     for pname, p in signature.parameters.items():
         if pname == "self" or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
             continue
-        params[pname] = Param(pname, hints.get(pname, p.annotation), p.default)
+        annotation = hints.get(pname, p.annotation)
+        if annotation is inspect.Parameter.empty and type(p.default) in (bool, int, float, str):
+            annotation = float if type(p.default) in (int, float) else type(p.default)  # Compose's p, shuffle
+        params[pname] = Param(pname, annotation, p.default)
     if name == "SomeOf":  # annotated `int or tuple`, which evaluates to just `int`
         params["num_transforms"] = Param("num_transforms", int | tuple[int, int | None],
                                          inspect.Parameter.empty)
@@ -108,8 +113,11 @@ def summary(name: str) -> str:
     """The first sentence of a transform's docstring."""
     cls = composition_class(name) if name in COMPOSITIONS else transform_classes()[name]
     doc = inspect.getdoc(cls) or ""
+    import re
+
     first = " ".join(doc.split("\n\n")[0].split())
-    return first.split(". ")[0].rstrip(".") + "." if first else ""
+    sentence = re.split(r"(?<!\be\.g)(?<!\bi\.e)\.\s+(?=[A-Z])", first)[0]
+    return sentence.rstrip(".") + "." if sentence else ""
 
 
 def missing_backend(name: str, params: dict[str, Any]) -> str | None:
@@ -123,10 +131,11 @@ def missing_backend(name: str, params: dict[str, Any]) -> str | None:
     return None
 
 
-def _mentions_callable(annotation: Any) -> bool:
+def takes_transform(annotation: Any) -> bool:
+    """Whether an annotation is a callable: in audiomentations, a parameter taking a transform."""
     if annotation is collections.abc.Callable or typing.get_origin(annotation) is collections.abc.Callable:
         return True
-    return any(_mentions_callable(a) for a in _union_members(annotation))
+    return any(takes_transform(a) for a in _union_members(annotation))
 
 
 def _union_members(annotation: Any) -> tuple[Any, ...]:
@@ -174,6 +183,8 @@ def describe(annotation: Any) -> str:
         return "any value"
     members = _union_members(annotation)
     if members:
+        if float in members:  # an int is a number too
+            members = tuple(m for m in members if m is not int)
         return " or ".join(dict.fromkeys(describe(m) for m in members))
     origin = typing.get_origin(annotation)
     if annotation is type(None):
@@ -181,8 +192,8 @@ def describe(annotation: Any) -> str:
     if origin is Literal:
         return "one of " + ", ".join(repr(a) for a in typing.get_args(annotation))
     if origin is tuple:
-        return "a list of " + ", ".join(describe(a) for a in typing.get_args(annotation))
-    if _mentions_callable(annotation):
+        return "a list [" + ", ".join(describe(a) for a in typing.get_args(annotation)) + "]"
+    if takes_transform(annotation):
         return "a transform"
     names = {bool: "true or false", int: "an integer", float: "a number", str: "a string",
              pathlib.Path: "a path", dict: "a mapping"}
@@ -190,5 +201,56 @@ def describe(annotation: Any) -> str:
         return names[annotation]
     if origin in (list, collections.abc.Sequence) or annotation in (list, tuple):
         args = typing.get_args(annotation)
-        return f"a list of {describe(args[0])}" if args else "a list"
+        item = describe(args[0]) if args else ""
+        plural = {"a number": "numbers", "an integer": "integers", "a string": "strings", "a path": "paths"}
+        return f"a list of {plural.get(item, item)}" if args else "a list"
+    if annotation is np.ndarray or typing.get_origin(annotation) is np.ndarray:
+        return "a list of numbers"
     return getattr(annotation, "__name__", str(annotation))
+
+
+@cache
+def param_docs(name: str) -> dict[str, str]:
+    """Each parameter's description, from the ':param x:' lines of the class's docstrings."""
+    import re
+
+    cls = composition_class(name) if name in COMPOSITIONS else transform_classes()[name]
+    text = "\n".join(inspect.getdoc(f) or "" for f in (cls, cls.__init__))  # type: ignore[misc]
+    docs = {}
+    for match in re.finditer(r":param (\w+):(.*?)(?=\n\s*:(?:param|return|rtype)\b|\Z)", text, re.S):
+        docs[match.group(1)] = " ".join(match.group(2).split())
+    return docs
+
+
+def extra_for(name: str) -> str | None:
+    """The optional packages a transform may need, as a phrase, or None."""
+    packages = sorted({module.replace("_", "-") for _condition, module in BACKENDS.get(name, [])})
+    return f"{', '.join(packages)} ({EXTRA_HINT})" if packages else None
+
+
+def default_repr(value: Any) -> Any:
+    """A parameter default as JSON can hold it (None for 'required')."""
+    if value is inspect.Parameter.empty:
+        return None
+    if isinstance(value, (bool, int, float, str)) or value is None:
+        return value
+    if isinstance(value, (tuple, list)):
+        return [default_repr(v) for v in value]
+    return repr(value)
+
+
+def describe_transform(name: str) -> dict[str, Any]:
+    """Everything `audioaug transforms NAME` shows, introspected from audiomentations."""
+    docs = param_docs(name)
+    cls = composition_class(name) if name in COMPOSITIONS else transform_classes()[name]
+    docs.setdefault("transforms", "The transforms to apply (Compose) or to choose from (OneOf, SomeOf).")
+    params = [{"name": p.name, "type": "a list of transforms" if p.name == "transforms" else describe(p.annotation),
+               "required": p.required, "default": default_repr(p.default), "description": docs.get(p.name, "")}
+              for p in params_of(name).values()]
+    return {
+        "name": name,
+        "summary": summary(name),
+        "multichannel": bool(getattr(cls, "supports_multichannel", True)),
+        "extra": extra_for(name),
+        "params": params,
+    }
