@@ -100,16 +100,20 @@ def load_config(path: str | Path, *, seed: int | None = None, copies: int | None
 
 def parse_config(text: str, source: str = "<config>", base_dir: Path | None = None) -> Config:
     """Validate config text. ``source`` names it in messages; paths are relative to base_dir."""
-    loader = _Loader(text)
     try:
-        node = loader.get_single_node()
-        data = loader.construct_document(node) if node is not None else None
+        loader = _Loader(text)
+        try:
+            node = loader.get_single_node()
+            data = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
     except yaml.MarkedYAMLError as exc:
         raise ConfigError(source, [_yaml_problem(exc)]) from None
+    except yaml.reader.ReaderError as exc:
+        raise ConfigError(source, [Problem("", f"not YAML text: character #x{exc.character:04x} at "
+                                           f"position {exc.position} is not allowed")]) from None
     except yaml.YAMLError as exc:
-        raise ConfigError(source, [Problem("", f"not valid YAML: {exc}")]) from None
-    finally:
-        loader.dispose()
+        raise ConfigError(source, [Problem("", f"not valid YAML: {' '.join(str(exc).split())}")]) from None
     checker = _Checker(node, Path(base_dir) if base_dir else Path.cwd())
     config = checker.check(data)
     if checker.problems:

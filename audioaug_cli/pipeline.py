@@ -89,8 +89,8 @@ def build_node(node: Node, path: tuple[str | int, ...], base_dir: Path) -> Any:
                                 f"{registry.EXTRA_HINT}")
     try:
         return registry.transform_classes()[name](**kwargs)
-    except (ValueError, AssertionError, TypeError) as exc:
-        detail = str(exc).strip() or "a parameter is out of range"
+    except Exception as exc:  # whatever the constructor raises, these parameters are the cause
+        detail = " ".join(str(exc).split()) or "a parameter is out of range"
         raise ConstructionError(path, f"audiomentations rejected {name}'s parameters: {detail}") from None
 
 
