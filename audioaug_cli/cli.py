@@ -59,13 +59,19 @@ def main() -> None:
 @option("--prune", is_flag=True, help="Remove outputs whose input no longer exists in INPUT_DIR.")
 @option("--labels", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
         help="CSV with a file_name column (relative to INPUT_DIR); its other columns go into the manifest.")
+@option("--backend", type=click.Choice(["loky", "dask"]), default="loky", show_default=True,
+        help="Where workers run: loky processes here, or a dask.distributed cluster (pip install 'audioaug[dask]').")
+@option("--scheduler", metavar="ADDRESS", default=None, envvar=["AUDIOAUG_SCHEDULER", "DASK_SCHEDULER_ADDRESS"],
+        help="With --backend dask: an existing scheduler (e.g. tcp://10.0.0.5:8786). [default: start a local "
+             "cluster of -j workers]")
 @option("--progress/--no-progress", default=None,
         help="Show a progress bar on stderr. [default: when stderr is a terminal]")
 @option("-q", "--quiet", is_flag=True, help="No progress bar and no summary line; errors only.")
 @option("-v", "--verbose", is_flag=True, help="Print each failure as it happens.")
 def run(config: Path, input_dir: Path, output_dir: Path, jobs: int | None, seed: int | None, copies: int | None,
         overwrite: bool, fail_fast: bool, dry_run: bool, include: tuple[str, ...], exclude: tuple[str, ...],
-        prune: bool, labels: Path | None, progress: bool | None, quiet: bool, verbose: bool) -> None:
+        prune: bool, labels: Path | None, backend: str, scheduler: str | None, progress: bool | None, quiet: bool,
+        verbose: bool) -> None:
     """Augment every audio file under INPUT_DIR into OUTPUT_DIR, with a manifest.
 
     OUTPUT_DIR mirrors INPUT_DIR: in/a/b.flac with 3 copies gives out/a/b__aug1.wav ..
@@ -84,7 +90,8 @@ def run(config: Path, input_dir: Path, output_dir: Path, jobs: int | None, seed:
     show_bar = (sys.stderr.isatty() if progress is None else progress) and not quiet and not dry_run
     bar = ProgressBar(show_bar, verbose=verbose)
     options = RunOptions(jobs=jobs, overwrite=overwrite, fail_fast=fail_fast, dry_run=dry_run,
-                         include=include, exclude=exclude, labels=labels, prune=prune)
+                         include=include, exclude=exclude, labels=labels, prune=prune,
+                         backend=backend, scheduler=scheduler)
     try:
         summary = run_pipeline(load_config(config, seed=seed, copies=copies), input_dir, output_dir, options, bar)
     except ConfigError as exc:

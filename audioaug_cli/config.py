@@ -435,6 +435,8 @@ class _Checker:
         """Build every transform once, so that audiomentations' own checks run now, located."""
         from .pipeline import ConstructionError, build_pipeline
 
+        if not config.pipeline:
+            return  # nothing to build: an empty pipeline never loads audiomentations
         try:
             build_pipeline(config)
         except ConstructionError as exc:

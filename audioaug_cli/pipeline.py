@@ -99,11 +99,13 @@ class Augmenter:
 
     def __init__(self, config: Config):
         self.config = config
-        self.root = build_pipeline(config)
+        self.root = build_pipeline(config) if config.pipeline else None
         self.base_dir = Path(config.base_dir)
 
     def augment(self, samples: np.ndarray, sample_rate: int, seed: int) -> tuple[np.ndarray, list[dict[str, Any]]]:
         """Augment ``samples`` (channels-first when multichannel); return audio and applied transforms."""
+        if self.root is None:  # `pipeline: []` converts and copies
+            return samples, []
         with rng.item_rng(seed):
             _reset(self.root)
             out = self.root(samples, sample_rate)

@@ -13,11 +13,12 @@ class ProgressBar:
 
     def __init__(self, enabled: bool, verbose: bool = False):
         self.enabled = enabled
+        self.needs_total = enabled
         self.verbose = verbose
         self.bar: Any = None
         self.audio_seconds = 0.0
 
-    def start(self, total: int) -> None:
+    def start(self, total: int | None) -> None:
         if self.enabled:
             from tqdm import tqdm
 

@@ -14,13 +14,13 @@ import signal
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from . import __version__
-from .audio_io import convert, read_audio, remove_temporaries, write_audio, write_text
+from .audio_io import all_finite, convert, read_audio, remove_temporaries, write_audio, write_text
 from .config import AUDIO_EXTENSIONS, FORMATS, Config
 from .errors import ItemError, UsageError
 from .manifest import Labels, manifest_row, write_errors, write_manifest
@@ -87,6 +87,8 @@ class RunOptions:
     exclude: tuple[str, ...] = ()
     labels: Path | None = None
     prune: bool = False  # remove outputs of inputs that no longer exist
+    backend: str = "loky"  # or "dask"
+    scheduler: str | None = None  # dask: an existing scheduler's address; None starts a LocalCluster
 
 
 @dataclass
@@ -112,12 +114,16 @@ class Summary:
 
 
 class Reporter(Protocol):
-    def start(self, total: int) -> None: ...
+    needs_total: bool  # whether start() wants the item count (one more walk of INPUT_DIR)
+
+    def start(self, total: int | None) -> None: ...
     def advance(self, outcome: Outcome) -> None: ...
 
 
 class _Silent:
-    def start(self, total: int) -> None:
+    needs_total = False
+
+    def start(self, total: int | None) -> None:
         pass
 
     def advance(self, outcome: Outcome) -> None:
@@ -231,7 +237,7 @@ def augment_source(config: Config, task: Task, output_dir: str) -> list[Outcome]
             with np.errstate(all="ignore"):  # overflow etc. are caught below, once, as this item's error
                 out, applied = augmenter.augment(samples.copy() if len(task.copies) > 1 else samples, sample_rate,
                                                  seed)
-            if not np.isfinite(out).all():
+            if not all_finite(out):
                 raise ItemError("the augmented audio holds NaN or infinite samples")
             write_audio(Path(output_dir) / name, out, sample_rate, FORMATS[config.format], config.subtype)
         except Exception as exc:  # any failure is this item's alone
@@ -253,13 +259,24 @@ def run(config: Config, input_dir: str | Path, output_dir: str | Path, options: 
         reporter: Reporter | None = None) -> Summary:
     """Augment every audio file under input_dir into output_dir. See SPEC for the guarantees."""
     started = time.monotonic()
-    input_dir, output_dir = Path(input_dir), Path(output_dir)
+    input_dir, output_dir = Path(input_dir).absolute(), Path(output_dir).absolute()  # workers may run elsewhere
     reporter = reporter or _Silent()
     _check_dirs(input_dir, output_dir)
     labels = Labels.read(options.labels) if options.labels else Labels()
     _check_provenance(config, output_dir, options.overwrite and not options.dry_run)
     if options.dry_run:
         return _dry_run(config, input_dir, output_dir, options, started)
+    with ExitStack() as stack:
+        cluster = None
+        if options.backend == "dask":  # connect before writing anything: a bad address is a usage error
+            from .cluster import dask_backend
+
+            cluster = stack.enter_context(dask_backend(options.scheduler, options.jobs))
+        return _run(config, input_dir, output_dir, options, reporter, labels, cluster, started)
+
+
+def _run(config: Config, input_dir: Path, output_dir: Path, options: RunOptions, reporter: Reporter, labels: Labels,
+         cluster: Any, started: float) -> Summary:
     if options.overwrite:
         _remove_previous_run(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -267,16 +284,17 @@ def run(config: Config, input_dir: str | Path, output_dir: str | Path, options: 
     state = RunState(output_dir)
     summary = Summary()
     try:
-        todo = _count_todo(config, input_dir, output_dir, options, state)
-        if todo or not (output_dir / PROVENANCE).exists():
-            _write_provenance(config, output_dir, state, "running")
-        reporter.start(todo)
+        if not (output_dir / PROVENANCE).exists():
+            _write_provenance(config, output_dir, state, "running")  # claims OUTPUT_DIR for this config
+        reporter.start(_count_todo(config, input_dir, output_dir, options, state) if reporter.needs_total else None)
         counts = _WalkCounts()
         tasks = _plan(config, input_dir, output_dir, options, state, summary, counts)
         failed_sources: set[str] = set()
         try:
             with _sigterm_as_interrupt(summary):
-                for outcomes in _execute(config, tasks, output_dir, options.jobs):
+                for outcomes in _execute(config, tasks, output_dir, options.jobs, cluster):
+                    if not summary.written and not failed_sources:  # the first change to OUTPUT_DIR
+                        _write_provenance(config, output_dir, state, "running")
                     for outcome in outcomes:
                         _record(outcome, state, output_dir, summary, failed_sources)
                         reporter.advance(outcome)
@@ -413,35 +431,52 @@ WORKER_DIED = ("the worker process died while augmenting this file (killed by th
                "e.g. out of memory?)")
 
 
-def _execute(config: Config, tasks: Iterable[Task], output_dir: Path, jobs: int | None) -> Iterator[list[Outcome]]:
-    """Run tasks in this process (jobs=1) or on joblib's loky workers, yielding as they finish.
+def _execute(config: Config, tasks: Iterable[Task], output_dir: Path, jobs: int | None,
+             cluster: Any = None) -> Iterator[list[Outcome]]:
+    """Run tasks in this process (-j 1), on joblib's loky workers, or on a dask cluster, yielding
+    results as they finish.
 
     If a worker process dies, joblib abandons the whole batch: the tasks that were in flight are
-    retried one at a time in a fresh worker (a task that kills its worker again fails alone), and
-    the rest of the stream goes on.
+    retried one at a time in a fresh local worker (a task that kills its worker again fails alone),
+    and the rest of the stream goes on.
     """
-    from joblib import Parallel, cpu_count, delayed
-    from joblib.externals.loky.process_executor import TerminatedWorkerError
+    if cluster is not None:  # (joblib's parallel_config for dask, what a lost worker raises)
+        parallel_config, worker_lost = cluster
+        with parallel_config:
+            yield from _in_workers(config, tasks, output_dir, -1, worker_lost)
+        return
+    if jobs is None:
+        from joblib import cpu_count  # counts what cgroups (containers) allow, not just the cores
 
-    jobs = jobs or cpu_count()
-    if jobs == 1:
+        jobs = cpu_count()
+    if jobs == 1:  # in-process: no workers to start, no joblib to import
         for task in tasks:
             yield augment_source(config, task, str(output_dir))
         return
+    from joblib.externals.loky.process_executor import TerminatedWorkerError
+
+    yield from _in_workers(config, tasks, output_dir, jobs, (TerminatedWorkerError,))
+
+
+def _in_workers(config: Config, tasks: Iterable[Task], output_dir: Path, jobs: int,
+                worker_lost: tuple[type[BaseException], ...]) -> Iterator[list[Outcome]]:
+    """joblib's Parallel over the tasks, with the backend in force (loky, or dask's)."""
+    from joblib import Parallel, delayed
+
     remaining = iter(tasks)
     lock = threading.Lock()
     while True:
         in_flight: dict[str, Task] = {}
         calls = (delayed(augment_source)(config, task, str(output_dir))
                  for task in _tracked(remaining, lock, in_flight))
-        parallel = Parallel(n_jobs=jobs, backend="loky", return_as="generator_unordered", batch_size="auto")
+        parallel = Parallel(n_jobs=jobs, return_as="generator_unordered", batch_size="auto")
         results = parallel(calls)
         try:
             for outcomes in results:
                 in_flight.pop(outcomes[0].source, None)
                 yield outcomes
             return
-        except TerminatedWorkerError:
+        except worker_lost:
             with lock:
                 suspects = list(in_flight.values())
             for task in suspects:
@@ -466,7 +501,8 @@ def _alone_in_a_worker(config: Config, task: Task, output_dir: Path) -> list[Out
     from joblib.externals.loky.process_executor import TerminatedWorkerError
 
     try:
-        [outcomes] = Parallel(n_jobs=2, backend="loky")([delayed(augment_source)(config, task, str(output_dir))])
+        in_a_worker = Parallel(n_jobs=2, backend="loky")
+        [outcomes] = in_a_worker([delayed(augment_source)(config, task, str(output_dir))])
         return outcomes  # type: ignore[no-any-return]
     except TerminatedWorkerError:
         return [Outcome(task.source.rel, c, task.source.fingerprint, error=WORKER_DIED) for c in task.copies]

@@ -1,0 +1,216 @@
+"""audioaug's benchmark: `make bench`, or `python benchmarks/bench.py [--tiny] [--rounds N] [--out DIR]`.
+
+It synthesises its corpora, then times whole processes (what a user waits for), alternating the
+contenders round by round so that a noisy, shared machine slows them alike. Every target is a ratio
+of medians measured in this one run. Results go to OUT/bench.json and OUT/bench.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+HERE = Path(__file__).resolve().parent
+PYTHON = sys.executable
+AUDIOAUG = [PYTHON, "-m", "audioaug_cli"]
+SEED_PIPELINE = """\
+version: 1
+seed: 1234
+copies: {copies}
+pipeline:
+  - AddGaussianNoise: {{min_amplitude: 0.001, max_amplitude: 0.015, p: 0.5}}
+  - PitchShift: {{min_semitones: -4, max_semitones: 4, p: 0.5}}
+  - Shift: {{min_shift: -0.5, max_shift: 0.5, p: 0.5}}
+"""
+EMPTY_PIPELINE = "version: 1\npipeline: []\n"
+Command = Callable[[Path], list[str]]  # output folder -> argv
+
+
+def synthesise(root: Path, count: int, seconds: float, rate: int, channels: int) -> float:
+    """Noisy tones in a few folders; returns the corpus' total audio-seconds."""
+    rng = np.random.default_rng(count)
+    t = np.arange(int(seconds * rate)) / rate
+    for i in range(count):
+        tone = [0.2 * np.sin(2 * np.pi * (110 + 7 * i + 50 * c) * t) + 0.02 * rng.standard_normal(len(t))
+                for c in range(channels)]
+        path = root / f"part{i % 4}" / f"clip{i:04d}.wav"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sf.write(path, np.stack(tone, axis=1).astype(np.float32), rate, subtype="PCM_16")
+    return count * seconds
+
+
+def run(argv: list[str]) -> float:
+    start = time.perf_counter()
+    done = subprocess.run(argv, cwd=HERE.parent, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    elapsed = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"benchmark command failed ({done.returncode}): {' '.join(argv)}\n{done.stderr}")
+    return elapsed
+
+
+def alternate(contenders: dict[str, Command], rounds: int, scratch: Path) -> dict[str, float]:
+    """Median wall time of each contender, running them in turn, round after round."""
+    times: dict[str, list[float]] = {name: [] for name in contenders}
+    for _ in range(rounds):
+        for name, command in contenders.items():
+            out = scratch / "out"
+            shutil.rmtree(out, ignore_errors=True)
+            times[name].append(run(command(out)))
+    shutil.rmtree(scratch / "out", ignore_errors=True)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def peak_rss_mb(argv: list[str]) -> float:
+    """Peak resident memory of a command (its largest process), in MiB."""
+    probe = ("import resource, subprocess, sys\n"
+             "subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL)\n"
+             "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+    out = subprocess.run([PYTHON, "-c", probe, *argv], cwd=HERE.parent, capture_output=True, text=True, check=True)
+    return int(out.stdout.split()[-1]) / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tiny", action="store_true", help="small corpora, one round: checks the script runs")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=HERE / "results")
+    args = parser.parse_args()
+    rounds = 1 if args.tiny else args.rounds
+    cores = len(os.sched_getaffinity(0))
+    args.out.mkdir(parents=True, exist_ok=True)
+    results: dict[str, object] = {"cores": cores, "rounds": rounds, "tiny": args.tiny}
+    with tempfile.TemporaryDirectory() as folder:
+        scratch = Path(folder)
+        seed, empty = scratch / "seed.yaml", scratch / "empty.yaml"
+        seed.write_text(SEED_PIPELINE.format(copies=1))
+        empty.write_text(EMPTY_PIPELINE)
+        corpora = {
+            "200 x 4 s mono 16 kHz": (scratch / "mono", (8, 1.0) if args.tiny else (200, 4.0), 16000, 1),
+            "20 x 30 s stereo 44.1 kHz": (scratch / "stereo", (2, 3.0) if args.tiny else (20, 30.0), 44100, 2),
+        }
+        throughput: dict[str, dict[str, float]] = {}
+        ratios: dict[str, dict[str, float]] = {}
+        for label, (root, (count, seconds), rate, channels) in corpora.items():
+            audio = synthesise(root, count, seconds, rate, channels)
+            contenders: dict[str, Command] = {
+                "floor (read + write)": lambda o, r=root: [PYTHON, str(HERE / "floor.py"), str(r), str(o)],
+                "plain audiomentations loop": lambda o, r=root: [PYTHON, str(HERE / "plain_loop.py"), str(r), str(o)],
+                "empty pipeline -j 1": lambda o, r=root: [*AUDIOAUG, "run", str(empty), str(r), str(o), "-j", "1"],
+            }
+            for jobs in range(1, cores + 1):
+                contenders[f"audioaug -j {jobs}"] = \
+                    lambda o, r=root, j=jobs: [*AUDIOAUG, "run", str(seed), str(r), str(o), "-j", str(j)]
+            medians = alternate(contenders, rounds, scratch)
+            throughput[label] = {name: audio / t for name, t in medians.items()}
+            ratios[label] = {
+                "audioaug -j 1 / plain loop (wall, target <= 1.05)":
+                    medians["audioaug -j 1"] / medians["plain audiomentations loop"],
+                "empty pipeline / floor (throughput, target >= 0.90)":
+                    medians["floor (read + write)"] / medians["empty pipeline -j 1"],
+            }
+            print(f"\n{label} ({audio:.0f} audio-s):")
+            for name, t in medians.items():
+                print(f"  {name:<28} {t:7.2f} s  {audio / t:8.1f} audio-s/s")
+        results["throughput audio-s/s"] = throughput
+        results["ratios"] = ratios
+
+        # Scaling: a workload of about 30 single-core seconds (both corpora, several copies).
+        both = scratch / "both"
+        shutil.copytree(scratch / "mono", both / "mono")
+        shutil.copytree(scratch / "stereo", both / "stereo")
+        single = alternate({"j1": lambda o: [*AUDIOAUG, "run", str(seed), str(both), str(o), "-j", "1"]}, 1, scratch)
+        copies = 1 if args.tiny else max(1, round(30 / single["j1"]))
+        scaled = scratch / "scaled.yaml"
+        scaled.write_text(SEED_PIPELINE.format(copies=copies))
+        scaling = alternate({f"-j {j}": lambda o, j=j: [*AUDIOAUG, "run", str(scaled), str(both), str(o), "-j", str(j)]
+                             for j in range(1, cores + 1)}, rounds, scratch)
+        results["scaling"] = {"copies": copies, "seconds": scaling,
+                              "speedup -j N / -j 1 (target for -j 2: >= 1.75)":
+                                  {name: scaling["-j 1"] / t for name, t in scaling.items()}}
+        print(f"\nscaling ({copies} copies of both corpora; -j 1 takes {scaling['-j 1']:.1f} s):")
+        for name, t in scaling.items():
+            print(f"  {name}: {t:.2f} s, speedup {scaling['-j 1'] / t:.2f}x")
+
+        # Start-up: --help against importing click alone.
+        startup = alternate({"audioaug --help": lambda o: [*AUDIOAUG, "--help"],
+                             "python -c 'import click'": lambda o: [PYTHON, "-c", "import click"]},
+                            3 if args.tiny else 15, scratch)
+        results["startup seconds"] = startup
+        help_ratio = startup["audioaug --help"] / startup["python -c 'import click'"]
+        results["help / import click (target <= 2.0)"] = help_ratio
+
+        # Memory: 400 files against 100 (nothing may grow with the number of files), and one long file.
+        few, many = (5, 20) if args.tiny else (100, 400)
+        synthesise(scratch / "few", few, 2.0, 16000, 1)
+        synthesise(scratch / "many", many, 2.0, 16000, 1)
+        memory = {f"{n} files": peak_rss_mb([*AUDIOAUG, "run", str(seed), str(scratch / d), str(scratch / f"o{n}"),
+                                              "-j", "1"]) for n, d in ((few, "few"), (many, "many"))}
+        long_seconds = 6.0 if args.tiny else 600.0
+        synthesise(scratch / "long", 1, long_seconds, 48000, 2)
+        long_peak = peak_rss_mb([*AUDIOAUG, "run", str(seed), str(scratch / "long"), str(scratch / "olong"),
+                                 "-j", "1"])
+        results["peak memory MiB"] = {**memory, f"one {long_seconds / 60:g}-minute 48 kHz stereo file": long_peak}
+        results[f"memory {many} / {few} files (target <= 1.10)"] = memory[f"{many} files"] / memory[f"{few} files"]
+
+    targets = {
+        "-j 1 vs plain loop (<= 1.05)": (max(r["audioaug -j 1 / plain loop (wall, target <= 1.05)"]
+                                             for r in ratios.values()), "<=", 1.05),
+        "empty pipeline vs floor (>= 0.90)": (min(r["empty pipeline / floor (throughput, target >= 0.90)"]
+                                                  for r in ratios.values()), ">=", 0.90),
+        "-j 2 speedup (>= 1.75)": (scaling["-j 1"] / scaling.get("-j 2", scaling["-j 1"]), ">=", 1.75),
+        "--help vs import click (<= 2.0)": (results["help / import click (target <= 2.0)"], "<=", 2.0),
+        f"memory {many} vs {few} files (<= 1.10)": (results[f"memory {many} / {few} files (target <= 1.10)"],
+                                                    "<=", 1.10),
+    }
+    print("\ntargets (ratios measured in this run):")
+    summary = {}
+    for name, (value, op, limit) in targets.items():
+        met = value <= limit if op == "<=" else value >= limit
+        summary[name] = {"measured": round(value, 3), "met": met}
+        print(f"  {name:<38} {value:6.3f}  {'met' if met else 'MISSED'}")
+    print(f"  peak memory, {long_seconds / 60:g}-minute 48 kHz stereo file: {long_peak:.0f} MiB")
+    results["targets"] = summary
+    (args.out / "bench.json").write_text(json.dumps(results, indent=2) + "\n")
+    plot(throughput, scaling, args.out / "bench.png")
+    print(f"\nwrote {args.out / 'bench.json'} and {args.out / 'bench.png'}")
+
+
+def plot(throughput: dict[str, dict[str, float]], scaling: dict[str, float], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(throughput) + 1, figsize=(5 * (len(throughput) + 1), 4.5))
+    for ax, (label, values) in zip(axes, throughput.items(), strict=False):
+        ax.barh(list(values), list(values.values()), color="tab:blue")
+        ax.set_title(label, fontsize=10)
+        ax.set_xlabel("audio-seconds per second")
+        ax.invert_yaxis()
+    ax = axes[-1]
+    jobs = [int(name.split()[-1]) for name in scaling]
+    ax.plot(jobs, [scaling["-j 1"] / t for t in scaling.values()], "o-", label="measured")
+    ax.plot(jobs, jobs, "--", color="grey", label="linear")
+    ax.set_xticks(jobs)
+    ax.set_xlabel("-j")
+    ax.set_ylabel("speedup over -j 1")
+    ax.set_title("scaling", fontsize=10)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
+if __name__ == "__main__":
+    main()

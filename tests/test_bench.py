@@ -1,0 +1,24 @@
+"""The benchmark script runs (tiny mode) and reports every figure; no timing is asserted."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from .conftest import ROOT
+
+
+def test_benchmark_runs_in_tiny_mode(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench.py"), "--tiny", "--out", str(tmp_path)],
+                          capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    results = json.loads((tmp_path / "bench.json").read_text())
+    assert set(results["targets"]) == {"-j 1 vs plain loop (<= 1.05)", "empty pipeline vs floor (>= 0.90)",
+                                       "-j 2 speedup (>= 1.75)", "--help vs import click (<= 2.0)",
+                                       "memory 20 vs 5 files (<= 1.10)"}
+    assert all(isinstance(t["measured"], float) and t["measured"] > 0 for t in results["targets"].values())
+    assert len(results["peak memory MiB"]) == 3
+    assert (tmp_path / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "targets (ratios measured in this run):" in done.stdout

@@ -1,0 +1,74 @@
+"""`--backend dask` on a real dask.distributed cluster writes the same bytes as loky."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from .conftest import cli, tree, write_tone
+from .test_parallel import PIPELINE, audioaug
+
+
+@pytest.fixture(scope="module")
+def cluster_address() -> Iterator[str]:
+    from dask.distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None) as cluster:
+        yield cluster.scheduler_address
+
+
+def corpus(root: Path) -> Path:
+    for i in range(10):
+        write_tone(root / f"d{i % 2}" / f"c{i}.wav", 0.2 + 0.1 * (i % 4), 16000, 1 + (i % 3 == 0), 300 + 41 * i)
+    return root
+
+
+def test_dask_on_an_existing_cluster_matches_loky(tmp_path: Path, cluster_address: str) -> None:
+    inputs = corpus(tmp_path / "in")
+    config = tmp_path / "c.yaml"
+    config.write_text(PIPELINE)
+    loky = audioaug("run", config, inputs, tmp_path / "loky", "-j", "2")
+    dask = audioaug("run", config, inputs, tmp_path / "dask", "--backend", "dask", "--scheduler", cluster_address)
+    assert loky.returncode == 0, loky.stderr
+    assert dask.returncode == 0, dask.stderr
+    assert "done: 30 written" in dask.stderr
+    assert tree(tmp_path / "dask") == tree(tmp_path / "loky")
+
+
+def test_dask_starts_a_local_cluster_without_an_address(tmp_path: Path) -> None:
+    inputs = corpus(tmp_path / "in")
+    config = tmp_path / "c.yaml"
+    config.write_text(PIPELINE)
+    one = audioaug("run", config, inputs, tmp_path / "one", "-j", "1")
+    dask = audioaug("run", config, inputs, tmp_path / "dask", "--backend", "dask", "-j", "2")
+    assert one.returncode == 0, one.stderr
+    assert dask.returncode == 0, dask.stderr
+    assert tree(tmp_path / "dask") == tree(tmp_path / "one")
+
+
+def test_dask_missing_names_the_extra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_tone(tmp_path / "in" / "a.wav")
+    config = tmp_path / "c.yaml"
+    config.write_text("version: 1\npipeline: [Reverse]\n")
+    monkeypatch.setitem(sys.modules, "dask.distributed", None)  # import fails as if not installed
+    result = cli("run", config, tmp_path / "in", tmp_path / "out", "--backend", "dask")
+    assert result.exit_code == 2
+    assert result.stderr == ("error: --backend dask needs dask.distributed, which is not installed: "
+                             "pip install 'audioaug[dask]'\n")
+    assert not (tmp_path / "out").exists()
+
+
+def test_unreachable_scheduler_is_a_clear_error(tmp_path: Path) -> None:
+    write_tone(tmp_path / "in" / "a.wav")
+    config = tmp_path / "c.yaml"
+    config.write_text("version: 1\npipeline: [Reverse]\n")
+    result = audioaug("run", config, tmp_path / "in", tmp_path / "out", "--backend", "dask",
+                      "--scheduler", "tcp://127.0.0.1:9")
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: cannot reach the dask scheduler at tcp://127.0.0.1:9: ")
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists()  # refused before anything was written
