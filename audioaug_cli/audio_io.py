@@ -52,17 +52,16 @@ def all_finite(samples: np.ndarray) -> bool:
 def _check_readable(path: Path) -> None:
     """Name the plain file-system reasons, which libsndfile reports only as 'System error'."""
     try:
-        with path.open("rb") as handle:
-            empty = handle.read(1) == b""
+        size = os.stat(path).st_size
     except FileNotFoundError:
         target = os.readlink(path) if path.is_symlink() else None
         raise ItemError(f"broken symlink to {target}" if target else "no such file (deleted during the run?)") \
             from None
-    except PermissionError:
-        raise ItemError("cannot read: permission denied") from None
     except OSError as exc:
         raise ItemError(f"cannot read: {exc.strerror or exc}") from None
-    if empty:
+    if not os.access(path, os.R_OK):
+        raise ItemError("cannot read: permission denied")
+    if size == 0:
         raise ItemError("empty file (0 bytes)")
 
 
@@ -89,14 +88,15 @@ def write_audio(path: Path, samples: np.ndarray, sample_rate: int, fmt: str, sub
     import soundfile
 
     frames_first = samples.T if samples.ndim == 2 else samples
+    # Through a handle: given a path, libsndfile would fsync every file on close, which a kill
+    # does not need (the page cache survives it) and which costs more than the write itself.
     with atomic_file(path) as handle:
         soundfile.write(handle, frames_first, sample_rate, format=fmt, subtype=subtype)
 
 
 @contextmanager
-def atomic_file(path: Path, mode: str = "wb", newline: str | None = None,
-                keep_if_same: bool = False) -> Iterator[IO]:  # type: ignore[type-arg]
-    """Write to a temporary file beside ``path`` and rename it into place only when complete.
+def atomic_path(path: Path, keep_if_same: bool = False) -> Iterator[str]:
+    """Yield a temporary path beside ``path``; rename it into place only when the block completes.
 
     A reader never sees a partial file under the final name, whenever the process is killed.
     With ``keep_if_same``, an existing file with the same bytes is left untouched (mtime kept).
@@ -105,9 +105,8 @@ def atomic_file(path: Path, mode: str = "wb", newline: str | None = None,
     fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_MARK)
     try:
         os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs get the usual permissions
-        with os.fdopen(fd, mode, newline=newline) as handle:
-            yield handle
-            handle.flush()
+        os.close(fd)
+        yield temp
         if keep_if_same and path.is_file() and filecmp.cmp(temp, path, shallow=False):
             os.unlink(temp)
         else:
@@ -116,6 +115,14 @@ def atomic_file(path: Path, mode: str = "wb", newline: str | None = None,
         with suppress(OSError):
             os.unlink(temp)
         raise
+
+
+@contextmanager
+def atomic_file(path: Path, mode: str = "wb", newline: str | None = None,
+                keep_if_same: bool = False) -> Iterator[IO]:  # type: ignore[type-arg]
+    """:func:`atomic_path`, opened: write through the handle."""
+    with atomic_path(path, keep_if_same) as temp, open(temp, mode, newline=newline) as handle:
+        yield handle
 
 
 def write_text(path: Path, write: Callable[[IO[str]], None]) -> None:

@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -54,6 +55,7 @@ class Source:
     path: str
     fingerprint: str  # size and mtime: a changed input is redone
     conflict: str | None = None  # another input in the same folder whose outputs would share names
+    size: int = 0  # bytes: how work is split between workers
 
 
 @dataclass(frozen=True)
@@ -181,7 +183,9 @@ def _walk(folder: Path, prefix: str, visited: set[Any], skip: Any, include: tupl
             counts.ignored += 1
             continue
         stem = entry.name.rpartition(".")[0]
-        yield Source(rel, entry.path, _fingerprint(entry.path), stems.get(stem))
+        fingerprint = _fingerprint(entry.path)
+        size = int(fingerprint.partition(":")[0]) if fingerprint[0].isdigit() else 0
+        yield Source(rel, entry.path, fingerprint, stems.get(stem), size)
         stems.setdefault(stem, rel)
     for entry in subfolders:
         key = _dir_key(Path(entry.path))
@@ -237,7 +241,7 @@ def augment_source(config: Config, task: Task, output_dir: str) -> list[Outcome]
             with np.errstate(all="ignore"):  # overflow etc. are caught below, once, as this item's error
                 out, applied = augmenter.augment(samples.copy() if len(task.copies) > 1 else samples, sample_rate,
                                                  seed)
-            if not all_finite(out):
+            if applied and not all_finite(out):  # with nothing applied, out is the checked input
                 raise ItemError("the augmented audio holds NaN or infinite samples")
             write_audio(Path(output_dir) / name, out, sample_rate, FORMATS[config.format], config.subtype)
         except Exception as exc:  # any failure is this item's alone
@@ -463,37 +467,89 @@ def _in_workers(config: Config, tasks: Iterable[Task], output_dir: Path, jobs: i
     """joblib's Parallel over the tasks, with the backend in force (loky, or dask's)."""
     from joblib import Parallel, delayed
 
-    remaining = iter(tasks)
+    remaining = _units(tasks)
     lock = threading.Lock()
     while True:
-        in_flight: dict[str, Task] = {}
-        calls = (delayed(augment_source)(config, task, str(output_dir))
-                 for task in _tracked(remaining, lock, in_flight))
-        parallel = Parallel(n_jobs=jobs, return_as="generator_unordered", batch_size="auto")
+        in_flight: dict[tuple[str, int], list[Task]] = {}
+        calls = (delayed(augment_unit)(config, unit, str(output_dir))
+                 for unit in _tracked(remaining, lock, in_flight))
+        # Units are already sized for the workers; joblib's own batching would regroup them.
+        parallel = Parallel(n_jobs=jobs, return_as="generator_unordered", batch_size=1)
         results = parallel(calls)
         try:
             for outcomes in results:
-                in_flight.pop(outcomes[0].source, None)
+                in_flight.pop((outcomes[0].source, outcomes[0].copy), None)
                 yield outcomes
             return
         except worker_lost:
             with lock:
-                suspects = list(in_flight.values())
+                suspects = [task for unit in in_flight.values() for task in unit]
             for task in suspects:
                 yield _alone_in_a_worker(config, task, output_dir)
         finally:
             results.close()
 
 
-def _tracked(tasks: Iterator[Task], lock: threading.Lock, in_flight: dict[str, Task]) -> Iterator[Task]:
-    """Hand out tasks (joblib pulls from its own thread), remembering each until its result comes."""
+def prestart_workers(jobs: int | None) -> None:
+    """Start loky's workers now, in the background, so that they import numpy, scipy and
+    audiomentations while this process checks the config. The run's Parallel reuses them."""
+    if jobs == 1:
+        return
+
+    def warm() -> None:
+        from joblib import Parallel, cpu_count, delayed
+
+        count = jobs or cpu_count()
+        Parallel(n_jobs=count, backend="loky")(delayed(_import_worker_modules)() for _ in range(count))
+
+    threading.Thread(target=warm, name="audioaug-prestart", daemon=True).start()
+
+
+def _import_worker_modules() -> None:
+    import audiomentations  # noqa: F401  (what every item needs; the slow part of a worker's start)
+
+    from . import pipeline  # noqa: F401
+
+    time.sleep(0.1)  # hold this worker, so that the next warm-up goes to another one
+
+
+UNIT_BYTES = 2 << 20  # input bytes x copies per unit of work: ~0.1 s of a typical pipeline
+
+
+def _units(tasks: Iterable[Task]) -> Iterator[list[Task]]:
+    """Group tasks into units of similar work (input size x copies): small files together, a
+    large file's copies split across units, so that no worker is left with a long tail."""
+    unit: list[Task] = []
+    load = 0
+    for task in tasks:
+        per_copy = max(task.source.size, 1)
+        step = max(1, UNIT_BYTES // per_copy)
+        for start in range(0, len(task.copies), step):
+            part = Task(task.source, task.copies[start:start + step])
+            unit.append(part)
+            load += per_copy * len(part.copies)
+            if load >= UNIT_BYTES:
+                yield unit
+                unit, load = [], 0
+    if unit:
+        yield unit
+
+
+def augment_unit(config: Config, unit: list[Task], output_dir: str) -> list[Outcome]:
+    """One unit of work in a worker: its tasks in order."""
+    return [outcome for task in unit for outcome in augment_source(config, task, output_dir)]
+
+
+def _tracked(units: Iterator[list[Task]], lock: threading.Lock,
+             in_flight: dict[tuple[str, int], list[Task]]) -> Iterator[list[Task]]:
+    """Hand out units (joblib pulls from its own thread), remembering each until its result comes."""
     while True:
         with lock:
-            task = next(tasks, None)
-            if task is None:
+            unit = next(units, None)
+            if unit is None:
                 return
-            in_flight[task.source.rel] = task
-        yield task
+            in_flight[(unit[0].source.rel, unit[0].copies[0])] = unit
+        yield unit
 
 
 def _alone_in_a_worker(config: Config, task: Task, output_dir: Path) -> list[Outcome]:
@@ -535,7 +591,9 @@ def _dry_run(config: Config, input_dir: Path, output_dir: Path, options: RunOpti
     return summary
 
 
+@cache
 def versions() -> dict[str, str]:
+    """The versions audioaug.json records (read once: scanning package metadata is slow)."""
     from importlib.metadata import PackageNotFoundError, version
 
     found = {"audioaug": __version__}

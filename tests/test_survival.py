@@ -111,12 +111,9 @@ def test_unreadable_file_message(tmp_path: Path) -> None:
 
 
 def test_permission_denied_is_reported_as_such(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The same path as above for root, who can read anything: the open itself is refused."""
+    """The same path as above for root, who can read anything: access is refused."""
     path = write_tone(tmp_path / "locked.wav")
-
-    def refuse(*_args: object, **_kwargs: object) -> None:
-        raise PermissionError(13, "Permission denied")
-    monkeypatch.setattr(Path, "open", refuse)
+    monkeypatch.setattr(os, "access", lambda *_args, **_kwargs: False)
     with pytest.raises(ItemError, match="^cannot read: permission denied$"):
         read_audio(path)
 
@@ -296,6 +293,7 @@ def test_atomic_write_killed_midway_leaves_no_final_file(tmp_path: Path) -> None
     code = ("import sys, time; from pathlib import Path; from audioaug_cli.audio_io import atomic_file\n"
             f"with atomic_file(Path({str(target)!r})) as h:\n"
             "    h.write(b'x' * 1000); h.flush(); print('writing', flush=True); time.sleep(60)\n")
+    # (atomic_path, which audio files use, is the same mechanism underneath)
     child = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE)
     assert child.stdout is not None and child.stdout.readline() == b"writing\n"
     child.kill()
