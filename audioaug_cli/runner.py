@@ -513,24 +513,27 @@ def _import_worker_modules() -> None:
     time.sleep(0.1)  # hold this worker, so that the next warm-up goes to another one
 
 
-UNIT_BYTES = 2 << 20  # input bytes x copies per unit of work: ~0.1 s of a typical pipeline
+UNIT_BYTES = 2 << 20  # at most this many input bytes x copies per unit of work...
+UNIT_ITEMS = 8  # ...and at most this many items, so that results (and the resume state) keep flowing
 
 
 def _units(tasks: Iterable[Task]) -> Iterator[list[Task]]:
-    """Group tasks into units of similar work (input size x copies): small files together, a
-    large file's copies split across units, so that no worker is left with a long tail."""
+    """Group tasks into units of bounded work: a few small files together, a large file's copies
+    split across units, so that no worker is left with a long tail and results come back often."""
     unit: list[Task] = []
-    load = 0
+    load = items = 0
     for task in tasks:
         per_copy = max(task.source.size, 1)
-        step = max(1, UNIT_BYTES // per_copy)
-        for start in range(0, len(task.copies), step):
-            part = Task(task.source, task.copies[start:start + step])
-            unit.append(part)
-            load += per_copy * len(part.copies)
-            if load >= UNIT_BYTES:
+        copies = task.copies
+        while copies:
+            room = max(1, min((UNIT_BYTES - load) // per_copy, UNIT_ITEMS - items))  # at least one copy
+            unit.append(Task(task.source, copies[:room]))
+            load += per_copy * len(copies[:room])
+            items += len(copies[:room])
+            copies = copies[room:]
+            if load >= UNIT_BYTES or items >= UNIT_ITEMS:
                 yield unit
-                unit, load = [], 0
+                unit, load, items = [], 0, 0
     if unit:
         yield unit
 

@@ -41,3 +41,20 @@ def test_jobs_1_and_jobs_2_write_identical_trees(tmp_path: Path) -> None:
     first, second = tree(tmp_path / "one"), tree(tmp_path / "two")
     assert len([n for n in first if n.endswith(".wav")]) == 36
     assert first == second
+
+
+def test_units_hold_every_item_once_in_order_and_stay_bounded() -> None:
+    from audioaug_cli.runner import UNIT_BYTES, UNIT_ITEMS, Source, Task, _units
+
+    small = [Task(Source(f"s{i}.wav", "", "1:1", size=50_000), (1, 2, 3)) for i in range(10)]
+    big = Task(Source("big.wav", "", "1:1", size=5 * UNIT_BYTES), (1, 2, 3, 4))
+    units = list(_units([*small[:5], big, *small[5:]]))
+    items = [(t.source.rel, c) for unit in units for t in unit for c in t.copies]
+    expected = [(t.source.rel, c) for t in [*small[:5], big, *small[5:]] for c in t.copies]
+    assert items == expected
+    for unit in units:
+        count = sum(len(t.copies) for t in unit)
+        load = sum(t.source.size * len(t.copies) for t in unit)
+        assert count <= UNIT_ITEMS
+        assert load < UNIT_BYTES + max(t.source.size for t in unit)  # may close one part over
+    assert [len(t.copies) for unit in units for t in unit if t.source.rel == "big.wav"] == [1, 1, 1, 1]
