@@ -596,13 +596,16 @@ def _dry_run(config: Config, input_dir: Path, output_dir: Path, options: RunOpti
 
 @cache
 def versions() -> dict[str, str]:
-    """The versions audioaug.json records (read once: scanning package metadata is slow)."""
+    """The versions audioaug.json records. A loaded module's __version__ is free; scanning package
+    metadata costs milliseconds per package, so it is the fallback, once."""
+    import sys
     from importlib.metadata import PackageNotFoundError, version
 
     found = {"audioaug": __version__}
     for package in ("audiomentations", "librosa", "numpy", "soundfile"):
+        loaded = getattr(sys.modules.get(package), "__version__", None)
         try:
-            found[package] = version(package)
+            found[package] = str(loaded) if loaded else version(package)
         except PackageNotFoundError:
             found[package] = "not installed"
     return found

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import shutil
 import statistics
@@ -126,12 +127,27 @@ def main() -> None:
         results["throughput audio-s/s"] = throughput
         results["ratios"] = ratios
 
+        # The same empty-pipeline comparison at four times the files: the difference between the two
+        # sizes is the per-file cost alone, with each process's fixed start-up cancelled out.
+        mono, (count, seconds) = corpora["200 x 4 s mono 16 kHz"][0], corpora["200 x 4 s mono 16 kHz"][1]
+        synthesise(scratch / "mono4x", 4 * count, seconds, 16000, 1)
+        sized = alternate({f"{label} {n}": (lambda o, c=command, d=d: c(o, d))
+                           for n, d in ((count, mono), (4 * count, scratch / "mono4x"))
+                           for label, command in (
+                               ("floor", lambda o, d: [PYTHON, str(HERE / "floor.py"), str(d), str(o)]),
+                               ("empty", lambda o, d: [*AUDIOAUG, "run", str(empty), str(d), str(o), "-j", "1"]))},
+                          rounds, scratch)
+        marginal = (sized[f"floor {4 * count}"] - sized[f"floor {count}"]) / \
+            (sized[f"empty {4 * count}"] - sized[f"empty {count}"])
+        results["empty pipeline / floor, per file (start-up excluded; informational)"] = marginal
+        print(f"\nempty pipeline vs floor per file, start-up excluded ({count} vs {4 * count} files): {marginal:.3f}")
+
         # Scaling: a workload of about 30 single-core seconds (both corpora, several copies).
         both = scratch / "both"
         shutil.copytree(scratch / "mono", both / "mono")
         shutil.copytree(scratch / "stereo", both / "stereo")
         single = alternate({"j1": lambda o: [*AUDIOAUG, "run", str(seed), str(both), str(o), "-j", "1"]}, 1, scratch)
-        copies = 1 if args.tiny else max(1, round(30 / single["j1"]))
+        copies = 1 if args.tiny else max(1, math.ceil(30 / single["j1"]))  # at least ~30 s at -j 1
         scaled = scratch / "scaled.yaml"
         scaled.write_text(SEED_PIPELINE.format(copies=copies))
         scaling = alternate({f"-j {j}": lambda o, j=j: [*AUDIOAUG, "run", str(scaled), str(both), str(o), "-j", str(j)]
@@ -164,6 +180,7 @@ def main() -> None:
         results["peak memory MiB"] = {**memory, f"one {long_seconds / 60:g}-minute 48 kHz stereo file": long_peak}
         results[f"memory {many} / {few} files (target <= 1.10)"] = memory[f"{many} files"] / memory[f"{few} files"]
 
+    results["PitchShift methods"] = pitch_methods(rounds)
     targets = {
         "-j 1 vs plain loop (<= 1.05)": (max(r["audioaug -j 1 / plain loop (wall, target <= 1.05)"]
                                              for r in ratios.values()), "<=", 1.05),
@@ -185,6 +202,34 @@ def main() -> None:
     (args.out / "bench.json").write_text(json.dumps(results, indent=2) + "\n")
     plot(throughput, scaling, args.out / "bench.png")
     print(f"\nwrote {args.out / 'bench.json'} and {args.out / 'bench.png'}")
+
+
+def pitch_methods(rounds: int) -> dict[str, float]:
+    """Seconds per call of PitchShift's two methods, in-process, alternating; and their ratio."""
+    import random
+
+    from audiomentations import PitchShift
+
+    signals = {"4 s mono 16 kHz": (np.random.default_rng(1).standard_normal(64000).astype(np.float32) * 0.1, 16000),
+               "30 s stereo 44.1 kHz": (np.random.default_rng(2).standard_normal((2, 1323000)).astype(np.float32)
+                                        * 0.1, 44100)}
+    out: dict[str, float] = {}
+    for label, (samples, rate) in signals.items():
+        times: dict[str, list[float]] = {"signalsmith_stretch": [], "librosa_phase_vocoder": []}
+        for _ in range(max(rounds, 3)):
+            for method in times:
+                transform = PitchShift(min_semitones=-4, max_semitones=4, method=method, p=1.0)  # type: ignore[arg-type]
+                random.seed(0)
+                start = time.perf_counter()
+                transform(samples, rate)
+                times[method].append(time.perf_counter() - start)
+        fast, slow = statistics.median(times["signalsmith_stretch"]), statistics.median(times["librosa_phase_vocoder"])
+        out[f"{label}: signalsmith_stretch s"] = fast
+        out[f"{label}: librosa_phase_vocoder s"] = slow
+        out[f"{label}: phase vocoder / signalsmith"] = slow / fast
+        print(f"PitchShift on {label}: signalsmith_stretch {fast * 1000:.1f} ms, librosa_phase_vocoder "
+              f"{slow * 1000:.1f} ms ({slow / fast:.1f}x slower)")
+    return out
 
 
 def plot(throughput: dict[str, dict[str, float]], scaling: dict[str, float], path: Path) -> None:
