@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import filecmp
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -28,7 +29,12 @@ def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
 
     _check_readable(Path(path))
     try:
-        data, sample_rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+        with soundfile.SoundFile(str(path)) as handle:
+            truncated = _truncation(handle.extra_info)
+            if truncated:
+                raise ItemError(truncated)
+            data = handle.read(dtype="float32", always_2d=True)
+            sample_rate = handle.samplerate
     except soundfile.LibsndfileError as exc:
         raise ItemError(f"cannot decode: {_libsndfile_reason(exc)}") from None
     except (soundfile.SoundFileError, RuntimeError, OSError) as exc:
@@ -63,6 +69,19 @@ def _check_readable(path: Path) -> None:
         raise ItemError("cannot read: permission denied")
     if size == 0:
         raise ItemError("empty file (0 bytes)")
+
+
+_DECLARED = re.compile(r"^(?:data|SSND)\s*:\s*(\d+)\s*\(should be (\d+)\)", re.M)
+_STREAMING = 0x7FFF0000  # writers that stream (pipes) declare a huge placeholder size on purpose
+
+
+def _truncation(log: str) -> str | None:
+    """libsndfile reads a cut-off WAV/AIFF without complaint, but its log shows the header's data
+    size against what the file holds: a real size larger than the file means audio is missing."""
+    for declared, present in ((int(a), int(b)) for a, b in _DECLARED.findall(log)):
+        if present < declared < _STREAMING:
+            return f"truncated: the header announces {declared} bytes of audio, the file holds {present}"
+    return None
 
 
 def _libsndfile_reason(exc: Exception) -> str:

@@ -50,6 +50,7 @@ def make_bad_corpus(root: Path) -> dict[str, str]:
     write_tone(root / "sub" / "good2.flac", channels=2)
     (root / "empty.wav").write_bytes(b"")
     (root / "cut_header.wav").write_bytes((root / "good1.wav").read_bytes()[:30])
+    (root / "cut_data.wav").write_bytes((root / "good1.wav").read_bytes()[:5000])
     (root / "text.wav").write_text("hello, I am not audio\n")
     (root / "random.flac").write_bytes(np.random.default_rng(0).bytes(5000))
     nan = np.zeros(800, np.float32)
@@ -65,6 +66,7 @@ def make_bad_corpus(root: Path) -> dict[str, str]:
     return {
         "empty.wav": "empty file (0 bytes)",
         "cut_header.wav": "cannot decode: ",
+        "cut_data.wav": "truncated: the header announces 16000 bytes of audio, the file holds 4956",
         "text.wav": "cannot decode: Format not recognised",
         "random.flac": "cannot decode: ",
         "nan.wav": "the file holds NaN or infinite samples",
@@ -108,6 +110,16 @@ def test_unreadable_file_message(tmp_path: Path) -> None:
             read_audio(path)
     finally:
         path.chmod(0o644)
+
+
+def test_a_streamed_wav_with_a_placeholder_size_is_read(tmp_path: Path) -> None:
+    """Writers streaming to a pipe put 0xFFFFFFFF in the header: that is not truncation."""
+    path = write_tone(tmp_path / "streamed.wav", 0.5)
+    raw = bytearray(path.read_bytes())
+    raw[4:8] = raw[40:44] = struct.pack("<I", 0xFFFFFFFF)
+    path.write_bytes(bytes(raw))
+    samples, rate = read_audio(path)
+    assert (len(samples), rate) == (8000, 16000)
 
 
 def test_permission_denied_is_reported_as_such(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
