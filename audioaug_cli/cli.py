@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -102,6 +103,11 @@ def run(config: Path, input_dir: Path, output_dir: Path, jobs: int | None, seed:
         fail(str(exc), EXIT_USAGE)
     except AudioaugError as exc:
         fail(str(exc), EXIT_FAILED)
+    except OSError as exc:  # OUTPUT_DIR not writable, disk full, ...: what finished is kept
+        where = f": {exc.filename}" if exc.filename else ""
+        fail(f"cannot write the output: {exc.strerror or exc}{where}", EXIT_FAILED)
+    except sqlite3.Error as exc:
+        fail(f"cannot keep the resume state in {output_dir / '.audioaug'}: {exc}", EXIT_FAILED)
     finally:
         bar.close()
     if dry_run:

@@ -37,9 +37,5 @@ class UsageError(AudioaugError):
     """The command line or the OUTPUT_DIR does not fit the request (exit 2)."""
 
 
-class MissingExtraError(AudioaugError):
-    """A transform needs an optional backend that is not installed."""
-
-
 class ItemError(AudioaugError):
     """One input could not be augmented. Fails that input only."""

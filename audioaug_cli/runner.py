@@ -254,8 +254,11 @@ def augment_source(config: Config, task: Task, output_dir: str) -> list[Outcome]
 
 
 def _one_line(exc: BaseException) -> str:
+    """An item's failure as one line: our own messages as they are, others with their type."""
     text = " ".join(str(exc).split())
-    return text if isinstance(exc, ItemError) else f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    if isinstance(exc, ItemError):
+        return text
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 # -- the run ---------------------------------------------------------------------------------
@@ -288,8 +291,10 @@ def _run(config: Config, input_dir: Path, output_dir: Path, options: RunOptions,
     state = RunState(output_dir)
     summary = Summary()
     try:
+        claimed = False  # audioaug.json says "running" from the first change to OUTPUT_DIR on
         if not (output_dir / PROVENANCE).exists():
             _write_provenance(config, output_dir, state, "running")  # claims OUTPUT_DIR for this config
+            claimed = True
         reporter.start(_count_todo(config, input_dir, output_dir, options, state) if reporter.needs_total else None)
         counts = _WalkCounts()
         tasks = _plan(config, input_dir, output_dir, options, state, summary, counts)
@@ -297,8 +302,9 @@ def _run(config: Config, input_dir: Path, output_dir: Path, options: RunOptions,
         try:
             with _sigterm_as_interrupt(summary):
                 for outcomes in _execute(config, tasks, output_dir, options.jobs, cluster):
-                    if not summary.written and not failed_sources:  # the first change to OUTPUT_DIR
+                    if not claimed:  # a finished rerun never gets here, so it writes nothing
                         _write_provenance(config, output_dir, state, "running")
+                        claimed = True
                     for outcome in outcomes:
                         _record(outcome, state, output_dir, summary, failed_sources)
                         reporter.advance(outcome)

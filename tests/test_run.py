@@ -252,6 +252,15 @@ def test_bad_config_exits_2_and_writes_nothing(corpus: Path, tmp_path: Path, wri
     assert not out.exists()
 
 
+def test_an_unwritable_output_dir_is_a_clear_error(corpus: Path, tmp_path: Path,
+                                                   write_config: ConfigWriter) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    result = cli("run", write_config(SIMPLE), corpus, blocker / "out", "-j", "1")
+    assert result.exit_code == 1
+    assert result.stderr == f"error: cannot write the output: Not a directory: {blocker / 'out'}\n"
+
+
 def test_version() -> None:
     from audioaug_cli import __version__
     assert cli("--version").output.strip() == f"audioaug {__version__}"
