@@ -25,7 +25,8 @@ import soundfile as sf
 
 HERE = Path(__file__).resolve().parent
 PYTHON = sys.executable
-AUDIOAUG = [PYTHON, "-m", "audioaug_cli"]
+_SCRIPT = Path(PYTHON).with_name("audioaug")  # the console script, as users run it
+AUDIOAUG = [str(_SCRIPT)] if _SCRIPT.exists() else [PYTHON, "-m", "audioaug_cli"]
 SEED_PIPELINE = """\
 version: 1
 seed: 1234
