@@ -239,7 +239,7 @@ def augment_source(config: Config, task: Task, output_dir: str) -> list[Outcome]
         name = output_name(source.rel, copy, config.extension)
         try:
             with np.errstate(all="ignore"):  # overflow etc. are caught below, once, as this item's error
-                out, applied = augmenter.augment(samples.copy() if len(task.copies) > 1 else samples, sample_rate,
+                out, applied = augmenter.augment(samples.copy(order="K") if len(task.copies) > 1 else samples, sample_rate,
                                                  seed)
             if applied and not all_finite(out):  # with nothing applied, out is the checked input
                 raise ItemError("the augmented audio holds NaN or infinite samples")
