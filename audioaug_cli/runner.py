@@ -239,8 +239,8 @@ def augment_source(config: Config, task: Task, output_dir: str) -> list[Outcome]
         name = output_name(source.rel, copy, config.extension)
         try:
             with np.errstate(all="ignore"):  # overflow etc. are caught below, once, as this item's error
-                out, applied = augmenter.augment(samples.copy(order="K") if len(task.copies) > 1 else samples, sample_rate,
-                                                 seed)
+                source_samples = samples.copy(order="K") if len(task.copies) > 1 else samples
+                out, applied = augmenter.augment(source_samples, sample_rate, seed)
             if applied and not all_finite(out):  # with nothing applied, out is the checked input
                 raise ItemError("the augmented audio holds NaN or infinite samples")
             write_audio(Path(output_dir) / name, out, sample_rate, FORMATS[config.format], config.subtype)
