@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import filecmp
+import itertools
 import os
 import re
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -16,8 +16,11 @@ import numpy as np
 from .errors import ItemError
 
 TEMP_MARK = ".audioaug-tmp"  # every temporary file audioaug creates has this in its name
-_UMASK = os.umask(0o022)
-os.umask(_UMASK)
+# Subtypes that decode from integers: they cannot hold NaN or infinity, so need no check.
+_INTEGER_CODED = ("PCM_", "ULAW", "ALAW", "ALAC_", "DPCM_", "DWVW_", "IMA_ADPCM", "MS_ADPCM", "GSM610",
+                  "VOX_ADPCM", "G721_", "G723_", "NMS_ADPCM_")
+_AUDIO_BUFFER = 1 << 20  # libsndfile writes in 8 KiB pieces; gather them into few system calls
+_temp_names = itertools.count()
 
 
 def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
@@ -27,21 +30,22 @@ def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
     """
     import soundfile
 
-    _check_readable(Path(path))
     try:
-        with soundfile.SoundFile(str(path)) as handle:
+        with soundfile.SoundFile(path) as handle:
             truncated = _truncation(handle.extra_info)
             if truncated:
                 raise ItemError(truncated)
             data = handle.read(dtype="float32", always_2d=True)
-            sample_rate = handle.samplerate
+            sample_rate, subtype = handle.samplerate, handle.subtype
     except soundfile.LibsndfileError as exc:
+        _check_readable(path)  # libsndfile says only "System error" for these: name the reason
         raise ItemError(f"cannot decode: {_libsndfile_reason(exc)}") from None
     except (soundfile.SoundFileError, RuntimeError, OSError) as exc:
+        _check_readable(path)
         raise ItemError(f"cannot decode: {exc}") from None
     if data.shape[0] == 0:
         raise ItemError("no audio: the file has 0 frames")
-    if not all_finite(data):
+    if not subtype.startswith(_INTEGER_CODED) and not all_finite(data):
         raise ItemError("the file holds NaN or infinite samples")
     # A view, not a copy: writing transposes it back to soundfile's own contiguous layout.
     samples = data[:, 0] if data.shape[1] == 1 else data.T
@@ -55,12 +59,12 @@ def all_finite(samples: np.ndarray) -> bool:
         return bool(np.isfinite(np.sum(samples, dtype=np.float64)))
 
 
-def _check_readable(path: Path) -> None:
-    """Name the plain file-system reasons, which libsndfile reports only as 'System error'."""
+def _check_readable(path: str | Path) -> None:
+    """Raise the plain file-system reason a file cannot be decoded, if there is one."""
     try:
         size = os.stat(path).st_size
     except FileNotFoundError:
-        target = os.readlink(path) if path.is_symlink() else None
+        target = os.readlink(path) if os.path.islink(path) else None
         raise ItemError(f"broken symlink to {target}" if target else "no such file (deleted during the run?)") \
             from None
     except OSError as exc:
@@ -102,31 +106,30 @@ def convert(samples: np.ndarray, sample_rate: int, target_rate: int | None, mono
     return samples, sample_rate
 
 
-def write_audio(path: Path, samples: np.ndarray, sample_rate: int, fmt: str, subtype: str) -> None:
+def write_audio(path: str, samples: np.ndarray, sample_rate: int, fmt: str, subtype: str) -> None:
     """Write channels-first audio atomically, in soundfile's ``fmt``/``subtype``."""
     import soundfile
 
     frames_first = samples.T if samples.ndim == 2 else samples
     # Through a handle: given a path, libsndfile would fsync every file on close, which a kill
     # does not need (the page cache survives it) and which costs more than the write itself.
-    with atomic_file(path) as handle:
+    with atomic_file(path, buffering=_AUDIO_BUFFER) as handle:
         soundfile.write(handle, frames_first, sample_rate, format=fmt, subtype=subtype)
 
 
 @contextmanager
-def atomic_path(path: Path, keep_if_same: bool = False) -> Iterator[str]:
-    """Yield a temporary path beside ``path``; rename it into place only when the block completes.
+def atomic_file(path: str | Path, mode: str = "wb", newline: str | None = None, keep_if_same: bool = False,
+                buffering: int = -1) -> Iterator[IO]:  # type: ignore[type-arg]
+    """Open a new temporary file beside ``path``; rename it into place only when the block completes.
 
     A reader never sees a partial file under the final name, whenever the process is killed.
     With ``keep_if_same``, an existing file with the same bytes is left untouched (mtime kept).
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_MARK)
+    fd, temp = _create_temporary(os.fspath(path))
     try:
-        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs get the usual permissions
-        os.close(fd)
-        yield temp
-        if keep_if_same and path.is_file() and filecmp.cmp(temp, path, shallow=False):
+        with open(fd, mode, buffering=buffering, newline=newline) as handle:
+            yield handle
+        if keep_if_same and os.path.isfile(path) and filecmp.cmp(temp, path, shallow=False):
             os.unlink(temp)
         else:
             os.replace(temp, path)
@@ -136,12 +139,23 @@ def atomic_path(path: Path, keep_if_same: bool = False) -> Iterator[str]:
         raise
 
 
-@contextmanager
-def atomic_file(path: Path, mode: str = "wb", newline: str | None = None,
-                keep_if_same: bool = False) -> Iterator[IO]:  # type: ignore[type-arg]
-    """:func:`atomic_path`, opened: write through the handle."""
-    with atomic_path(path, keep_if_same) as temp, open(temp, mode, newline=newline) as handle:
-        yield handle
+def _create_temporary(path: str) -> tuple[int, str]:
+    """A new, empty file named after ``path`` in its folder (made if missing), marked TEMP_MARK.
+
+    Created 0o666 less the umask, as any output should be. The name holds the process id and a
+    counter; O_EXCL turns a clash (a process on another machine sharing the folder, a killed run's
+    leftover) into an error, and then the next name is tried.
+    """
+    folder, name = os.path.split(path)
+    for _attempt in range(100):
+        temp = os.path.join(folder, f".{name}.{os.getpid()}-{next(_temp_names)}{TEMP_MARK}")
+        try:
+            return os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666), temp
+        except FileExistsError:
+            continue
+        except FileNotFoundError:
+            os.makedirs(folder or ".", exist_ok=True)  # the first file of its folder
+    raise FileExistsError(f"cannot create a temporary file beside {path}")
 
 
 def write_text(path: Path, write: Callable[[IO[str]], None]) -> None:

@@ -6,7 +6,6 @@ PitchShift.min_semitones``) and its line, all at once, before any audio is touch
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import re
@@ -147,6 +146,8 @@ def location(path: Path_) -> str:
 
 
 def suggest(name: str, valid: list[str] | tuple[str, ...]) -> str:
+    import difflib  # only for mistakes: not part of every start-up
+
     close = difflib.get_close_matches(name, list(valid), n=1, cutoff=0.6)
     return f"; did you mean {close[0]}?" if close else ""
 

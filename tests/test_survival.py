@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from audioaug_cli.audio_io import TEMP_MARK, read_audio
+from audioaug_cli import audio_io
+from audioaug_cli.audio_io import TEMP_MARK, atomic_file, read_audio, write_audio
 from audioaug_cli.errors import ItemError
 
 from .conftest import ROOT, SIMPLE, cli, tree, write_tone
@@ -123,8 +124,14 @@ def test_a_streamed_wav_with_a_placeholder_size_is_read(tmp_path: Path) -> None:
 
 
 def test_permission_denied_is_reported_as_such(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The same path as above for root, who can read anything: access is refused."""
+    """The same path as above for root, who can read anything: libsndfile's open fails as it does
+    without permission ("System error"), and access is refused."""
     path = write_tone(tmp_path / "locked.wav")
+
+    def refused(*_args: object, **_kwargs: object) -> None:
+        raise sf.LibsndfileError(2, f"Error opening {str(path)!r}: ")  # 2: SF_ERR_SYSTEM
+
+    monkeypatch.setattr(sf, "SoundFile", refused)
     monkeypatch.setattr(os, "access", lambda *_args, **_kwargs: False)
     with pytest.raises(ItemError, match="^cannot read: permission denied$"):
         read_audio(path)
@@ -305,7 +312,7 @@ def test_atomic_write_killed_midway_leaves_no_final_file(tmp_path: Path) -> None
     code = ("import sys, time; from pathlib import Path; from audioaug_cli.audio_io import atomic_file\n"
             f"with atomic_file(Path({str(target)!r})) as h:\n"
             "    h.write(b'x' * 1000); h.flush(); print('writing', flush=True); time.sleep(60)\n")
-    # (atomic_path, which audio files use, is the same mechanism underneath)
+    # (write_audio goes through the same atomic_file)
     child = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE)
     assert child.stdout is not None and child.stdout.readline() == b"writing\n"
     child.kill()
@@ -313,3 +320,28 @@ def test_atomic_write_killed_midway_leaves_no_final_file(tmp_path: Path) -> None
     assert not target.exists()
     [temp] = list(tmp_path.iterdir())
     assert temp.name.startswith(".big.bin.") and temp.name.endswith(TEMP_MARK)
+
+
+def test_atomic_write_makes_its_folder_and_respects_the_umask(tmp_path: Path) -> None:
+    """Outputs get the permissions any new file would (0o666 less the umask), not a temp file's 0600."""
+    previous = os.umask(0o027)
+    try:
+        write_audio(str(tmp_path / "new" / "folder" / "a.wav"), np.zeros(160, np.float32), 16000, "WAV", "PCM_16")
+    finally:
+        os.umask(previous)
+    written = tmp_path / "new" / "folder" / "a.wav"
+    assert written.stat().st_mode & 0o777 == 0o640
+    assert sf.info(str(written)).frames == 160
+    assert os.listdir(written.parent) == ["a.wav"]
+
+
+def test_atomic_write_steps_over_a_temporary_name_already_taken(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another machine's process (same pid, shared folder) or a killed run's leftover holds the name."""
+    monkeypatch.setattr(audio_io, "_temp_names", iter(range(7, 100)))
+    taken = tmp_path / f".a.txt.{os.getpid()}-7{TEMP_MARK}"
+    taken.write_bytes(b"not ours")
+    with atomic_file(tmp_path / "a.txt") as handle:
+        handle.write(b"ours")
+    assert (tmp_path / "a.txt").read_bytes() == b"ours"
+    assert taken.read_bytes() == b"not ours"
