@@ -89,7 +89,7 @@ def run(config: Path, input_dir: Path, output_dir: Path, jobs: int | None, seed:
     from .runner import run as run_pipeline
 
     if backend == "loky" and not dry_run:
-        prestart_workers(jobs)
+        prestart_workers(jobs, output_dir)
     show_bar = (sys.stderr.isatty() if progress is None else progress) and not quiet and not dry_run
     bar = ProgressBar(show_bar, verbose=verbose)
     options = RunOptions(jobs=jobs, overwrite=overwrite, fail_fast=fail_fast, dry_run=dry_run,

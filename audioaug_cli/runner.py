@@ -496,10 +496,15 @@ def _in_workers(config: Config, tasks: Iterable[Task], output_dir: Path, jobs: i
             results.close()
 
 
-def prestart_workers(jobs: int | None) -> None:
+def prestart_workers(jobs: int | None, output_dir: Path) -> None:
     """Start loky's workers now, in the background, so that they import numpy, scipy and
-    audiomentations while this process checks the config. The run's Parallel reuses them."""
-    if jobs == 1:
+    audiomentations while this process checks the config. The run's Parallel reuses them.
+
+    Not when OUTPUT_DIR holds a finished run: a rerun usually has nothing to do, and at exit
+    loky would wait for every warm-up to end (~0.5 s on 2 cores). If there is work after all,
+    the run starts its workers itself.
+    """
+    if jobs == 1 or _finished(output_dir):
         return
 
     def warm() -> None:
@@ -508,7 +513,14 @@ def prestart_workers(jobs: int | None) -> None:
         count = jobs or cpu_count()
         Parallel(n_jobs=count, backend="loky")(delayed(_import_worker_modules)() for _ in range(count))
 
-    threading.Thread(target=warm, name="audioaug-prestart", daemon=True).start()
+    threading.Thread(target=warm, name="audioaug-warm-up", daemon=True).start()
+
+
+def _finished(output_dir: Path) -> bool:
+    try:
+        return bool(json.loads((output_dir / PROVENANCE).read_text()).get("status") == "complete")
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def _import_worker_modules() -> None:

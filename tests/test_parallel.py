@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+import threading
 from pathlib import Path
+
+from audioaug_cli.runner import prestart_workers
 
 from .conftest import ROOT, tree, write_tone
 
@@ -58,3 +62,29 @@ def test_units_hold_every_item_once_in_order_and_stay_bounded() -> None:
         assert count <= UNIT_ITEMS
         assert load < UNIT_BYTES + max(t.source.size for t in unit)  # may close one part over
     assert [len(t.copies) for unit in units for t in unit if t.source.rel == "big.wav"] == [1, 1, 1, 1]
+
+
+def test_a_config_error_during_the_workers_warm_up_is_one_line(tmp_path: Path) -> None:
+    """With -j 2, workers start warming up before the config is read: the error is still one line."""
+    write_tone(tmp_path / "in" / "a.wav")
+    config = tmp_path / "c.yaml"
+    config.write_text("version: 1\npipeline: [AddGaussianNoise, Nope]\n")
+    done = audioaug("run", config, tmp_path / "in", tmp_path / "out", "-j", "2")
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [f"error: {config}: line 2: pipeline[1]: unknown transform 'Nope' "
+                                        "(`audioaug transforms` lists them)"]
+    assert not (tmp_path / "out").exists()
+
+
+def test_no_warm_up_for_an_output_dir_holding_a_finished_run(tmp_path: Path) -> None:
+    """A rerun of a finished run usually has nothing to do: no workers are started for it."""
+    def warm_ups() -> int:
+        return sum(t.name == "audioaug-warm-up" for t in threading.enumerate())
+
+    before = warm_ups()
+    (tmp_path / "audioaug.json").write_text(json.dumps({"status": "complete"}))
+    prestart_workers(2, tmp_path)
+    assert warm_ups() == before
+    (tmp_path / "audioaug.json").write_text(json.dumps({"status": "interrupted"}))
+    prestart_workers(2, tmp_path)
+    assert warm_ups() == before + 1
