@@ -6,6 +6,7 @@ applied, in order, each with the parameters it drew: the manifest's ``transforms
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -101,12 +102,18 @@ class Augmenter:
         self.config = config
         self.root = build_pipeline(config) if config.pipeline else None
         self.base_dir = Path(config.base_dir)
+        # RoomSimulator's ray tracer draws from pyroomacoustics' process-wide generators: loaded
+        # now, they are seeded per item, and items run one at a time in a threaded process.
+        self.exclusive = self.root is not None and any(
+            type(t).__name__ == "RoomSimulator" for t in _walk(self.root))
+        if self.exclusive:
+            import pyroomacoustics  # noqa: F401
 
     def augment(self, samples: np.ndarray, sample_rate: int, seed: int) -> tuple[np.ndarray, list[dict[str, Any]]]:
         """Augment ``samples`` (channels-first when multichannel); return audio and applied transforms."""
         if self.root is None:  # `pipeline: []` converts and copies
             return samples, []
-        with rng.item_rng(seed):
+        with rng.item_rng(seed, self.exclusive):
             _reset(self.root)
             out = self.root(samples, sample_rate)
         return out, applied_transforms(self.root, self.base_dir)
@@ -126,6 +133,13 @@ def _children(transform: Any) -> list[Any]:
         elif isinstance(value, list) and value and all(isinstance(v, BaseTransform) for v in value):
             found.extend(value)
     return found
+
+
+def _walk(transform: Any) -> Iterator[Any]:
+    """A transform and everything it holds, depth first."""
+    yield transform
+    for child in _children(transform):
+        yield from _walk(child)
 
 
 def _reset(transform: Any) -> None:

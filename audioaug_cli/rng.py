@@ -21,7 +21,7 @@ import sys
 import threading
 import types
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 import numpy as np
@@ -76,23 +76,36 @@ def install() -> None:
         _installed = True
 
 
+_one_item_at_a_time = threading.Lock()
+
+
 @contextmanager
-def item_rng(seed: int) -> Iterator[None]:
+def item_rng(seed: int, exclusive: bool = False) -> Iterator[None]:
     """Within the block, audiomentations in this thread draws only from generators seeded by ``seed``.
 
-    The real globals are seeded too, for third-party backends (e.g. pyroomacoustics) that draw
-    from them directly; under loky each worker runs one item at a time, so that is exact there.
+    The process-wide generators are seeded too, for backends that draw from them: numpy's and
+    random's globals, and pyroomacoustics' own (its ray tracer's). Those are exact while one item
+    runs at a time in the process: always under loky; under threads (dask) only with
+    ``exclusive``, which makes this process's exclusive items wait for one another.
     """
     install()
-    previous = getattr(_current, "random", None), getattr(_current, "numpy", None)
-    _current.random = random.Random(seed)
-    _current.numpy = np.random.RandomState(numpy_seed(seed))
+    with _one_item_at_a_time if exclusive else nullcontext():
+        previous = getattr(_current, "random", None), getattr(_current, "numpy", None)
+        _current.random = random.Random(seed)
+        _current.numpy = np.random.RandomState(numpy_seed(seed))
+        _seed_process_wide(seed)
+        try:
+            yield
+        finally:
+            _current.random, _current.numpy = previous
+
+
+def _seed_process_wide(seed: int) -> None:
     random.seed(seed)
     np.random.seed(numpy_seed(seed))
-    try:
-        yield
-    finally:
-        _current.random, _current.numpy = previous
+    room_acoustics = sys.modules.get("pyroomacoustics")
+    if room_acoustics is not None:  # pyroomacoustics >= 0.10 keeps a numpy Generator and a C++ engine
+        room_acoustics.random.seed(numpy=numpy_seed(seed), libroom=seed)
 
 
 def current_random() -> random.Random:

@@ -92,6 +92,36 @@ def test_items_stay_deterministic_while_another_thread_draws_from_the_globals() 
         assert np.array_equal(results[s][0], out) and results[s][1] == record
 
 
+ROOM = "  - RoomSimulator: {p: 1.0, max_order: 2}\n"  # ray tracing on: pyroomacoustics' own generators
+
+
+def test_room_simulation_with_ray_tracing_is_reproduced_from_the_seed() -> None:
+    aug = augmenter(ROOM)
+    x = tone(0.2)
+    first, record = aug.augment(x.copy(), 16000, 5)
+    aug.augment(x.copy(), 16000, 6)
+    again, record_again = augmenter(ROOM).augment(x.copy(), 16000, 5)
+    assert np.array_equal(first, again) and record == record_again
+
+
+def test_room_simulation_items_in_threads_match_one_at_a_time() -> None:
+    """pyroomacoustics' generators are process-wide: threaded items must not share them."""
+    x = tone(0.2)
+    expected = [augmenter(ROOM).augment(x.copy(), 16000, s)[0] for s in range(6)]
+    results: dict[int, np.ndarray] = {}
+
+    def worker(seeds: range) -> None:
+        own = augmenter(ROOM)
+        for s in seeds:
+            results[s] = own.augment(x.copy(), 16000, s)[0]
+    workers = [threading.Thread(target=worker, args=(range(i, 6, 2),)) for i in range(2)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert all(np.array_equal(results[s], out) for s, out in enumerate(expected))
+
+
 def test_rng_outside_items_is_the_global_one() -> None:
     import audiomentations
 
