@@ -91,7 +91,7 @@ def run(config: Path, input_dir: Path, output_dir: Path, jobs: int | None, seed:
     if backend == "loky" and not dry_run:
         prestart_workers(jobs, output_dir)
     show_bar = (sys.stderr.isatty() if progress is None else progress) and not quiet and not dry_run
-    bar = ProgressBar(show_bar, verbose=verbose)
+    bar = ProgressBar(show_bar, verbose=verbose, quiet=quiet)
     options = RunOptions(jobs=jobs, overwrite=overwrite, fail_fast=fail_fast, dry_run=dry_run,
                          include=include, exclude=exclude, labels=labels, prune=prune,
                          backend=backend, scheduler=scheduler)

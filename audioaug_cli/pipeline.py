@@ -6,9 +6,12 @@ applied, in order, each with the parameters it drew: the manifest's ``transforms
 
 from __future__ import annotations
 
+import threading
+import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 
@@ -93,6 +96,37 @@ def build_node(node: Node, path: tuple[str | int, ...], base_dir: Path) -> Any:
     except Exception as exc:  # whatever the constructor raises, these parameters are the cause
         detail = " ".join(str(exc).split()) or "a parameter is out of range"
         raise ConstructionError(path, f"audiomentations rejected {name}'s parameters: {detail}") from None
+
+
+_item_warnings = threading.local()
+_print_warning = warnings.showwarning
+
+
+@contextmanager
+def captured_warnings() -> Iterator[list[str]]:
+    """Collect, as one-line messages, the warnings this thread raises within the block (e.g.
+    audiomentations' "had to be resampled") instead of printing them with a source line. Other
+    threads, and this one outside the block, print as usual. Python's filters still apply: a
+    warning is shown once per place in the code, per process."""
+    global _print_warning
+    if warnings.showwarning is not _show_warning:
+        _print_warning, warnings.showwarning = warnings.showwarning, _show_warning
+    found: list[str] = []
+    previous = getattr(_item_warnings, "found", None)
+    _item_warnings.found = found
+    try:
+        yield found
+    finally:
+        _item_warnings.found = previous
+
+
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: TextIO | None = None, line: str | None = None) -> None:
+    found = getattr(_item_warnings, "found", None)
+    if found is None:
+        _print_warning(message, category, filename, lineno, file, line)
+    else:
+        found.append(" ".join(str(message).split()))
 
 
 class Augmenter:

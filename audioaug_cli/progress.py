@@ -9,14 +9,20 @@ from .runner import Outcome
 
 
 class ProgressBar:
-    """A tqdm bar fed by the runner; with ``enabled=False`` it draws nothing (a null bar)."""
+    """A tqdm bar fed by the runner; with ``enabled=False`` it draws nothing (a null bar).
 
-    def __init__(self, enabled: bool, verbose: bool = False):
+    Each distinct warning from the transforms is printed once, naming the first input that
+    raised it (not with ``quiet``).
+    """
+
+    def __init__(self, enabled: bool, verbose: bool = False, quiet: bool = False):
         self.enabled = enabled
         self.needs_total = enabled
         self.verbose = verbose
+        self.quiet = quiet
         self.bar: Any = None
         self.audio_seconds = 0.0
+        self.warned: set[str] = set()
 
     def start(self, total: int | None) -> None:
         if self.enabled:
@@ -28,6 +34,10 @@ class ProgressBar:
         self.audio_seconds += outcome.audio_seconds
         if outcome.error is not None and self.verbose:
             self.write(f"failed: {outcome.source} (copy {outcome.copy}): {outcome.error}")
+        for message in outcome.warnings:
+            if message not in self.warned and not self.quiet:
+                self.warned.add(message)
+                self.write(f"warning: {outcome.source}: {message}")
         if self.bar is not None:
             elapsed = self.bar.format_dict["elapsed"] or 1e-9
             self.bar.set_postfix_str(f"{self.audio_seconds / elapsed:.1f} audio-s/s", refresh=False)

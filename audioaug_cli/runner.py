@@ -73,6 +73,7 @@ class Outcome:
     fingerprint: str
     row: dict[str, Any] | None = None
     error: str | None = None
+    warnings: tuple[str, ...] = ()  # what the transforms warned about, one line each
 
     @property
     def audio_seconds(self) -> float:
@@ -217,7 +218,7 @@ def augment_source(config: Config, task: Task, output_dir: str) -> list[Outcome]
     """Decode one input once and write each of its pending copies. Never raises for bad input."""
     import numpy as np
 
-    from .pipeline import Augmenter
+    from .pipeline import Augmenter, captured_warnings
 
     source = task.source
     if source.conflict is not None:
@@ -237,19 +238,21 @@ def augment_source(config: Config, task: Task, output_dir: str) -> list[Outcome]
     for copy in task.copies:
         seed = item_seed(config.seed, source.rel, copy)
         name = output_name(source.rel, copy, config.extension)
+        warned: list[str] = []
         try:
-            with np.errstate(all="ignore"):  # overflow etc. are caught below, once, as this item's error
+            with np.errstate(all="ignore"), captured_warnings() as warned:  # overflow etc.: caught below
                 source_samples = samples.copy(order="K") if len(task.copies) > 1 else samples
                 out, applied = augmenter.augment(source_samples, sample_rate, seed)
             if applied and not all_finite(out):  # with nothing applied, out is the checked input
                 raise ItemError("the augmented audio holds NaN or infinite samples")
             write_audio(os.path.join(output_dir, name), out, sample_rate, FORMATS[config.format], config.subtype)
         except Exception as exc:  # any failure is this item's alone
-            outcomes.append(Outcome(source.rel, copy, source.fingerprint, error=_one_line(exc)))
+            outcomes.append(Outcome(source.rel, copy, source.fingerprint, error=_one_line(exc),
+                                    warnings=tuple(warned)))
             continue
         channels, frames = (1, out.shape[0]) if out.ndim == 1 else out.shape
         row = manifest_row(name, source.rel, copy, seed, sample_rate, channels, frames, applied)
-        outcomes.append(Outcome(source.rel, copy, source.fingerprint, row=row))
+        outcomes.append(Outcome(source.rel, copy, source.fingerprint, row=row, warnings=tuple(warned)))
     return outcomes
 
 

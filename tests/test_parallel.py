@@ -88,3 +88,19 @@ def test_no_warm_up_for_an_output_dir_holding_a_finished_run(tmp_path: Path) -> 
     (tmp_path / "audioaug.json").write_text(json.dumps({"status": "interrupted"}))
     prestart_workers(2, tmp_path)
     assert warm_ups() == before + 1
+
+
+def test_a_transform_warning_is_one_line_naming_the_input(tmp_path: Path) -> None:
+    """Python would print the warning with its file, line and source; users see one line, once."""
+    for name in ("a.wav", "b.wav"):
+        write_tone(tmp_path / "in" / name, 0.5, 16000)
+    write_tone(tmp_path / "sounds" / "n.wav", 0.5, 22050)
+    config = tmp_path / "c.yaml"
+    config.write_text("version: 1\npipeline:\n  - AddBackgroundNoise: {sounds_path: sounds, p: 1.0}\n")
+    done = audioaug("run", config, tmp_path / "in", tmp_path / "out", "-j", "1")
+    assert done.returncode == 0, done.stderr
+    warned, summary = done.stderr.splitlines()
+    assert warned.startswith("warning: a.wav: ") and "had to be resampled from 22050 Hz to 16000 Hz" in warned
+    assert summary.startswith("done: 2 written")
+    quiet = audioaug("run", config, tmp_path / "in", tmp_path / "quiet", "-j", "1", "-q")
+    assert (quiet.returncode, quiet.stderr) == (0, "")
