@@ -6,6 +6,7 @@ import csv
 import json
 import os
 from collections.abc import Callable
+from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ import pytest
 import soundfile as sf
 
 from audioaug_cli.manifest import COLUMNS
-from audioaug_cli.runner import item_seed
+from audioaug_cli.runner import _installed_version, item_seed
 
 from .conftest import SIMPLE, cli, write_tone
 
@@ -51,8 +52,16 @@ def test_happy_path_writes_mirrored_outputs_and_a_manifest(corpus: Path, tmp_pat
     assert not (out / "errors.csv").exists()
     provenance = json.loads((out / "audioaug.json").read_text())
     assert provenance["seed"] == 3 and provenance["copies"] == 2 and provenance["status"] == "complete"
+    assert provenance["versions"] == {name: version(name) for name in provenance["versions"]}
     assert set(provenance["versions"]) == {"audioaug", "audiomentations", "librosa", "numpy", "soundfile"}
     assert provenance["counts"] == {"outputs": 6, "sources": 3, "failed_inputs": 0}
+
+
+def test_installed_versions_match_the_package_metadata() -> None:
+    """Read from the dist-info folder's name, not importlib.metadata (slow to import)."""
+    for name in ("librosa", "audiomentations", "PyYAML", "typing-extensions"):
+        assert _installed_version(name) == version(name)
+    assert _installed_version("no-such-package-here") == "not installed"
 
 
 def test_sample_rate_and_channels_are_preserved(corpus: Path, tmp_path: Path, write_config: ConfigWriter) -> None:
