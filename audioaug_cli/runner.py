@@ -13,8 +13,8 @@ import shutil
 import signal
 import threading
 import time
-from collections.abc import Iterable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Generator, Iterable, Iterator
+from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -303,8 +303,10 @@ def _run(config: Config, input_dir: Path, output_dir: Path, options: RunOptions,
         tasks = _plan(config, input_dir, output_dir, options, state, summary, counts)
         failed_sources: set[str] = set()
         try:
-            with _sigterm_as_interrupt(summary):
-                for outcomes in _execute(config, tasks, output_dir, options.jobs, cluster):
+            # closing(): stopping early ends the workers (loky kills them) before what follows
+            with _sigterm_as_interrupt(summary), closing(_execute(config, tasks, output_dir, options.jobs,
+                                                                  cluster)) as results:
+                for outcomes in results:
                     if not claimed:  # a finished rerun never gets here, so it writes nothing
                         _write_provenance(config, output_dir, state, "running")
                         claimed = True
@@ -317,6 +319,8 @@ def _run(config: Config, input_dir: Path, output_dir: Path, options: RunOptions,
         except KeyboardInterrupt:
             summary.interrupted = True
             summary.signal = summary.signal or signal.SIGINT
+        if summary.interrupted or summary.stopped_early:
+            remove_temporaries(output_dir)  # what workers stopped mid-write left
         if not summary.interrupted and not summary.stopped_early:
             _handle_vanished(state, input_dir, output_dir, options.prune, summary)
         summary.ignored = counts.ignored
@@ -445,7 +449,7 @@ WORKER_DIED = ("the worker process died while augmenting this file (killed by th
 
 
 def _execute(config: Config, tasks: Iterable[Task], output_dir: Path, jobs: int | None,
-             cluster: Any = None) -> Iterator[list[Outcome]]:
+             cluster: Any = None) -> Generator[list[Outcome], None, None]:
     """Run tasks in this process (-j 1), on joblib's loky workers, or on a dask cluster, yielding
     results as they finish.
 
