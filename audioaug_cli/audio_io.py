@@ -150,7 +150,7 @@ def _create_temporary(path: str) -> tuple[int, str]:
     for _attempt in range(100):
         temp = os.path.join(folder, f".{name}.{os.getpid()}-{next(_temp_names)}{TEMP_MARK}")
         try:
-            return os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666), temp
+            return os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), temp
         except FileExistsError:
             continue
         except FileNotFoundError:

@@ -156,17 +156,26 @@ class Augmenter:
 def _children(transform: Any) -> list[Any]:
     """Transforms held by a transform: a composition's children and sub-transform attributes."""
     from audiomentations.core.composition import BaseCompose
-    from audiomentations.core.transforms_interface import BaseTransform
 
     found: list[Any] = list(getattr(transform, "transforms", [])) if isinstance(transform, BaseCompose) else []
+    for _attr, held in _held_transforms(transform):
+        found.extend(held)
+    return found
+
+
+def _held_transforms(transform: Any) -> Iterator[tuple[str, list[Any]]]:
+    """(attribute, transforms) for sub-transforms held as attributes: SevenBandParametricEQ's
+    filters, AddShortNoises' noise_transform, ... (a composition's ``transforms`` are not these)."""
+    from audiomentations.core.composition import BaseCompose
+    from audiomentations.core.transforms_interface import BaseTransform
+
     for attr, value in vars(transform).items():
         if attr == "transforms":
             continue
         if isinstance(value, (BaseTransform, BaseCompose)):
-            found.append(value)
+            yield attr, [value]
         elif isinstance(value, list) and value and all(isinstance(v, BaseTransform) for v in value):
-            found.extend(value)
-    return found
+            yield attr, value
 
 
 def _walk(transform: Any) -> Iterator[Any]:
@@ -210,15 +219,9 @@ def applied_transforms(transform: Any, base_dir: Path | None = None) -> list[dic
 
 def leaf_params(transform: Any, base_dir: Path | None = None) -> dict[str, Any]:
     """The parameters a transform drew, as JSON values; sub-transforms' under their attribute."""
-    from audiomentations.core.composition import BaseCompose
-    from audiomentations.core.transforms_interface import BaseTransform
-
     params = {k: _jsonable(v, base_dir) for k, v in transform.parameters.items() if k != "should_apply"}
-    for attr, value in vars(transform).items():
-        if isinstance(value, (BaseTransform, BaseCompose)):
-            params[attr] = applied_transforms(value, base_dir)
-        elif isinstance(value, list) and value and all(isinstance(v, BaseTransform) for v in value):
-            params[attr] = [e for v in value for e in applied_transforms(v, base_dir)]
+    for attr, held in _held_transforms(transform):
+        params[attr] = [entry for t in held for entry in applied_transforms(t, base_dir)]
     return params
 
 

@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import signal
+import sys
 import threading
 import time
 from collections.abc import Generator, Iterable, Iterator
@@ -184,8 +185,7 @@ def _walk(folder: Path, prefix: str, visited: set[Any], skip: Any, include: tupl
             counts.ignored += 1
             continue
         stem = entry.name.rpartition(".")[0]
-        fingerprint = _fingerprint(entry.path)
-        size = int(fingerprint.partition(":")[0]) if fingerprint[0].isdigit() else 0
+        fingerprint, size = _fingerprint(entry.path)
         yield Source(rel, entry.path, fingerprint, stems.get(stem), size)
         stems.setdefault(stem, rel)
     for entry in subfolders:
@@ -202,12 +202,13 @@ def _selected(rel: str, include: tuple[str, ...], exclude: tuple[str, ...]) -> b
     return not any(fnmatch.fnmatchcase(rel, g) for g in exclude)
 
 
-def _fingerprint(path: str) -> str:
+def _fingerprint(path: str) -> tuple[str, int]:
+    """(size and mtime, size): what marks a changed input, and how much work it is."""
     try:
         st = os.stat(path)
     except OSError:
-        return "unreadable"
-    return f"{st.st_size}:{st.st_mtime_ns}"
+        return "unreadable", 0
+    return f"{st.st_size}:{st.st_mtime_ns}", st.st_size
 
 
 # -- one unit of work (runs in a worker) ------------------------------------------------------
@@ -321,7 +322,7 @@ def _run(config: Config, input_dir: Path, output_dir: Path, options: RunOptions,
             summary.signal = summary.signal or signal.SIGINT
         if summary.interrupted or summary.stopped_early:
             remove_temporaries(output_dir)  # what workers stopped mid-write left
-        if not summary.interrupted and not summary.stopped_early:
+        else:
             _handle_vanished(state, input_dir, output_dir, options.prune, summary)
         summary.ignored = counts.ignored
         summary.failed = len(failed_sources)
@@ -622,8 +623,6 @@ def _dry_run(config: Config, input_dir: Path, output_dir: Path, options: RunOpti
 @cache
 def versions() -> dict[str, str]:
     """The versions audioaug.json records: a loaded module's __version__, else the installed one."""
-    import sys
-
     found = {"audioaug": __version__}
     for package in ("audiomentations", "librosa", "numpy", "soundfile"):
         loaded = getattr(sys.modules.get(package), "__version__", None)
@@ -632,26 +631,34 @@ def versions() -> dict[str, str]:
 
 
 def _installed_version(package: str) -> str:
-    """The version in the name of the package's ``<name>-<version>.dist-info`` folder, which the
-    wheel format fixes. importlib.metadata, the fallback, takes ~10 ms to import: a quarter of
-    an empty pipeline's start-up."""
-    import sys
-
-    prefix = f"{package.lower().replace('-', '_')}-"
-    for folder in sys.path:
-        try:
-            names = os.listdir(folder or ".")
-        except OSError:
-            continue
-        for name in names:
-            if name.endswith(".dist-info") and name.lower().startswith(prefix):
-                return name[len(prefix):-len(".dist-info")]
+    """From the package's ``<name>-<version>.dist-info`` folder, whose name the wheel format fixes;
+    importlib.metadata, the fallback, takes ~10 ms to import: a quarter of an empty pipeline's start-up."""
+    found = _dist_info_versions().get(package.lower().replace("-", "_"))
+    if found is not None:
+        return found
     from importlib.metadata import PackageNotFoundError, version
 
     try:
         return version(package)
     except PackageNotFoundError:
         return "not installed"
+
+
+@cache
+def _dist_info_versions() -> dict[str, str]:
+    """{normalised name: version} of the dist-info folders on sys.path; the first one found wins, as
+    for imports."""
+    found: dict[str, str] = {}
+    for folder in sys.path:
+        try:
+            names = os.listdir(folder or ".")
+        except OSError:
+            continue
+        for name in names:
+            if name.endswith(".dist-info"):
+                package, _dash, version = name[:-len(".dist-info")].partition("-")
+                found.setdefault(package.lower(), version)
+    return found
 
 
 def _write_provenance(config: Config, output_dir: Path, state: RunState, status: str) -> None:
