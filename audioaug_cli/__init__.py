@@ -18,7 +18,7 @@ __version__ = "0.1.0"
 _API = {
     "Config": "config", "load_config": "config", "parse_config": "config",
     "AudioaugError": "errors", "ConfigError": "errors",
-    "RunOptions": "runner", "Summary": "runner", "item_seed": "runner", "run": "runner",
+    "RunOptions": "runner", "Summary": "runner", "item_seed": "items", "run": "runner",
     "Augmenter": "pipeline", "build_pipeline": "pipeline",
 }
 __all__ = ["__version__", *_API]

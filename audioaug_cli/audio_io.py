@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import filecmp
+import io
 import itertools
 import os
 import re
@@ -19,7 +20,6 @@ TEMP_MARK = ".audioaug-tmp"  # every temporary file audioaug creates has this in
 # Subtypes that decode from integers: they cannot hold NaN or infinity, so need no check.
 _INTEGER_CODED = ("PCM_", "ULAW", "ALAW", "ALAC_", "DPCM_", "DWVW_", "IMA_ADPCM", "MS_ADPCM", "GSM610",
                   "VOX_ADPCM", "G721_", "G723_", "NMS_ADPCM_")
-_AUDIO_BUFFER = 1 << 20  # libsndfile writes in 8 KiB pieces; gather them into few system calls
 _temp_names = itertools.count()
 
 
@@ -111,10 +111,14 @@ def write_audio(path: str, samples: np.ndarray, sample_rate: int, fmt: str, subt
     import soundfile
 
     frames_first = samples.T if samples.ndim == 2 else samples
-    # Through a handle: given a path, libsndfile would fsync every file on close, which a kill
-    # does not need (the page cache survives it) and which costs more than the write itself.
-    with atomic_file(path, buffering=_AUDIO_BUFFER) as handle:
-        soundfile.write(handle, frames_first, sample_rate, format=fmt, subtype=subtype)
+    # Encoded in memory, then written in one call. Given a path, libsndfile would fsync every file
+    # on close, which a kill does not need (the page cache survives it) and which costs more than
+    # the write itself; given a file, it writes 8 KiB pieces through callbacks that can only print
+    # an error such as a full disk, once per piece, where here it is raised once.
+    encoded = io.BytesIO()
+    soundfile.write(encoded, frames_first, sample_rate, format=fmt, subtype=subtype)
+    with atomic_file(path) as handle:
+        handle.write(encoded.getbuffer())
 
 
 @contextmanager

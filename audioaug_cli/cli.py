@@ -83,20 +83,17 @@ def run(config: Path, input_dir: Path, output_dir: Path, jobs: int | None, seed:
     Example:
         audioaug run configs/example.yaml sample_data/ out/ -j 4 --copies 3
     """
-    from .config import load_config
     from .progress import ProgressBar
-    from .runner import RunOptions, prestart_workers
+    from .runner import RunOptions
     from .runner import run as run_pipeline
 
-    if backend == "loky" and not dry_run:
-        prestart_workers(jobs, output_dir)
     show_bar = (sys.stderr.isatty() if progress is None else progress) and not quiet and not dry_run
     bar = ProgressBar(show_bar, verbose=verbose, quiet=quiet)
-    options = RunOptions(jobs=jobs, overwrite=overwrite, fail_fast=fail_fast, dry_run=dry_run,
+    options = RunOptions(jobs=jobs, seed=seed, copies=copies, overwrite=overwrite, fail_fast=fail_fast, dry_run=dry_run,
                          include=include, exclude=exclude, labels=labels, prune=prune,
                          backend=backend, scheduler=scheduler)
     try:
-        summary = run_pipeline(load_config(config, seed=seed, copies=copies), input_dir, output_dir, options, bar)
+        summary = run_pipeline(config, input_dir, output_dir, options, bar)
     except ConfigError as exc:
         fail(str(exc), EXIT_USAGE)
     except UsageError as exc:

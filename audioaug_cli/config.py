@@ -18,7 +18,8 @@ from typing import Any
 import yaml
 
 from . import registry
-from .errors import ConfigError, Problem
+from .errors import ConfigError, Problem, location
+from .pipeline import Node
 
 FORMATS = {"wav": "WAV", "flac": "FLAC", "ogg": "OGG"}
 DEFAULT_SUBTYPES = {"wav": "PCM_16", "flac": "PCM_16", "ogg": "VORBIS"}
@@ -32,7 +33,7 @@ Path_ = tuple[str | int, ...]  # a place in the config: keys and list indices
 
 @dataclass(frozen=True)
 class Config:
-    """A validated config. ``pipeline`` holds normalised nodes: {name, params[, transforms]}."""
+    """A validated config."""
 
     seed: int = 0
     copies: int = 1
@@ -41,7 +42,7 @@ class Config:
     format: str = "wav"
     subtype: str = "PCM_16"
     manifest: str = "manifest.csv"
-    pipeline: tuple[dict[str, Any], ...] = ()
+    pipeline: tuple[Node, ...] = ()
     base_dir: str = "."  # the config file's folder: relative paths in the config start here
     version: int = 1
 
@@ -53,7 +54,7 @@ class Config:
             "copies": self.copies,
             "audio": {"sample_rate": self.sample_rate, "mono": self.mono},
             "output": {"format": self.format, "subtype": self.subtype, "manifest": self.manifest},
-            "pipeline": list(self.pipeline),
+            "pipeline": [node.to_dict() for node in self.pipeline],
         }
 
     @cached_property
@@ -135,14 +136,6 @@ def _yaml_problem(exc: yaml.MarkedYAMLError) -> Problem:
     if mark is None:
         return Problem("", f"{kind}: {what}")
     return Problem("", f"{kind} (column {mark.column + 1}): {what}", mark.line + 1)
-
-
-def location(path: Path_) -> str:
-    """'pipeline[2].OneOf.transforms[0]' for ('pipeline', 2, 'OneOf', 'transforms', 0)."""
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
 
 
 def suggest(name: str, valid: list[str] | tuple[str, ...]) -> str:
@@ -228,7 +221,7 @@ class _Checker:
             self.problem(("audio", "mono"), f"expected true or false, found {kind(mono)}")
         output = self.section(data, "output", OUTPUT_KEYS)
         fmt, subtype, manifest = self.output(output)
-        pipeline: list[dict[str, Any]] = []
+        pipeline: list[Node] = []
         if "pipeline" not in data:
             self.problem((), "missing 'pipeline' (a list of transforms; [] copies the audio unchanged)")
         elif data["pipeline"] is None:
@@ -295,7 +288,7 @@ class _Checker:
         return fmt, subtype, manifest
 
     # -- the pipeline ----------------------------------------------------------------------
-    def entry(self, entry: Any, path: Path_) -> dict[str, Any] | None:
+    def entry(self, entry: Any, path: Path_) -> Node | None:
         """One pipeline entry -> a normalised node, or None (with problems recorded)."""
         body: Any
         if isinstance(entry, str):
@@ -326,7 +319,7 @@ class _Checker:
             return self.composition(name, body, here)
         return self.leaf(name, body, here)
 
-    def composition(self, name: str, body: dict[str, Any], here: Path_) -> dict[str, Any] | None:
+    def composition(self, name: str, body: dict[str, Any], here: Path_) -> Node | None:
         params = {k: v for k, v in body.items() if k != "transforms"}
         checked = self.params(name, params, here, skip=("transforms",))
         children = body.get("transforms")
@@ -336,7 +329,8 @@ class _Checker:
                          + (f", found {kind(children)}" if "transforms" in body else ""))
             return None
         nodes = [self.entry(c, (*here, "transforms", i)) for i, c in enumerate(children)]
-        if checked is None or any(n is None for n in nodes):
+        children_ok = [n for n in nodes if n is not None]
+        if checked is None or len(children_ok) != len(nodes):
             return None
         weights = checked.get("weights")
         if weights is not None and len(weights) != len(nodes):
@@ -347,11 +341,11 @@ class _Checker:
             if not 0 <= low <= high <= len(nodes):
                 self.problem((*here, "num_transforms"), f"must pick between 0 and {len(nodes)} transforms "
                              f"with low <= high, found {kind(count)}")
-        return {"name": name, "params": checked, "transforms": nodes}
+        return Node(name, checked, tuple(children_ok))
 
-    def leaf(self, name: str, body: dict[str, Any], here: Path_) -> dict[str, Any] | None:
+    def leaf(self, name: str, body: dict[str, Any], here: Path_) -> Node | None:
         checked = self.params(name, body, here)
-        return None if checked is None else {"name": name, "params": checked}
+        return None if checked is None else Node(name, checked)
 
     def params(self, name: str, body: dict[str, Any], here: Path_, skip: tuple[str, ...] = ()) -> dict[str, Any] | None:
         known = registry.params_of(name)
@@ -440,7 +434,7 @@ class _Checker:
         if not config.pipeline:
             return  # nothing to build: an empty pipeline never loads audiomentations
         try:
-            build_pipeline(config)
+            build_pipeline(config.pipeline, config.base_dir)
         except ConstructionError as exc:
             self.problem(exc.path, exc.message)
 
@@ -453,22 +447,17 @@ def pipeline_tree(config: Config) -> str:
     """The normalised pipeline as an indented tree, as `audioaug validate` prints it."""
     lines = ["pipeline" + (" (empty: copies the audio unchanged)" if not config.pipeline else "")]
 
-    def add(nodes: list[dict[str, Any]], indent: str) -> None:
+    def add(nodes: tuple[Node, ...] | list[Node], indent: str) -> None:
         for i, node in enumerate(nodes):
             last = i == len(nodes) - 1
-            nested = {k: v for k, v in node["params"].items() if isinstance(v, (dict, list)) and _is_nodes(v)}
-            shown = ", ".join(f"{k}={v!r}" for k, v in node["params"].items() if k not in nested)
-            lines.append(f"{indent}{'└── ' if last else '├── '}{node['name']}({shown})")
+            nested = node.nested
+            shown = ", ".join(f"{k}={v!r}" for k, v in node.params.items() if k not in nested)
+            lines.append(f"{indent}{'└── ' if last else '├── '}{node.name}({shown})")
             below = indent + ("    " if last else "│   ")
-            add(node.get("transforms", []), below)
+            add(node.transforms or (), below)
             for key, value in nested.items():
                 lines.append(f"{below}{key}:")
-                add(value if isinstance(value, list) else [value], below + "  ")
+                add(value, below + "  ")
 
-    add(list(config.pipeline), "")
+    add(config.pipeline, "")
     return "\n".join(lines)
-
-
-def _is_nodes(value: Any) -> bool:
-    items = value if isinstance(value, list) else [value]
-    return bool(items) and all(isinstance(v, dict) and "name" in v and "params" in v for v in items)

@@ -9,6 +9,14 @@ class AudioaugError(Exception):
     """A problem the user can fix. Its message is meant to be shown as it is."""
 
 
+def location(path: tuple[str | int, ...]) -> str:
+    """'pipeline[2].OneOf.transforms[0]' for ('pipeline', 2, 'OneOf', 'transforms', 0)."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
 @dataclass(frozen=True)
 class Problem:
     """One thing wrong with a config: where (path and line) and what."""
@@ -39,3 +47,7 @@ class UsageError(AudioaugError):
 
 class ItemError(AudioaugError):
     """One input could not be augmented. Fails that input only."""
+
+
+class DiskFullError(AudioaugError):
+    """OUTPUT_DIR's filesystem has no room left: the run stops, keeping what finished (exit 1)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -15,14 +16,35 @@ COLUMNS = ("file_name", "source", "copy", "seed", "sample_rate", "channels", "fr
 ERROR_COLUMNS = ("source", "error")
 
 
-def manifest_row(file_name: str, source: str, copy: int, seed: int, sample_rate: int, channels: int,
-                 frames: int, transforms: list[dict[str, Any]]) -> dict[str, Any]:
-    return {
-        "file_name": file_name, "source": source, "copy": copy, "seed": seed,
-        "sample_rate": sample_rate, "channels": channels, "frames": frames,
-        "duration": round(frames / sample_rate, 6),
-        "transforms": json.dumps(transforms),
-    }
+@dataclass(frozen=True)
+class ManifestRow:
+    """One written file, as its manifest row; ``transforms`` is the JSON list of what was applied."""
+
+    file_name: str  # relative to OUTPUT_DIR, '/' separated
+    source: str  # relative to INPUT_DIR
+    copy: int
+    seed: int
+    sample_rate: int
+    channels: int
+    frames: int
+    duration: float
+    transforms: str
+
+    @classmethod
+    def make(cls, file_name: str, source: str, copy: int, seed: int, sample_rate: int, channels: int,
+             frames: int, transforms: list[dict[str, Any]]) -> ManifestRow:
+        return cls(file_name, source, copy, seed, sample_rate, channels, frames, round(frames / sample_rate, 6),
+                   json.dumps(transforms))
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> ManifestRow:
+        return cls(**json.loads(text))
+
+    def values(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, c) for c in COLUMNS)
 
 
 class Labels:
@@ -60,13 +82,13 @@ def _relative(name: str) -> str:
     return name[2:] if name.startswith("./") else name
 
 
-def write_manifest(path: Path, rows: Iterable[dict[str, Any]], labels: Labels) -> None:
+def write_manifest(path: Path, rows: Iterable[ManifestRow], labels: Labels) -> None:
     """Write rows (already sorted by source, copy) with the label columns appended, atomically."""
     def write(handle: IO[str]) -> None:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow((*COLUMNS, *labels.columns))
         for row in rows:
-            writer.writerow((*(row[c] for c in COLUMNS), *labels.for_source(row["source"])))
+            writer.writerow((*row.values(), *labels.for_source(row.source)))
     write_text(path, write)
 
 

@@ -10,15 +10,49 @@ import threading
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
 import numpy as np
 
 from . import registry, rng
-from .config import Config, location
+from .errors import location
 
-Node = dict[str, Any]
+
+@dataclass(frozen=True)
+class Node:
+    """One validated pipeline entry. A parameter that takes a transform holds a Node, or a list of
+    them (applied as a Compose); a composition (Compose, OneOf, SomeOf) has ``transforms``."""
+
+    name: str
+    params: dict[str, Any] = field(default_factory=dict)
+    transforms: tuple[Node, ...] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """As recorded in audioaug.json and hashed."""
+        params = {k: _node_value_dict(v) for k, v in self.params.items()}
+        if self.transforms is None:
+            return {"name": self.name, "params": params}
+        return {"name": self.name, "params": params, "transforms": [t.to_dict() for t in self.transforms]}
+
+    @property
+    def nested(self) -> dict[str, list[Node]]:
+        """The parameters that hold transforms, each as a list."""
+        return {k: v if isinstance(v, list) else [v] for k, v in self.params.items() if _holds_nodes(v)}
+
+
+def _holds_nodes(value: Any) -> bool:
+    return isinstance(value, Node) or (isinstance(value, list) and bool(value)
+                                       and all(isinstance(v, Node) for v in value))
+
+
+def _node_value_dict(value: Any) -> Any:
+    if isinstance(value, Node):
+        return value.to_dict()
+    if _holds_nodes(value):
+        return [v.to_dict() for v in value]
+    return value
 
 
 class ConstructionError(Exception):
@@ -37,9 +71,9 @@ def recording_compose_class() -> type:
     """audiomentations' Compose, remembering which children it ran (it does not keep that)."""
     global _recording_compose
     if _recording_compose is None:
-        from audiomentations import Compose
+        Compose = registry.load_audiomentations().Compose
 
-        class RecordingCompose(Compose):  # type: ignore[misc]
+        class RecordingCompose(Compose):  # type: ignore[misc,valid-type]
             applied_children: list[Any] = []
 
             def __call__(self, samples: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -59,35 +93,34 @@ def recording_compose_class() -> type:
     return _recording_compose
 
 
-def build_pipeline(config: Config) -> Any:
-    """The root transform for a config: a Compose of its pipeline (p=1)."""
-    children = [build_node(n, ("pipeline", i), Path(config.base_dir)) for i, n in enumerate(config.pipeline)]
+def build_pipeline(nodes: tuple[Node, ...] | list[Node], base_dir: str | Path) -> Any:
+    """The root transform for a pipeline: a Compose of its nodes (p=1)."""
+    children = [build_node(n, ("pipeline", i), Path(base_dir)) for i, n in enumerate(nodes)]
     return recording_compose_class()(children, p=1.0)
 
 
 def build_node(node: Node, path: tuple[str | int, ...], base_dir: Path) -> Any:
-    """One normalised node -> an audiomentations object. Raises ConstructionError, located."""
-    import audiomentations
-
-    name, here = node["name"], (*path, node["name"])
-    kwargs = dict(node["params"])
-    for key, value in node["params"].items():
+    """One node -> a new audiomentations object. Raises ConstructionError, located."""
+    audiomentations = registry.load_audiomentations()
+    name, here = node.name, (*path, node.name)
+    kwargs = dict(node.params)
+    for key, value in node.params.items():
         if key.endswith("_path"):
             kwargs[key] = [str(base_dir / v) for v in value] if isinstance(value, list) else str(base_dir / value)
-        elif isinstance(value, dict) and "name" in value:
+        elif isinstance(value, Node):
             kwargs[key] = build_node(value, (*here, key), base_dir)
-        elif isinstance(value, list) and value and all(isinstance(v, dict) and "name" in v for v in value):
+        elif _holds_nodes(value):
             kwargs[key] = recording_compose_class()(
                 [build_node(v, (*here, key, i), base_dir) for i, v in enumerate(value)], p=1.0)
-    if name in registry.COMPOSITIONS:
-        children = [build_node(c, (*here, "transforms", i), base_dir) for i, c in enumerate(node["transforms"])]
+    if node.transforms is not None:
+        children = [build_node(c, (*here, "transforms", i), base_dir) for i, c in enumerate(node.transforms)]
         if isinstance(kwargs.get("num_transforms"), list):
             kwargs["num_transforms"] = tuple(kwargs["num_transforms"])
         cls = recording_compose_class() if name == "Compose" else getattr(audiomentations, name)
         if name == "SomeOf":
             return cls(kwargs.pop("num_transforms"), children, **kwargs)
         return cls(children, **kwargs)
-    missing = registry.missing_backend(name, node["params"])
+    missing = registry.missing_backend(name, node.params)
     if missing:
         raise ConstructionError(path, f"{name} needs the optional package {missing}, which is not installed: "
                                 f"{registry.EXTRA_HINT}")
@@ -98,19 +131,28 @@ def build_node(node: Node, path: tuple[str | int, ...], base_dir: Path) -> Any:
         raise ConstructionError(path, f"audiomentations rejected {name}'s parameters: {detail}") from None
 
 
+# -- warnings an item raises ------------------------------------------------------------------
 _item_warnings = threading.local()
-_print_warning = warnings.showwarning
+_hook_lock = threading.Lock()
+_hook_users = 0
+_hook_replaced: Any = None  # the warnings.showwarning the hook stands in for while installed
 
 
 @contextmanager
 def captured_warnings() -> Iterator[list[str]]:
     """Collect, as one-line messages, the warnings this thread raises within the block (e.g.
-    audiomentations' "had to be resampled") instead of printing them with a source line. Other
-    threads, and this one outside the block, print as usual. Python's filters still apply: a
-    warning is shown once per place in the code, per process."""
-    global _print_warning
-    if warnings.showwarning is not _show_warning:
-        _print_warning, warnings.showwarning = warnings.showwarning, _show_warning
+    audiomentations' "had to be resampled") instead of printing them with a source line.
+
+    ``warnings.showwarning`` is replaced only while some thread is inside such a block, by a hook
+    that hands every other thread's warnings to the function it replaced; the last block to end
+    puts that function back (unless the caller replaced the hook meanwhile). Python's filters
+    still apply: a warning is shown once per place in the code, per process.
+    """
+    global _hook_users, _hook_replaced
+    with _hook_lock:
+        if _hook_users == 0:
+            _hook_replaced, warnings.showwarning = warnings.showwarning, _show_warning
+        _hook_users += 1
     found: list[str] = []
     previous = getattr(_item_warnings, "found", None)
     _item_warnings.found = found
@@ -118,39 +160,60 @@ def captured_warnings() -> Iterator[list[str]]:
         yield found
     finally:
         _item_warnings.found = previous
+        with _hook_lock:
+            _hook_users -= 1
+            if _hook_users == 0:
+                if warnings.showwarning is _show_warning:
+                    warnings.showwarning = _hook_replaced
+                _hook_replaced = None
 
 
 def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
                   file: TextIO | None = None, line: str | None = None) -> None:
     found = getattr(_item_warnings, "found", None)
-    if found is None:
-        _print_warning(message, category, filename, lineno, file, line)
-    else:
+    if found is not None:
         found.append(" ".join(str(message).split()))
+    elif _hook_replaced is not None:
+        _hook_replaced(message, category, filename, lineno, file, line)
+    else:  # a thread that read the hook just before the last block ended
+        warnings.showwarning(message, category, filename, lineno, file, line)
 
 
 class Augmenter:
-    """A built pipeline that augments one array at a time, each with its own seed."""
+    """A pipeline that augments one array at a time, each with its own seed.
 
-    def __init__(self, config: Config):
-        self.config = config
-        self.root = build_pipeline(config) if config.pipeline else None
-        self.base_dir = Path(config.base_dir)
-        # RoomSimulator's ray tracer draws from pyroomacoustics' process-wide generators: loaded
-        # now, they are seeded per item, and items run one at a time in a threaded process.
-        self.exclusive = self.root is not None and any(
-            type(t).__name__ == "RoomSimulator" for t in _walk(self.root))
-        if self.exclusive:
-            import pyroomacoustics  # noqa: F401
+    Safe to call from several threads at once: audiomentations keeps what a transform drew on the
+    transform object, so every thread builds its own copy of the pipeline (on its first call) and
+    draws from its own item generators (:mod:`rng`). The caller's global ``random`` and
+    ``np.random`` are never touched.
+    """
+
+    def __init__(self, nodes: tuple[Node, ...] | list[Node], base_dir: str | Path):
+        self.nodes = tuple(nodes)
+        self.base_dir = Path(base_dir)
+        self._local = threading.local()
+        root = self._root()  # built now: construction errors surface here, not in an item
+        # RoomSimulator's ray tracer draws from pyroomacoustics' process-wide generators, which
+        # are seeded per item, so such items run one at a time in the process.
+        self.exclusive = root is not None and any(type(t).__name__ == "RoomSimulator" for t in _walk(root))
+
+    def _root(self) -> Any:
+        """This thread's own copy of the pipeline."""
+        try:
+            return self._local.root
+        except AttributeError:
+            self._local.root = build_pipeline(self.nodes, self.base_dir) if self.nodes else None
+            return self._local.root
 
     def augment(self, samples: np.ndarray, sample_rate: int, seed: int) -> tuple[np.ndarray, list[dict[str, Any]]]:
         """Augment ``samples`` (channels-first when multichannel); return audio and applied transforms."""
-        if self.root is None:  # `pipeline: []` converts and copies
+        root = self._root()
+        if root is None:  # `pipeline: []` converts and copies
             return samples, []
         with rng.item_rng(seed, self.exclusive):
-            _reset(self.root)
-            out = self.root(samples, sample_rate)
-        return out, applied_transforms(self.root, self.base_dir)
+            _reset(root)
+            out = root(samples, sample_rate)
+        return out, applied_transforms(root, self.base_dir)
 
 
 def _children(transform: Any) -> list[Any]:

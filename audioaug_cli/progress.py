@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from .runner import Outcome
+from .items import Outcome
 
 
 class ProgressBar:

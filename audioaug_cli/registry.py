@@ -65,9 +65,21 @@ class Param:
 
 
 @cache
+def load_audiomentations() -> types.ModuleType:
+    """The audiomentations module, imported so that the process's warning filters stay as they were:
+    importing it loads scipy, which adds filters of its own for as long as the process lives."""
+    import warnings
+
+    with warnings.catch_warnings():
+        import audiomentations as module
+    loaded: types.ModuleType = module
+    return loaded
+
+
+@cache
 def transform_classes() -> dict[str, type]:
     """Every waveform transform audiomentations exports, by class name (Lambda excluded)."""
-    import audiomentations
+    audiomentations = load_audiomentations()
     from audiomentations.core.transforms_interface import BaseWaveformTransform
 
     found = {}
@@ -79,9 +91,7 @@ def transform_classes() -> dict[str, type]:
 
 
 def composition_class(name: str) -> type:
-    import audiomentations
-
-    cls: type = getattr(audiomentations, name)
+    cls: type = getattr(load_audiomentations(), name)
     return cls
 
 

@@ -11,7 +11,8 @@ behaves exactly as usual for any other caller in the process.
 
 For an item seed ``s`` the generators are ``random.Random(s)`` and
 ``numpy.random.RandomState([s & 0xFFFFFFFF, s >> 32])``: the same streams as
-``random.seed(s); np.random.seed([s & 0xFFFFFFFF, s >> 32])`` on the globals.
+``random.seed(s); np.random.seed([s & 0xFFFFFFFF, s >> 32])`` would give on the globals, which
+are left alone: a program that calls audioaug keeps its own seeding.
 """
 
 from __future__ import annotations
@@ -63,7 +64,9 @@ def install() -> None:
     with _install_lock:
         if _installed:
             return
-        import audiomentations  # noqa: F401  (imports all of its modules)
+        from .registry import load_audiomentations
+
+        load_audiomentations()  # imports all of its modules
 
         random_proxy, numpy_proxy = _RandomProxy(), _NumpyProxy()
         for name, module in list(sys.modules.items()):
@@ -83,29 +86,28 @@ _one_item_at_a_time = threading.Lock()
 def item_rng(seed: int, exclusive: bool = False) -> Iterator[None]:
     """Within the block, audiomentations in this thread draws only from generators seeded by ``seed``.
 
-    The process-wide generators are seeded too, for backends that draw from them: numpy's and
-    random's globals, and pyroomacoustics' own (its ray tracer's). Those are exact while one item
-    runs at a time in the process: always under loky; under threads (dask) only with
-    ``exclusive``, which makes this process's exclusive items wait for one another.
+    The process's global ``random`` and ``np.random`` are neither drawn from nor seeded. With
+    ``exclusive`` (a pipeline with RoomSimulator), pyroomacoustics' own process-wide generators,
+    which its ray tracer draws from, are seeded too, and this process's exclusive items wait for
+    one another.
     """
     install()
     with _one_item_at_a_time if exclusive else nullcontext():
         previous = getattr(_current, "random", None), getattr(_current, "numpy", None)
         _current.random = random.Random(seed)
         _current.numpy = np.random.RandomState(numpy_seed(seed))
-        _seed_process_wide(seed)
+        if exclusive:
+            _seed_room_acoustics(seed)
         try:
             yield
         finally:
             _current.random, _current.numpy = previous
 
 
-def _seed_process_wide(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(numpy_seed(seed))
-    room_acoustics = sys.modules.get("pyroomacoustics")
-    if room_acoustics is not None:  # pyroomacoustics >= 0.10 keeps a numpy Generator and a C++ engine
-        room_acoustics.random.seed(numpy=numpy_seed(seed), libroom=seed)
+def _seed_room_acoustics(seed: int) -> None:
+    import pyroomacoustics  # >= 0.10 keeps a numpy Generator and a C++ engine of its own
+
+    pyroomacoustics.random.seed(numpy=numpy_seed(seed), libroom=seed)
 
 
 def current_random() -> random.Random:

@@ -8,16 +8,24 @@ again, with the same bytes.
 
 from __future__ import annotations
 
-import json
+import errno
+import os
 import sqlite3
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import suppress
 from pathlib import Path
-from typing import Any
+
+from .errors import DiskFullError, UsageError
+from .manifest import ManifestRow
 
 STATE_DIR = ".audioaug"
 COMMIT_EVERY_SECONDS = 1.0
+LOCK = "lock"
+RESERVE = "reserve"
+RESERVE_BYTES = 1 << 20  # freed when the disk fills up, so that what finished can still be recorded
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outputs (
@@ -29,11 +37,52 @@ CREATE TABLE IF NOT EXISTS failures (
 """
 
 
+def is_disk_full(exc: BaseException) -> bool:
+    """An error that says the filesystem (or the user's quota) has no room left."""
+    if isinstance(exc, OSError):
+        return exc.errno in DISK_FULL
+    return isinstance(exc, sqlite3.OperationalError) and "full" in str(exc)
+
+
+class OutputLock:
+    """Held by a run for as long as it writes to OUTPUT_DIR, so that a second run started on the
+    same OUTPUT_DIR is refused before it touches anything. The kernel releases it when the
+    process ends, however it ends (SIGKILL included), so a rerun is never locked out."""
+
+    def __init__(self, output_dir: Path):
+        self.output_dir = output_dir
+        self.fd: int | None = None
+
+    def acquire(self) -> None:
+        import fcntl
+
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        folder = self.output_dir / STATE_DIR
+        folder.mkdir(exist_ok=True)
+        fd = os.open(folder / LOCK, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise UsageError(f"another audioaug run (pid {holder}) is writing to OUTPUT_DIR {self.output_dir}; "
+                             "wait for it to finish, or choose another OUTPUT_DIR") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self.fd = fd
+
+    def release(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)  # closing releases the lock; the file stays, empty of meaning
+            self.fd = None
+
+
 class RunState:
     def __init__(self, output_dir: Path, readonly: bool = False):
         path = output_dir / STATE_DIR / "state.sqlite"
         self.readonly = readonly
         self.lock = threading.Lock()
+        self.reserve = output_dir / STATE_DIR / RESERVE
         if readonly:
             target, uri = (f"file:{path}?mode=ro", True) if path.exists() else (":memory:", False)
             self.db = sqlite3.connect(target, uri=uri, check_same_thread=False)
@@ -42,10 +91,28 @@ class RunState:
             self.db = sqlite3.connect(path, check_same_thread=False)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
+            self._keep_reserve()
         if not readonly or not path.exists():
             self.db.executescript(_SCHEMA)
         self.db.execute("CREATE TEMP TABLE seen (source TEXT PRIMARY KEY)")
         self._last_commit = time.monotonic()
+
+    def _keep_reserve(self) -> None:
+        """Set aside room on OUTPUT_DIR's filesystem for the last records of a run that fills it."""
+        fd = os.open(self.reserve, os.O_WRONLY | os.O_CREAT, 0o666)
+        try:
+            os.posix_fallocate(fd, 0, RESERVE_BYTES)
+        except OSError as exc:
+            if exc.errno in DISK_FULL:
+                raise DiskFullError(f"the filesystem of {self.reserve.parent.parent} is full: nothing was done; "
+                                    "free some space and rerun") from None
+            # a filesystem without fallocate: run without a reserve
+        finally:
+            os.close(fd)
+
+    def free_reserve(self) -> None:
+        with suppress(OSError):
+            self.reserve.unlink()
 
     def is_done(self, source: str, copy: int, fingerprint: str, output_dir: Path) -> bool:
         with self.lock:
@@ -53,11 +120,11 @@ class RunState:
                                     (source, copy, fingerprint)).fetchone()
         return found is not None and (output_dir / found[0]).is_file()
 
-    def record_output(self, row: dict[str, Any], fingerprint: str) -> None:
+    def record_output(self, row: ManifestRow, fingerprint: str) -> None:
         with self.lock:
             self.db.execute("INSERT OR REPLACE INTO outputs VALUES (?, ?, ?, ?, ?)",
-                            (row["source"], row["copy"], fingerprint, row["file_name"], json.dumps(row)))
-            self.db.execute("DELETE FROM failures WHERE source=? AND copy=?", (row["source"], row["copy"]))
+                            (row.source, row.copy, fingerprint, row.file_name, row.to_json()))
+            self.db.execute("DELETE FROM failures WHERE source=? AND copy=?", (row.source, row.copy))
             self._maybe_commit()
 
     def record_failure(self, source: str, copy: int, fingerprint: str, error: str) -> str | None:
@@ -93,10 +160,10 @@ class RunState:
                 self.db.execute("DELETE FROM outputs WHERE source=?", (source,))
             return names
 
-    def rows(self) -> Iterator[dict[str, Any]]:
+    def rows(self) -> Iterator[ManifestRow]:
         """Manifest rows of every output in OUTPUT_DIR, sorted by (source, copy)."""
         for (row,) in self.db.execute("SELECT row FROM outputs ORDER BY source, copy"):
-            yield json.loads(row)
+            yield ManifestRow.from_json(row)
 
     def errors(self) -> Iterator[tuple[str, str]]:
         """(source, error) for every failed input: its first failed copy's reason."""
@@ -125,5 +192,9 @@ class RunState:
 
     def close(self) -> None:
         with self.lock:
-            self.commit()
-            self.db.close()
+            try:
+                self.commit()
+            finally:
+                self.db.close()
+                if not self.readonly:
+                    self.free_reserve()

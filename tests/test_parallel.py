@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import threading
 from pathlib import Path
 
-from audioaug_cli.runner import prestart_workers
+from audioaug_cli.config import parse_config
+from audioaug_cli.provenance import Provenance
+from audioaug_cli.workers import prestart_workers
 
 from .conftest import ROOT, tree, write_tone
 
@@ -48,7 +49,10 @@ def test_jobs_1_and_jobs_2_write_identical_trees(tmp_path: Path) -> None:
 
 
 def test_units_hold_every_item_once_in_order_and_stay_bounded() -> None:
-    from audioaug_cli.runner import UNIT_BYTES, UNIT_ITEMS, Source, Task, _units
+    from audioaug_cli.inputs import Source
+    from audioaug_cli.items import Task
+    from audioaug_cli.workers import UNIT_BYTES, UNIT_ITEMS
+    from audioaug_cli.workers import units as _units
 
     small = [Task(Source(f"s{i}.wav", "", "1:1", size=50_000), (1, 2, 3)) for i in range(10)]
     big = Task(Source("big.wav", "", "1:1", size=5 * UNIT_BYTES), (1, 2, 3, 4))
@@ -82,10 +86,10 @@ def test_no_warm_up_for_an_output_dir_holding_a_finished_run(tmp_path: Path) -> 
         return sum(t.name == "audioaug-warm-up" for t in threading.enumerate())
 
     before = warm_ups()
-    (tmp_path / "audioaug.json").write_text(json.dumps({"status": "complete"}))
+    Provenance.of(parse_config("version: 1\npipeline: []\n"), "complete", {}).write(tmp_path)
     prestart_workers(2, tmp_path)
     assert warm_ups() == before
-    (tmp_path / "audioaug.json").write_text(json.dumps({"status": "interrupted"}))
+    Provenance.of(parse_config("version: 1\npipeline: []\n"), "interrupted", {}).write(tmp_path)
     prestart_workers(2, tmp_path)
     assert warm_ups() == before + 1
 

@@ -15,18 +15,19 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from audioaug_cli.config import parse_config
+from audioaug_cli.items import item_seed
 from audioaug_cli.pipeline import Augmenter, apply_with_params, build_node
-from audioaug_cli.runner import item_seed
 
 from .conftest import tone
 
 
 def augmenter(pipeline_yaml: str, base_dir: Path | None = None) -> Augmenter:
-    return Augmenter(parse_config(f"version: 1\npipeline:\n{pipeline_yaml}", base_dir=base_dir))
+    config = parse_config(f"version: 1\npipeline:\n{pipeline_yaml}", base_dir=base_dir)
+    return Augmenter(config.pipeline, config.base_dir)
 
 
 def test_item_seed_is_stable_across_processes() -> None:
-    code = "from audioaug_cli.runner import item_seed; print(item_seed(1234, 'a/b.flac', 3))"
+    code = "from audioaug_cli.items import item_seed; print(item_seed(1234, 'a/b.flac', 3))"
     other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert int(other.stdout) == item_seed(1234, "a/b.flac", 3)
 
@@ -156,7 +157,7 @@ def test_recorded_parameters_reproduce_the_output(entry: str) -> None:
     out, record = aug.augment(x.copy(), 16000, 7)
     assert len(record) == 1
     recorded = json.loads(json.dumps(record))[0]  # through JSON, as in the manifest
-    fresh = build_node(aug.config.pipeline[0], ("pipeline", 0), Path("."))
+    fresh = build_node(aug.nodes[0], ("pipeline", 0), Path("."))
     _set_sub_transforms(fresh, recorded["params"])
     replayed = apply_with_params(fresh, _own_params(recorded["params"]), x.copy(), 16000)
     np.testing.assert_allclose(replayed, out, atol=1e-6)

@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from audioaug_cli.items import item_seed
 from audioaug_cli.manifest import COLUMNS
-from audioaug_cli.runner import _installed_version, item_seed
+from audioaug_cli.provenance import installed_version
 
 from .conftest import SIMPLE, cli, write_tone
 
@@ -60,8 +61,8 @@ def test_happy_path_writes_mirrored_outputs_and_a_manifest(corpus: Path, tmp_pat
 def test_installed_versions_match_the_package_metadata() -> None:
     """Read from the dist-info folder's name, not importlib.metadata (slow to import)."""
     for name in ("librosa", "audiomentations", "PyYAML", "typing-extensions"):
-        assert _installed_version(name) == version(name)
-    assert _installed_version("no-such-package-here") == "not installed"
+        assert installed_version(name) == version(name)
+    assert installed_version("no-such-package-here") == "not installed"
 
 
 def test_sample_rate_and_channels_are_preserved(corpus: Path, tmp_path: Path, write_config: ConfigWriter) -> None:

@@ -61,10 +61,10 @@ def test_transform_is_reproduced_from_the_seed(name: str, tmp_path: Path) -> Non
     params = NEEDS.get(name, "{p: 1.0}").replace("use_ray_tracing: false, ", "")
     config = parse_config(f"version: 1\npipeline:\n  - {name}: {params}\n", base_dir=tmp_path)
     samples = tone(0.5) + np.float32(0.01) * np.random.default_rng(0).standard_normal(8000, dtype=np.float32)
-    first = Augmenter(config)
+    first = Augmenter(config.pipeline, config.base_dir)
     out, record = first.augment(samples.copy(), 16000, 7)
     first.augment(samples.copy(), 16000, 8)
-    again, record_again = Augmenter(config).augment(samples.copy(), 16000, 7)
+    again, record_again = Augmenter(config.pipeline, config.base_dir).augment(samples.copy(), 16000, 7)
     assert np.array_equal(out, again) and record == record_again
 
 
