@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 from dataclasses import dataclass
+
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 
 class AudioaugError(Exception):
@@ -51,3 +54,13 @@ class ItemError(AudioaugError):
 
 class DiskFullError(AudioaugError):
     """OUTPUT_DIR's filesystem has no room left: the run stops, keeping what finished (exit 1)."""
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """An error that says the filesystem (or the user's quota) has no room left: OSError's, or
+    sqlite's "database or disk is full"."""
+    if isinstance(exc, OSError):
+        return exc.errno in DISK_FULL
+    import sqlite3
+
+    return isinstance(exc, sqlite3.OperationalError) and "full" in str(exc)

@@ -15,10 +15,9 @@ from typing import TYPE_CHECKING
 
 from .audio_io import all_finite, convert, read_audio, write_audio
 from .config import FORMATS, Config
-from .errors import ItemError
+from .errors import ItemError, is_disk_full
 from .inputs import Source
 from .manifest import ManifestRow
-from .state import is_disk_full
 
 if TYPE_CHECKING:
     from .pipeline import Augmenter

@@ -20,12 +20,12 @@ from typing import Any, Protocol
 
 from .audio_io import remove_temporaries
 from .config import Config, load_config
-from .errors import DiskFullError, UsageError
+from .errors import DiskFullError, UsageError, is_disk_full
 from .inputs import Source, WalkCounts, output_dir_inside, walk_inputs
 from .items import Outcome, Task, output_name
 from .manifest import Labels, write_errors, write_manifest
 from .provenance import PROVENANCE, Provenance, check_resumable, read_provenance
-from .state import LOCK, STATE_DIR, OutputLock, RunState, is_disk_full
+from .state import LOCK, STATE_DIR, OutputLock, RunState
 from .workers import execute, prestart_workers, worker_count
 
 ERRORS = "errors.csv"

@@ -8,7 +8,6 @@ again, with the same bytes.
 
 from __future__ import annotations
 
-import errno
 import os
 import sqlite3
 import threading
@@ -17,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import suppress
 from pathlib import Path
 
-from .errors import DiskFullError, UsageError
+from .errors import DISK_FULL, DiskFullError, UsageError
 from .manifest import ManifestRow
 
 STATE_DIR = ".audioaug"
@@ -25,7 +24,6 @@ COMMIT_EVERY_SECONDS = 1.0
 LOCK = "lock"
 RESERVE = "reserve"
 RESERVE_BYTES = 1 << 20  # freed when the disk fills up, so that what finished can still be recorded
-DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outputs (
@@ -35,13 +33,6 @@ CREATE TABLE IF NOT EXISTS failures (
     source TEXT NOT NULL, copy INTEGER NOT NULL, fingerprint TEXT NOT NULL,
     error TEXT NOT NULL, PRIMARY KEY (source, copy));
 """
-
-
-def is_disk_full(exc: BaseException) -> bool:
-    """An error that says the filesystem (or the user's quota) has no room left."""
-    if isinstance(exc, OSError):
-        return exc.errno in DISK_FULL
-    return isinstance(exc, sqlite3.OperationalError) and "full" in str(exc)
 
 
 class OutputLock:

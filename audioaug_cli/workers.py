@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+import warnings
 from collections.abc import Generator, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -103,7 +104,9 @@ def _in_workers(config: Config, tasks: Iterable[Task], output_dir: Path, jobs: i
             for task in suspects:
                 yield _alone_in_a_worker(config, task, output_dir)
         finally:
-            results.close()
+            with warnings.catch_warnings():  # stopped early (--fail-fast, a full disk): that is the point
+                warnings.filterwarnings("ignore", "[0-9]+ tasks have been successfully executed", UserWarning)
+                results.close()
 
 
 def units(tasks: Iterable[Task]) -> Iterator[list[Task]]:

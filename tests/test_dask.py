@@ -21,8 +21,8 @@ def cluster_address() -> Iterator[str]:
         yield cluster.scheduler_address
 
 
-def corpus(root: Path) -> Path:
-    for i in range(10):
+def corpus(root: Path, files: int = 10) -> Path:
+    for i in range(files):
         write_tone(root / f"d{i % 2}" / f"c{i}.wav", 0.2 + 0.1 * (i % 4), 16000, 1 + (i % 3 == 0), 300 + 41 * i)
     return root
 
@@ -37,6 +37,34 @@ def test_dask_on_an_existing_cluster_matches_loky(tmp_path: Path, cluster_addres
     assert dask.returncode == 0, dask.stderr
     assert "done: 30 written" in dask.stderr
     assert tree(tmp_path / "dask") == tree(tmp_path / "loky")
+
+
+@pytest.fixture(scope="module")
+def loky_reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict[str, bytes]]:
+    """A 20-file corpus, its config, and what loky writes for it."""
+    root = tmp_path_factory.mktemp("threads")
+    inputs = corpus(root / "in", files=20)
+    config = root / "c.yaml"
+    config.write_text(PIPELINE)
+    loky = audioaug("run", config, inputs, root / "loky", "-j", "2")
+    assert loky.returncode == 0, loky.stderr
+    return config, inputs, tree(root / "loky")
+
+
+@pytest.mark.parametrize("workers,threads", [(1, 2), (2, 2)])
+def test_dask_workers_with_several_threads_match_loky(workers: int, threads: int, tmp_path: Path,
+                                                      loky_reference: tuple[Path, Path, dict[str, bytes]]) -> None:
+    """`dask worker` runs a thread per core by default: items in threads must not share state."""
+    from dask.distributed import LocalCluster
+
+    config, inputs, expected = loky_reference
+    with LocalCluster(n_workers=workers, threads_per_worker=threads, processes=True, host="127.0.0.1",
+                      dashboard_address=":0") as cluster:  # another test's cluster may hold the default port
+        dask = audioaug("run", config, inputs, tmp_path / "dask", "--backend", "dask",
+                        "--scheduler", cluster.scheduler_address)
+    assert dask.returncode == 0, dask.stderr
+    assert "done: 60 written" in dask.stderr
+    assert tree(tmp_path / "dask") == expected
 
 
 def test_dask_starts_a_local_cluster_without_an_address(tmp_path: Path) -> None:

@@ -1,0 +1,87 @@
+"""Each item owns its state: one pipeline shared by threads, and a caller's process left as it was."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from audioaug_cli.config import parse_config
+from audioaug_cli.pipeline import Augmenter
+
+from .conftest import ROOT, tone
+from .test_parallel import PIPELINE
+
+
+def test_one_pipeline_called_from_eight_threads_matches_serial_calls() -> None:
+    config = parse_config(PIPELINE)
+    shared = Augmenter(config.pipeline, config.base_dir)
+    inputs = [tone(0.25, freq=200 + 7 * i) for i in range(200)]
+    serial = [Augmenter(config.pipeline, config.base_dir).augment(x.copy(), 16000, 1000 + i)
+              for i, x in enumerate(inputs)]
+    start = threading.Barrier(8)
+
+    def item(i: int) -> tuple[np.ndarray, list[dict[str, object]]]:
+        if i < 8:
+            start.wait()  # all eight threads inside the pipeline at once from the first item
+        return shared.augment(inputs[i].copy(), 16000, 1000 + i)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        threaded = list(pool.map(item, range(200)))
+    applied = sum(bool(record) for _out, record in serial)
+    assert applied > 150  # the pipeline draws and applies: there is state to share
+    for (out, record), (expected, expected_record) in zip(threaded, serial, strict=True):
+        assert record == expected_record
+        assert np.array_equal(out, expected)
+
+
+CALLER = """
+import random, sys, warnings
+import numpy as np
+
+random.seed(5)
+np.random.seed(5)
+filters, show = list(warnings.filters), warnings.showwarning
+random_state, numpy_state = random.getstate(), np.random.get_state()
+
+def unchanged(when):
+    same = {
+        "random": random.getstate() == random_state,
+        "np.random": all(np.array_equal(a, b) for a, b in zip(np.random.get_state(), numpy_state)),
+        "warnings.filters": warnings.filters == filters,
+        "warnings.showwarning": warnings.showwarning is show,
+    }
+    print(when, sorted(k for k, v in same.items() if not v))
+
+from audioaug_cli import RunOptions, load_config, run
+from audioaug_cli.pipeline import Augmenter
+
+config = load_config(sys.argv[1])
+unchanged("load")
+summary = run(config, sys.argv[2], sys.argv[3], RunOptions(jobs=1))
+assert summary.written == 30, summary
+unchanged("run")
+augmenter = Augmenter(config.pipeline, config.base_dir)
+for seed in range(20):
+    augmenter.augment(np.zeros(8000, dtype=np.float32) + 0.1, 16000, seed)
+unchanged("augment")
+"""
+
+
+def test_the_caller_keeps_its_rngs_and_warning_state(tmp_path: Path) -> None:
+    """A training script that calls the library keeps its own seeding and warning set-up."""
+    from .test_dask import corpus
+
+    config = tmp_path / "c.yaml"
+    config.write_text(PIPELINE)
+    inputs = corpus(tmp_path / "in")
+    script = tmp_path / "caller.py"
+    script.write_text(CALLER)
+    done = subprocess.run([sys.executable, str(script), str(config), str(inputs), str(tmp_path / "out")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["load []", "run []", "augment []"]
