@@ -16,6 +16,7 @@ import numpy as np
 
 from .errors import ItemError
 
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff")  # what the walk takes, any case
 TEMP_MARK = ".audioaug-tmp"  # every temporary file audioaug creates has this in its name
 # Subtypes that decode from integers: they cannot hold NaN or infinity, so need no check.
 _INTEGER_CODED = ("PCM_", "ULAW", "ALAW", "ALAC_", "DPCM_", "DWVW_", "IMA_ADPCM", "MS_ADPCM", "GSM610",
@@ -108,17 +109,42 @@ def convert(samples: np.ndarray, sample_rate: int, target_rate: int | None, mono
 
 def write_audio(path: str, samples: np.ndarray, sample_rate: int, fmt: str, subtype: str) -> None:
     """Write channels-first audio atomically, in soundfile's ``fmt``/``subtype``."""
+    write_bytes(path, encode_audio(samples, sample_rate, fmt, subtype))
+
+
+def encode_audio(samples: np.ndarray, sample_rate: int, fmt: str, subtype: str) -> memoryview:
+    """Channels-first audio as the bytes of a ``fmt``/``subtype`` file.
+
+    Encoded in memory, then written in one call: given a path, libsndfile would fsync every file
+    on close, which a kill does not need (the page cache survives it) and which costs more than
+    the write itself; given a file, it writes 8 KiB pieces through callbacks that can only print
+    an error such as a full disk, once per piece, where here it is raised once.
+    """
     import soundfile
 
-    frames_first = samples.T if samples.ndim == 2 else samples
-    # Encoded in memory, then written in one call. Given a path, libsndfile would fsync every file
-    # on close, which a kill does not need (the page cache survives it) and which costs more than
-    # the write itself; given a file, it writes 8 KiB pieces through callbacks that can only print
-    # an error such as a full disk, once per piece, where here it is raised once.
     encoded = io.BytesIO()
-    soundfile.write(encoded, frames_first, sample_rate, format=fmt, subtype=subtype)
+    soundfile.write(encoded, samples.T if samples.ndim == 2 else samples, sample_rate, format=fmt, subtype=subtype)
+    return encoded.getbuffer()
+
+
+def decode_audio(data: memoryview) -> np.ndarray:
+    """Encoded audio back as float32, channels-first (channels, frames): what a reader of the file gets."""
+    import soundfile
+
+    frames_first, _rate = soundfile.read(io.BytesIO(data), dtype="float32", always_2d=True)
+    return np.ascontiguousarray(frames_first.T)
+
+
+def write_bytes(path: str | Path, data: memoryview | bytes) -> None:
+    """Write a file's bytes atomically."""
     with atomic_file(path) as handle:
-        handle.write(encoded.getbuffer())
+        handle.write(data)
+
+
+def write_array(path: str | Path, array: np.ndarray) -> None:
+    """Write a .npy file atomically."""
+    with atomic_file(path) as handle:
+        np.save(handle, array, allow_pickle=False)
 
 
 @contextmanager

@@ -164,7 +164,8 @@ def validate(config: Path) -> None:
 def transforms(name: str | None, as_json: bool) -> None:
     """List the transforms a pipeline can use, or describe NAME's parameters.
 
-    Everything is read from the installed audiomentations, so it always matches what `run` uses.
+    Waveform transforms are read from the installed audiomentations, so they always match what
+    `run` uses; the Spec* transforms (audioaug's own) go in the `spectrogram:` section's pipeline.
 
     \b
     Example:
@@ -174,9 +175,9 @@ def transforms(name: str | None, as_json: bool) -> None:
     import json
 
     from . import registry
-    from .config import suggest
+    from .errors import suggest
 
-    names = [*registry.transform_classes(), *registry.COMPOSITIONS]
+    names = [*registry.transform_classes(), *registry.COMPOSITIONS, *registry.spec_transform_classes()]
     if name is None:
         if as_json:
             click.echo(json.dumps([{"name": n, "summary": registry.summary(n)} for n in names], indent=2))

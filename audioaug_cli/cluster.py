@@ -18,14 +18,14 @@ DASK_HINT = "pip install 'audioaug[dask]'"
 
 
 @contextmanager
-def dask_backend(scheduler: str | None, jobs: int | None) -> Iterator[tuple[Any, tuple[type[BaseException], ...]]]:
+def dask_backend(scheduler: str | None, jobs: int) -> Iterator[tuple[Any, tuple[type[BaseException], ...]]]:
     """Yield (a joblib parallel_config for the cluster, the exceptions that mean a worker died)."""
     try:
         from dask.distributed import Client, LocalCluster
         from distributed.scheduler import KilledWorker
     except ImportError:
         raise UsageError(f"--backend dask needs dask.distributed, which is not installed: {DASK_HINT}") from None
-    from joblib import cpu_count, parallel_config
+    from joblib import parallel_config
 
     with ExitStack() as stack:
         if scheduler:
@@ -35,7 +35,7 @@ def dask_backend(scheduler: str | None, jobs: int | None) -> Iterator[tuple[Any,
                 raise UsageError(f"cannot reach the dask scheduler at {scheduler}: {exc}") from None
         else:
             cluster = stack.enter_context(LocalCluster(
-                host="127.0.0.1", n_workers=jobs or cpu_count(), threads_per_worker=1, processes=True,
+                host="127.0.0.1", n_workers=jobs, threads_per_worker=1, processes=True,
                 dashboard_address=None, silence_logs=logging.ERROR))
             client = stack.enter_context(Client(cluster, set_as_default=False))
         yield parallel_config(backend="dask", client=client), (KilledWorker,)

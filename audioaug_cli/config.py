@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
@@ -17,18 +16,19 @@ from typing import Any
 
 import yaml
 
-from . import registry
-from .errors import ConfigError, Problem, location
+from .entries import EntryChecks, Path_
+from .errors import ConfigError, Problem, kind, location, suggest
+from .features import LAYOUTS, PAD_MODES, DbScale, FeatureSettings
+from .manifest import COLUMNS, FEATURE_COLUMNS
 from .pipeline import Node
 
 FORMATS = {"wav": "WAV", "flac": "FLAC", "ogg": "OGG"}
 DEFAULT_SUBTYPES = {"wav": "PCM_16", "flac": "PCM_16", "ogg": "VORBIS"}
-AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff")
-TOP_KEYS = ("version", "seed", "copies", "audio", "output", "pipeline")
+TOP_KEYS = ("version", "seed", "copies", "audio", "output", "pipeline", "spectrogram")
 AUDIO_KEYS = ("sample_rate", "mono")
 OUTPUT_KEYS = ("format", "subtype", "manifest")
-
-Path_ = tuple[str | int, ...]  # a place in the config: keys and list indices
+SPECTROGRAM_KEYS = tuple(FeatureSettings.__dataclass_fields__)
+DB_KEYS = ("ref", "amin", "top_db")
 
 
 @dataclass(frozen=True)
@@ -45,10 +45,11 @@ class Config:
     pipeline: tuple[Node, ...] = ()
     base_dir: str = "."  # the config file's folder: relative paths in the config start here
     version: int = 1
+    spectrogram: FeatureSettings | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The normalised config, as recorded in audioaug.json and hashed."""
-        return {
+        found = {
             "version": self.version,
             "seed": self.seed,
             "copies": self.copies,
@@ -56,6 +57,13 @@ class Config:
             "output": {"format": self.format, "subtype": self.subtype, "manifest": self.manifest},
             "pipeline": [node.to_dict() for node in self.pipeline],
         }
+        if self.spectrogram is not None:  # absent otherwise, so that older OUTPUT_DIRs still resume
+            found["spectrogram"] = self.spectrogram.to_dict()
+        return found
+
+    @property
+    def manifest_columns(self) -> tuple[str, ...]:
+        return COLUMNS if self.spectrogram is None else FEATURE_COLUMNS
 
     @cached_property
     def hash(self) -> str:
@@ -138,25 +146,7 @@ def _yaml_problem(exc: yaml.MarkedYAMLError) -> Problem:
     return Problem("", f"{kind} (column {mark.column + 1}): {what}", mark.line + 1)
 
 
-def suggest(name: str, valid: list[str] | tuple[str, ...]) -> str:
-    import difflib  # only for mistakes: not part of every start-up
-
-    close = difflib.get_close_matches(name, list(valid), n=1, cutoff=0.6)
-    return f"; did you mean {close[0]}?" if close else ""
-
-
-def kind(value: Any) -> str:
-    """How a found value is named in messages."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (dict, list)):
-        return "a mapping" if isinstance(value, dict) else "a list"
-    return repr(value)
-
-
-class _Checker:
+class _Checker(EntryChecks):
     """Walks the parsed YAML, collecting problems with their lines, and builds the Config."""
 
     def __init__(self, root: yaml.Node | None, base_dir: Path):
@@ -221,21 +211,25 @@ class _Checker:
             self.problem(("audio", "mono"), f"expected true or false, found {kind(mono)}")
         output = self.section(data, "output", OUTPUT_KEYS)
         fmt, subtype, manifest = self.output(output)
-        pipeline: list[Node] = []
         if "pipeline" not in data:
             self.problem((), "missing 'pipeline' (a list of transforms; [] copies the audio unchanged)")
-        elif data["pipeline"] is None:
-            pipeline = []
-        elif not isinstance(data["pipeline"], list):
-            self.problem(("pipeline",), f"expected a list of transforms, found {kind(data['pipeline'])}")
-        else:
-            nodes = [self.entry(e, ("pipeline", i)) for i, e in enumerate(data["pipeline"])]
-            pipeline = [n for n in nodes if n is not None]
-        config = Config(seed=seed, copies=copies, sample_rate=sample_rate, mono=bool(mono), format=fmt,
-                        subtype=subtype, manifest=manifest, pipeline=tuple(pipeline), base_dir=str(self.base_dir))
+        pipeline = self.node_list(data.get("pipeline"), ("pipeline",))
+        spectrogram = self.spectrogram(data.get("spectrogram"))
         if not self.problems:
-            self.try_construct(config)
-        return config
+            self.try_construct(pipeline, list(spectrogram.pipeline) if spectrogram else None)
+        return Config(seed=seed, copies=copies, sample_rate=sample_rate, mono=bool(mono), format=fmt,
+                      subtype=subtype, manifest=manifest, pipeline=tuple(pipeline), base_dir=str(self.base_dir),
+                      spectrogram=spectrogram)
+
+    def node_list(self, value: Any, here: Path_, spec: bool = False) -> list[Node]:
+        """A pipeline: a list of entries (null or absent: none)."""
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            self.problem(here, f"expected a list of transforms, found {kind(value)}")
+            return []
+        nodes = [self.entry(e, (*here, i), spec) for i, e in enumerate(value)]
+        return [n for n in nodes if n is not None]
 
     def unknown_keys(self, data: dict[str, Any], path: Path_, valid: tuple[str, ...] | list[str]) -> None:
         for key in data:
@@ -265,6 +259,90 @@ class _Checker:
         self.unknown_keys(value, (key,), valid)
         return value
 
+    def spectrogram(self, value: Any) -> FeatureSettings | None:
+        """The ``spectrogram:`` section, or None when the config has none."""
+        if value is None:
+            return None
+        here: Path_ = ("spectrogram",)
+        if not isinstance(value, dict):
+            self.problem(here, f"expected a mapping of spectrogram settings, found {kind(value)}")
+            return None
+        self.unknown_keys(value, here, SPECTROGRAM_KEYS)
+        d = FeatureSettings()
+        n_fft = self.integer(value, here, "n_fft", d.n_fft, minimum=2)
+        hop = self.integer(value, here, "hop_length", None, minimum=1)
+        win = self.integer(value, here, "win_length", None, minimum=1)
+        if isinstance(win, int) and win > n_fft:
+            self.problem((*here, "win_length"), f"must be at most n_fft ({n_fft}), found {win}")
+        window = self.window(value.get("window", d.window), (*here, "window"))
+        n_mels = self.integer(value, here, "n_mels", d.n_mels, minimum=1) if value.get("n_mels", 1) is not None \
+            else None
+        fmin = self.number(value, here, "fmin", d.fmin, minimum=0.0)
+        fmax = self.number(value, here, "fmax", None, minimum=0.0)
+        if fmax is not None and fmax <= fmin:
+            self.problem((*here, "fmax"), f"must be greater than fmin ({fmin}), found {fmax}")
+        power = self.number(value, here, "power", d.power, minimum=0.0, above=True)
+        return FeatureSettings(
+            n_fft=n_fft, hop_length=hop, win_length=win, window=window,
+            center=self.choice(value, here, "center", d.center, (True, False)), n_mels=n_mels, fmin=fmin, fmax=fmax,
+            htk=self.choice(value, here, "htk", d.htk, (True, False)),
+            norm=self.choice(value, here, "norm", d.norm, ("slaney", None)),
+            pad_mode=self.choice(value, here, "pad_mode", d.pad_mode, PAD_MODES), power=power,
+            db=self.db_scale(value.get("db", {}), (*here, "db")),
+            layout=self.choice(value, here, "layout", d.layout, LAYOUTS),
+            write_audio=self.choice(value, here, "write_audio", d.write_audio, (True, False)),
+            pipeline=tuple(self.node_list(value.get("pipeline"), (*here, "pipeline"), spec=True)))
+
+    def db_scale(self, value: Any, here: Path_) -> DbScale | None:
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            self.problem(here, f"expected a mapping with {', '.join(DB_KEYS)}, or null for linear values, "
+                         f"found {kind(value)}")
+            return DbScale()
+        self.unknown_keys(value, here, DB_KEYS)
+        d = DbScale()
+        return DbScale(ref=self.number(value, here, "ref", d.ref, minimum=0.0, above=True),
+                       amin=self.number(value, here, "amin", d.amin, minimum=0.0, above=True),
+                       top_db=self.number(value, here, "top_db", d.top_db, minimum=0.0)
+                       if value.get("top_db", 0) is not None else None)
+
+    def window(self, value: Any, here: Path_) -> str:
+        from scipy.signal import get_window
+
+        try:
+            if not isinstance(value, str):
+                raise ValueError
+            get_window(value, 16)
+        except (ValueError, TypeError):
+            self.problem(here, f"expected a window name that scipy.signal.get_window knows (hann, hamming, "
+                         f"blackman, boxcar, ...), found {kind(value)}")
+            return "hann"
+        return value
+
+    def number(self, data: dict[str, Any], path: Path_, key: str, default: Any, minimum: float,
+               above: bool = False) -> Any:
+        """A number at least ``minimum`` (greater than it, with ``above``); null only where the default is."""
+        value = data.get(key, default)
+        if value is default or (value is None and default is None):
+            return default
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            self.problem((*path, key), f"expected a number{' or null' if default is None else ''}, found {kind(value)}")
+            return default
+        if value < minimum or (above and value == minimum):
+            self.problem((*path, key), f"must be {'greater than' if above else 'at least'} {minimum}, found {value}")
+            return default
+        return float(value)
+
+    def choice(self, data: dict[str, Any], path: Path_, key: str, default: Any, valid: tuple[Any, ...]) -> Any:
+        value = data.get(key, default)
+        if any(value is v or (type(value) is type(v) and value == v) for v in valid):
+            return value
+        shown = " or ".join(kind(v) if not isinstance(v, str) else v for v in valid)
+        self.problem((*path, key), f"expected {shown}, found {kind(value)}"
+                     + (suggest(value, [v for v in valid if isinstance(v, str)]) if isinstance(value, str) else ""))
+        return default
+
     def output(self, output: dict[str, Any]) -> tuple[str, str, str]:
         import soundfile
 
@@ -287,162 +365,6 @@ class _Checker:
             manifest = "manifest.csv"
         return fmt, subtype, manifest
 
-    # -- the pipeline ----------------------------------------------------------------------
-    def entry(self, entry: Any, path: Path_) -> Node | None:
-        """One pipeline entry -> a normalised node, or None (with problems recorded)."""
-        body: Any
-        if isinstance(entry, str):
-            name, body = entry, {}
-        elif isinstance(entry, dict) and len(entry) == 1:
-            name, body = next(iter(entry.items()))
-            body = {} if body is None else body
-        else:
-            self.problem(path, "expected a transform name, or a mapping of one transform name to its "
-                         f"parameters (e.g. PitchShift: {{p: 0.5}}), found {kind(entry)}")
-            return None
-        if not isinstance(name, str):
-            self.problem(path, f"expected a transform name, found {kind(name)}")
-            return None
-        here = (*path, name)
-        if name in registry.REFUSED:
-            self.problem(path, f"{name} is not allowed: {registry.REFUSED[name]}")
-            return None
-        if name not in registry.COMPOSITIONS and name not in registry.transform_classes():
-            valid = [*registry.transform_classes(), *registry.COMPOSITIONS]
-            self.problem(path, f"unknown transform {name!r}{suggest(name, valid)} "
-                         "(`audioaug transforms` lists them)")
-            return None
-        if not isinstance(body, dict):
-            self.problem(here, f"expected a mapping of parameters, found {kind(body)}")
-            return None
-        if name in registry.COMPOSITIONS:
-            return self.composition(name, body, here)
-        return self.leaf(name, body, here)
-
-    def composition(self, name: str, body: dict[str, Any], here: Path_) -> Node | None:
-        params = {k: v for k, v in body.items() if k != "transforms"}
-        checked = self.params(name, params, here, skip=("transforms",))
-        children = body.get("transforms")
-        if not isinstance(children, list) or not children:
-            self.problem((*here, "transforms") if "transforms" in body else here,
-                         f"{name} needs 'transforms:', a non-empty list of transforms"
-                         + (f", found {kind(children)}" if "transforms" in body else ""))
-            return None
-        nodes = [self.entry(c, (*here, "transforms", i)) for i, c in enumerate(children)]
-        children_ok = [n for n in nodes if n is not None]
-        if checked is None or len(children_ok) != len(nodes):
-            return None
-        weights = checked.get("weights")
-        if weights is not None and len(weights) != len(nodes):
-            self.problem((*here, "weights"), f"expected {len(nodes)} weights, one per transform, found {len(weights)}")
-        count = checked.get("num_transforms")
-        if count is not None:
-            low, high = (count, count) if isinstance(count, int) else (count[0], count[1] or len(nodes))
-            if not 0 <= low <= high <= len(nodes):
-                self.problem((*here, "num_transforms"), f"must pick between 0 and {len(nodes)} transforms "
-                             f"with low <= high, found {kind(count)}")
-        return Node(name, checked, tuple(children_ok))
-
-    def leaf(self, name: str, body: dict[str, Any], here: Path_) -> Node | None:
-        checked = self.params(name, body, here)
-        return None if checked is None else Node(name, checked)
-
-    def params(self, name: str, body: dict[str, Any], here: Path_, skip: tuple[str, ...] = ()) -> dict[str, Any] | None:
-        known = registry.params_of(name)
-        renamed = registry.RENAMED.get(name, {})
-        ok = True
-        out: dict[str, Any] = {}
-        for key, value in body.items():
-            spot = (*here, key)
-            if key not in known:
-                ok = False
-                if key in renamed:
-                    self.problem(spot, f"unknown parameter; audiomentations renamed it to {renamed[key]}",
-                                 key_line=True)
-                else:
-                    hint = suggest(str(key), [*known, *skip]) or f" (valid: {', '.join(known)})"
-                    self.problem(spot, f"unknown parameter{hint}", key_line=True)
-                continue
-            param = known[key]
-            if param.takes_transform and value is not None:
-                nested = self.transform_value(value, spot)
-                ok = ok and nested is not None
-                out[key] = nested
-            elif not registry.check_value(value, param.annotation):
-                ok = False
-                self.problem(spot, f"expected {registry.describe(param.annotation)}, found {kind(value)}")
-            else:
-                out[key] = value
-        for key, param in known.items():
-            if param.required and key not in body and key not in skip:
-                ok = False
-                self.problem(here, f"missing required parameter {key}")
-        if not ok:
-            return None
-        return out if self.ranges(name, out, here) else None
-
-    def transform_value(self, value: Any, spot: Path_) -> Any:
-        """A parameter that takes a transform: one entry, or a list of them (applied as a Compose)."""
-        if isinstance(value, list):
-            if not value:
-                self.problem(spot, "expected a transform or a non-empty list of transforms, found []")
-                return None
-            nodes = [self.entry(e, (*spot, i)) for i, e in enumerate(value)]
-            return None if any(n is None for n in nodes) else nodes
-        return self.entry(value, spot)
-
-    def ranges(self, name: str, params: dict[str, Any], here: Path_) -> bool:
-        """p within [0, 1], min_X <= max_X, and paths that exist: what users get wrong most."""
-        ok = True
-        known = registry.params_of(name)
-        p = params.get("p")
-        if isinstance(p, (int, float)) and not 0 <= p <= 1:
-            self.problem((*here, "p"), f"is a probability and must be between 0 and 1, found {p}")
-            ok = False
-        for key in known:
-            if not key.startswith("min_") or "max_" + key[4:] not in known:
-                continue
-            high_key = "max_" + key[4:]
-            low = params.get(key, known[key].default)
-            high = params.get(high_key, known[high_key].default)
-            numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (low, high))
-            if numbers and low > high and (key in params or high_key in params):
-                shown = key if key in params else high_key
-                self.problem((*here, shown), f"{key} ({low}) is greater than {high_key} ({high})")
-                ok = False
-        for key, value in params.items():
-            if key.endswith("_path"):
-                ok = self.audio_paths(value, (*here, key)) and ok
-        return ok
-
-    def audio_paths(self, value: Any, spot: Path_) -> bool:
-        for i, item in enumerate(value if isinstance(value, list) else [value]):
-            place = (*spot, i) if isinstance(value, list) else spot
-            path = self.base_dir / item
-            if not path.exists():
-                self.problem(place, f"no such file or folder: {path} (paths are relative to the config's folder)")
-                return False
-            if path.is_dir() and not any(_audio_files(path)):
-                self.problem(place, f"{path} holds no audio files ({' '.join(AUDIO_EXTENSIONS)})")
-                return False
-        return True
-
-    def try_construct(self, config: Config) -> None:
-        """Build every transform once, so that audiomentations' own checks run now, located."""
-        from .pipeline import ConstructionError, build_pipeline
-
-        if not config.pipeline:
-            return  # nothing to build: an empty pipeline never loads audiomentations
-        try:
-            build_pipeline(config.pipeline, config.base_dir)
-        except ConstructionError as exc:
-            self.problem(exc.path, exc.message)
-
-
-def _audio_files(folder: Path) -> Iterator[Path]:
-    return (p for p in folder.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file())
-
-
 def pipeline_tree(config: Config) -> str:
     """The normalised pipeline as an indented tree, as `audioaug validate` prints it."""
     lines = ["pipeline" + (" (empty: copies the audio unchanged)" if not config.pipeline else "")]
@@ -460,4 +382,9 @@ def pipeline_tree(config: Config) -> str:
                 add(value, below + "  ")
 
     add(config.pipeline, "")
+    if config.spectrogram is not None:
+        settings = config.spectrogram
+        shown = ", ".join(f"{k}={v!r}" for k, v in settings.to_dict().items() if k != "pipeline")
+        lines.append(f"spectrogram ({shown})")
+        add(settings.pipeline, "")
     return "\n".join(lines)

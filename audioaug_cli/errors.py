@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 from dataclasses import dataclass
+from typing import Any
 
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
@@ -18,6 +19,25 @@ def location(path: tuple[str | int, ...]) -> str:
     for part in path:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out
+
+
+def suggest(name: str, valid: list[str] | tuple[str, ...]) -> str:
+    import difflib  # only for mistakes: not part of every start-up
+
+    close = difflib.get_close_matches(name, list(valid), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]}?" if close else ""
+
+
+def kind(value: Any) -> str:
+    """How a found value is named in messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        return "a mapping" if isinstance(value, dict) else "a list"
+    return repr(value)
+
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .config import AUDIO_EXTENSIONS
+from .audio_io import AUDIO_EXTENSIONS
 
 
 @dataclass(frozen=True)

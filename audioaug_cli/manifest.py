@@ -13,6 +13,7 @@ from .audio_io import write_text
 from .errors import UsageError
 
 COLUMNS = ("file_name", "source", "copy", "seed", "sample_rate", "channels", "frames", "duration", "transforms")
+FEATURE_COLUMNS = (*COLUMNS, "feature_file")  # with a spectrogram: section
 ERROR_COLUMNS = ("source", "error")
 
 
@@ -29,12 +30,19 @@ class ManifestRow:
     frames: int
     duration: float
     transforms: str
+    feature_file: str | None = None  # relative to OUTPUT_DIR: the item's .npy, with a spectrogram: section
 
     @classmethod
     def make(cls, file_name: str, source: str, copy: int, seed: int, sample_rate: int, channels: int,
-             frames: int, transforms: list[dict[str, Any]]) -> ManifestRow:
+             frames: int, transforms: list[dict[str, Any]], feature_file: str | None = None) -> ManifestRow:
         return cls(file_name, source, copy, seed, sample_rate, channels, frames, round(frames / sample_rate, 6),
-                   json.dumps(transforms))
+                   json.dumps(transforms), feature_file)
+
+    @property
+    def files(self) -> tuple[str, ...]:
+        """Every file this output is made of, relative to OUTPUT_DIR."""
+        extra = (self.feature_file,) if self.feature_file and self.feature_file != self.file_name else ()
+        return (self.file_name, *extra)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -43,8 +51,8 @@ class ManifestRow:
     def from_json(cls, text: str) -> ManifestRow:
         return cls(**json.loads(text))
 
-    def values(self) -> tuple[Any, ...]:
-        return tuple(getattr(self, c) for c in COLUMNS)
+    def values(self, columns: tuple[str, ...]) -> tuple[Any, ...]:
+        return tuple(getattr(self, c) for c in columns)
 
 
 class Labels:
@@ -64,7 +72,7 @@ class Labels:
                     raise UsageError(f"{path}: the labels CSV needs a file_name column (paths relative to "
                                      f"INPUT_DIR); found columns: {', '.join(header) or 'none'}")
                 columns = tuple(c for c in header if c != "file_name")
-                clash = sorted(set(columns) & set(COLUMNS))
+                clash = sorted(set(columns) & set(FEATURE_COLUMNS))
                 if clash:
                     raise UsageError(f"{path}: label column(s) {', '.join(clash)} clash with manifest columns; "
                                      "rename them")
@@ -82,13 +90,14 @@ def _relative(name: str) -> str:
     return name[2:] if name.startswith("./") else name
 
 
-def write_manifest(path: Path, rows: Iterable[ManifestRow], labels: Labels) -> None:
+def write_manifest(path: Path, rows: Iterable[ManifestRow], labels: Labels, columns: tuple[str, ...] = COLUMNS
+                   ) -> None:
     """Write rows (already sorted by source, copy) with the label columns appended, atomically."""
     def write(handle: IO[str]) -> None:
         writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow((*COLUMNS, *labels.columns))
+        writer.writerow((*columns, *labels.columns))
         for row in rows:
-            writer.writerow((*row.values(), *labels.for_source(row.source)))
+            writer.writerow((*row.values(columns), *labels.for_source(row.source)))
     write_text(path, write)
 
 

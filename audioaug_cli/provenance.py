@@ -59,7 +59,8 @@ def check_resumable(config: Config, output_dir: Path) -> None:
         return
     old, new = previous.config, config.to_dict()
     changes = [f"{k} {old.get(k)} -> {new[k]}" for k in ("seed", "copies") if old.get(k) != new[k]]
-    changes += [f"{k} differs" for k in new if k not in ("seed", "copies") and old.get(k) != new[k]]
+    changes += [f"{k} differs" for k in dict.fromkeys([*new, *old])
+                if k not in ("seed", "copies") and old.get(k) != new.get(k)]
     raise UsageError(f"OUTPUT_DIR {output_dir} was made with a different config ({'; '.join(changes)}); "
                      "use --overwrite to start over, or choose another OUTPUT_DIR")
 

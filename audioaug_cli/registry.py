@@ -95,10 +95,25 @@ def composition_class(name: str) -> type:
     return cls
 
 
+def spec_transform_classes() -> dict[str, type]:
+    """The spectrogram transforms (audioaug's own), by class name."""
+    from .spec_transforms import SPEC_TRANSFORMS
+
+    return dict(SPEC_TRANSFORMS)
+
+
+def class_of(name: str) -> type:
+    """The class behind a name a config may use: a composition, a waveform or a spectrogram transform."""
+    if name in COMPOSITIONS:
+        return composition_class(name)
+    spec = spec_transform_classes()
+    return spec[name] if name in spec else transform_classes()[name]
+
+
 @cache
 def params_of(name: str) -> dict[str, Param]:
     """The constructor parameters of a transform or composition, in signature order."""
-    cls = composition_class(name) if name in COMPOSITIONS else transform_classes()[name]
+    cls = class_of(name)
     init = cls.__init__  # type: ignore[misc]
     signature = inspect.signature(init)
     try:
@@ -121,7 +136,7 @@ def params_of(name: str) -> dict[str, Param]:
 
 def summary(name: str) -> str:
     """The first sentence of a transform's docstring."""
-    cls = composition_class(name) if name in COMPOSITIONS else transform_classes()[name]
+    cls = class_of(name)
     doc = inspect.getdoc(cls) or ""
     import re
 
@@ -224,11 +239,11 @@ def param_docs(name: str) -> dict[str, str]:
     """Each parameter's description, from the ':param x:' lines of the class's docstrings."""
     import re
 
-    cls = composition_class(name) if name in COMPOSITIONS else transform_classes()[name]
-    text = "\n".join(inspect.getdoc(f) or "" for f in (cls, cls.__init__))  # type: ignore[misc]
+    cls = class_of(name)
     docs = {}
-    for match in re.finditer(r":param (\w+):(.*?)(?=\n\s*:(?:param|return|rtype)\b|\Z)", text, re.S):
-        docs[match.group(1)] = " ".join(match.group(2).split())
+    for text in (inspect.getdoc(cls) or "", inspect.getdoc(cls.__init__) or ""):  # type: ignore[misc]
+        for match in re.finditer(r":param (\w+):(.*?)(?=\n\s*:(?:param|return|rtype)\b|\Z)", text, re.S):
+            docs[match.group(1)] = " ".join(match.group(2).split())
     return docs
 
 
@@ -252,7 +267,7 @@ def default_repr(value: Any) -> Any:
 def describe_transform(name: str) -> dict[str, Any]:
     """Everything `audioaug transforms NAME` shows, introspected from audiomentations."""
     docs = param_docs(name)
-    cls = composition_class(name) if name in COMPOSITIONS else transform_classes()[name]
+    cls = class_of(name)
     docs.setdefault("transforms", "The transforms to apply (Compose) or to choose from (OneOf, SomeOf).")
     params = [{"name": p.name, "type": "a list of transforms" if p.name == "transforms" else describe(p.annotation),
                "required": p.required, "default": default_repr(p.default), "description": docs.get(p.name, "")}

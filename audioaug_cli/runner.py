@@ -22,7 +22,7 @@ from .audio_io import remove_temporaries
 from .config import Config, load_config
 from .errors import DiskFullError, UsageError, is_disk_full
 from .inputs import Source, WalkCounts, output_dir_inside, walk_inputs
-from .items import Outcome, Task, output_name
+from .items import Outcome, Task, item_files
 from .manifest import Labels, write_errors, write_manifest
 from .provenance import PROVENANCE, Provenance, check_resumable, read_provenance
 from .state import LOCK, STATE_DIR, OutputLock, RunState
@@ -194,7 +194,7 @@ def _augment_all(config: Config, input_dir: Path, output_dir: Path, options: Run
 def _finish(config: Config, output_dir: Path, state: RunState, labels: Labels, status: str) -> None:
     """Make what finished survive, then write the files that describe it: manifest, errors, provenance."""
     state.commit()
-    write_manifest(output_dir / config.manifest, state.rows(), labels)
+    write_manifest(output_dir / config.manifest, state.rows(), labels, config.manifest_columns)
     write_errors(output_dir / ERRORS, state.errors())
     Provenance.of(config, status, state.counts()).write(output_dir)
 
@@ -304,8 +304,7 @@ def _record(outcome: Outcome, state: RunState, output_dir: Path, summary: Summar
         summary.written += 1
         summary.audio_seconds += outcome.audio_seconds
     else:
-        stale = state.record_failure(outcome.source, outcome.copy, outcome.fingerprint, outcome.error or "failed")
-        if stale:
+        for stale in state.record_failure(outcome.source, outcome.copy, outcome.fingerprint, outcome.error or "failed"):
             (output_dir / stale).unlink(missing_ok=True)
         failed.add(outcome.source)
 
@@ -316,7 +315,7 @@ def _dry_run(config: Config, input_dir: Path, output_dir: Path, options: RunOpti
     counts = WalkCounts()
     try:
         for task in _plan(config, input_dir, output_dir, options, state, summary, counts):
-            summary.planned.extend(f"{task.source.rel} -> {output_name(task.source.rel, c, config.extension)}"
+            summary.planned.extend(f"{task.source.rel} -> {' '.join(item_files(config, task.source.rel, c))}"
                                    for c in task.copies)
     finally:
         state.close()

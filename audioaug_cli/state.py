@@ -107,9 +107,9 @@ class RunState:
 
     def is_done(self, source: str, copy: int, fingerprint: str, output_dir: Path) -> bool:
         with self.lock:
-            found = self.db.execute("SELECT file_name FROM outputs WHERE source=? AND copy=? AND fingerprint=?",
+            found = self.db.execute("SELECT row FROM outputs WHERE source=? AND copy=? AND fingerprint=?",
                                     (source, copy, fingerprint)).fetchone()
-        return found is not None and (output_dir / found[0]).is_file()
+        return found is not None and all((output_dir / n).is_file() for n in ManifestRow.from_json(found[0]).files)
 
     def record_output(self, row: ManifestRow, fingerprint: str) -> None:
         with self.lock:
@@ -118,16 +118,16 @@ class RunState:
             self.db.execute("DELETE FROM failures WHERE source=? AND copy=?", (row.source, row.copy))
             self._maybe_commit()
 
-    def record_failure(self, source: str, copy: int, fingerprint: str, error: str) -> str | None:
-        """Record a failed item; return the file name of a stale output it had, to be removed."""
+    def record_failure(self, source: str, copy: int, fingerprint: str, error: str) -> tuple[str, ...]:
+        """Record a failed item; return the files of a stale output it had, to be removed."""
         with self.lock:
-            old = self.db.execute("SELECT file_name FROM outputs WHERE source=? AND copy=?",
+            old = self.db.execute("SELECT row FROM outputs WHERE source=? AND copy=?",
                                   (source, copy)).fetchone()
             self.db.execute("DELETE FROM outputs WHERE source=? AND copy=?", (source, copy))
             self.db.execute("INSERT OR REPLACE INTO failures VALUES (?, ?, ?, ?)",
                             (source, copy, fingerprint, error))
             self._maybe_commit()
-        return old[0] if old else None
+        return ManifestRow.from_json(old[0]).files if old else ()
 
     def mark_seen(self, source: str) -> None:
         """Note that the walk found this input in this run (see :meth:`unseen_sources`)."""
@@ -146,7 +146,8 @@ class RunState:
         """Drop an input's failures, and unless keep_outputs its outputs; return their file names."""
         with self.lock:
             self.db.execute("DELETE FROM failures WHERE source=?", (source,))
-            names = [n for (n,) in self.db.execute("SELECT file_name FROM outputs WHERE source=?", (source,))]
+            names = [name for (row,) in self.db.execute("SELECT row FROM outputs WHERE source=?", (source,))
+                     for name in ManifestRow.from_json(row).files]
             if not keep_outputs:
                 self.db.execute("DELETE FROM outputs WHERE source=?", (source,))
             return names
@@ -168,8 +169,9 @@ class RunState:
         return {"outputs": outputs[0], "sources": outputs[1], "failed_inputs": failed[0]}
 
     def file_names(self) -> Iterator[str]:
-        for (name,) in self.db.execute("SELECT file_name FROM outputs"):
-            yield name
+        """Every file of every recorded output."""
+        for row in self.rows():
+            yield from row.files
 
     def _maybe_commit(self) -> None:
         if time.monotonic() - self._last_commit >= COMMIT_EVERY_SECONDS:

@@ -1,0 +1,265 @@
+"""The spectrogram side: a feature per output item, optionally augmented.
+
+The clean feature of audio ``x`` (channels, samples) is librosa's
+``power_to_db(melspectrogram(y=x, ...))`` with the config's settings (``n_mels: null``: the STFT's
+magnitude to ``power``; ``db: null``: linear values). The spectrogram pipeline works on it in two
+stages: ``SpecTimeStretch`` replaces the complex STFT before the magnitude, mel and dB steps, and the
+masks work on the feature after them. Its draws come from ``numpy.random.default_rng(item_seed)``,
+which belongs to the item, so features are as reproducible as the audio.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from .errors import ItemError
+from .pipeline import ConstructionError, Node
+from .spec_transforms import SPEC_TRANSFORMS, SpecTimeStretch, SpecTransform
+
+LAYOUTS = ("channels_first", "channels_last")
+PadMode = Literal["constant", "edge", "linear_ramp", "reflect", "symmetric", "empty"]  # what librosa.stft takes
+PAD_MODES: tuple[PadMode, ...] = ("constant", "edge", "linear_ramp", "reflect", "symmetric", "empty")
+
+
+@dataclass(frozen=True)
+class DbScale:
+    """``librosa.power_to_db``'s arguments."""
+
+    ref: float = 1.0
+    amin: float = 1e-5
+    top_db: float | None = 80.0
+
+
+@dataclass(frozen=True)
+class FeatureSettings:
+    """The ``spectrogram:`` section. Defaults are kapre's MelSpectrogram, as in the seed article."""
+
+    n_fft: int = 1024
+    hop_length: int | None = None  # n_fft // 4
+    win_length: int | None = None  # n_fft
+    window: str = "hann"
+    center: bool = False
+    n_mels: int | None = 256
+    fmin: float = 0.0
+    fmax: float | None = None  # sample_rate / 2
+    htk: bool = False
+    norm: Literal["slaney"] | None = "slaney"
+    pad_mode: PadMode = "constant"
+    power: float = 1.0
+    db: DbScale | None = field(default_factory=DbScale)
+    layout: str = "channels_first"
+    write_audio: bool = True
+    pipeline: tuple[Node, ...] = ()
+
+    @property
+    def hop(self) -> int:
+        return self.hop_length or self.n_fft // 4
+
+    def to_dict(self) -> dict[str, Any]:
+        """As recorded in audioaug.json and hashed."""
+        db = None if self.db is None else {"ref": self.db.ref, "amin": self.db.amin, "top_db": self.db.top_db}
+        return {"n_fft": self.n_fft, "hop_length": self.hop_length, "win_length": self.win_length,
+                "window": self.window, "center": self.center, "n_mels": self.n_mels, "fmin": self.fmin,
+                "fmax": self.fmax, "htk": self.htk, "norm": self.norm, "pad_mode": self.pad_mode,
+                "power": self.power, "db": db, "layout": self.layout, "write_audio": self.write_audio,
+                "pipeline": [node.to_dict() for node in self.pipeline]}
+
+
+# -- the clean feature ------------------------------------------------------------------------
+def stft(x: np.ndarray, settings: FeatureSettings) -> np.ndarray:
+    """The complex STFT of (channels, samples) or (samples,) audio: (channels, bins, frames)."""
+    import librosa
+
+    audio = x[np.newaxis] if x.ndim == 1 else x
+    if not settings.center and audio.shape[-1] < settings.n_fft:
+        raise ItemError(f"too short for the spectrogram: {audio.shape[-1]} samples, fewer than n_fft "
+                        f"({settings.n_fft}); with center: false each frame needs n_fft samples")
+    spectrum: np.ndarray = librosa.stft(audio, n_fft=settings.n_fft, hop_length=settings.hop,
+                                        win_length=settings.win_length, window=settings.window,
+                                        center=settings.center, pad_mode=settings.pad_mode)
+    return spectrum
+
+
+def feature_of_stft(spectrum: np.ndarray, sample_rate: int, settings: FeatureSettings) -> np.ndarray:
+    """Magnitude to ``power``, mel projection, decibels: the float32 (channels, bins, frames) feature."""
+    values = np.abs(spectrum)
+    if settings.power != 1.0:
+        values = values ** settings.power
+    if settings.n_mels is not None:
+        basis = _mel_basis(sample_rate, settings.n_fft, settings.n_mels, settings.fmin, settings.fmax,
+                           settings.htk, settings.norm)
+        values = np.einsum("...ft,mf->...mt", values, basis, optimize=True)  # as librosa.feature.melspectrogram
+    if settings.db is not None:
+        import librosa
+
+        values = librosa.power_to_db(values, ref=settings.db.ref, amin=settings.db.amin, top_db=settings.db.top_db)
+    return np.asarray(values, dtype=np.float32)
+
+
+@lru_cache(maxsize=16)
+def _mel_basis(sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax: float | None, htk: bool,
+               norm: Literal["slaney"] | None) -> np.ndarray:
+    """Made once per sample rate in a process (and so is librosa's warning about empty mel bands)."""
+    import librosa
+
+    basis: np.ndarray = librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax,
+                                            htk=htk, norm=norm)
+    return basis
+
+
+def clean_feature(x: np.ndarray, sample_rate: int, settings: FeatureSettings) -> np.ndarray:
+    """The feature before any spectrogram transform, in the settings' layout."""
+    return in_layout(feature_of_stft(stft(x, settings), sample_rate, settings), settings.layout)
+
+
+def in_layout(feature: np.ndarray, layout: str) -> np.ndarray:
+    """(channels, bins, frames) as is, or as (frames, bins, channels) for channels_last (kapre's)."""
+    return feature if layout == "channels_first" else np.ascontiguousarray(feature.transpose(2, 1, 0))
+
+
+# -- the spectrogram pipeline -----------------------------------------------------------------
+@dataclass(frozen=True)
+class _Composition:
+    """Compose, OneOf or SomeOf over spectrogram transforms, with audiomentations' meaning."""
+
+    name: str
+    children: tuple[Any, ...]
+    p: float = 1.0
+    shuffle: bool = False
+    weights: tuple[float, ...] | None = None
+    num_transforms: int | tuple[int, int | None] = 1
+
+    def choose(self, rng: np.random.Generator) -> list[Any]:
+        count = len(self.children)
+        if self.name == "Compose":
+            return [self.children[i] for i in (rng.permutation(count) if self.shuffle else range(count))]
+        if self.name == "OneOf":
+            weights = np.asarray(self.weights if self.weights else [1.0] * count, dtype=np.float64)
+            return [self.children[int(rng.choice(count, p=weights / weights.sum()))]]
+        if isinstance(self.num_transforms, int):
+            k = self.num_transforms
+        else:
+            low, high = self.num_transforms
+            k = int(rng.integers(low, (count if high is None else high) + 1))
+        return [self.children[i] for i in sorted(rng.choice(count, size=k, replace=False))]
+
+
+def build_spec_pipeline(nodes: tuple[Node, ...], path: tuple[str | int, ...] = ("spectrogram", "pipeline")
+                        ) -> _Composition:
+    """The spectrogram pipeline's root: a Compose of its nodes. Raises ConstructionError, located."""
+    root = _Composition("Compose", tuple(_build(n, (*path, i)) for i, n in enumerate(nodes)))
+    _check_order(root, path)
+    return root
+
+
+def _build(node: Node, path: tuple[str | int, ...]) -> Any:
+    here = (*path, node.name)
+    if node.transforms is not None:
+        children = tuple(_build(c, (*here, "transforms", i)) for i, c in enumerate(node.transforms))
+        params = dict(node.params)
+        if isinstance(params.get("num_transforms"), list):
+            params["num_transforms"] = tuple(params["num_transforms"])
+        if params.get("weights") is not None:
+            params["weights"] = tuple(params["weights"])
+        return _Composition(node.name, children, **params)
+    try:
+        return SPEC_TRANSFORMS[node.name](**node.params)
+    except (ValueError, TypeError) as exc:
+        raise ConstructionError(path, f"{node.name}: {exc}") from None
+
+
+def _leaves(transform: Any) -> list[SpecTransform]:
+    if isinstance(transform, _Composition):
+        return [leaf for child in transform.children for leaf in _leaves(child)]
+    return [transform]
+
+
+def _check_order(root: _Composition, path: tuple[str | int, ...]) -> None:
+    """SpecTimeStretch works on the STFT, the masks on the feature: no stretch may follow a mask."""
+    masked = False
+    for leaf in _leaves(root):
+        if isinstance(leaf, SpecTimeStretch) and masked:
+            raise ConstructionError(path, "SpecTimeStretch works on the STFT, before the mel and dB steps, so it "
+                                    "must come before every mask")
+        masked = masked or not isinstance(leaf, SpecTimeStretch)
+    for composition in _compositions(root):
+        kinds = {isinstance(leaf, SpecTimeStretch) for leaf in _leaves(composition)}
+        if composition.shuffle and len(kinds) == 2:
+            raise ConstructionError(path, "a Compose with shuffle: true may not hold both SpecTimeStretch and "
+                                    "masks: the stretch must come first")
+
+
+def _compositions(transform: Any) -> list[_Composition]:
+    if not isinstance(transform, _Composition):
+        return []
+    return [transform, *(c for child in transform.children for c in _compositions(child))]
+
+
+class _Feature:
+    """An item's spectrogram on its way: the complex STFT, then (at the first mask) the feature."""
+
+    def __init__(self, x: np.ndarray, sample_rate: int, settings: FeatureSettings):
+        self.settings, self.sample_rate = settings, sample_rate
+        self.array = stft(x, settings)
+        self.stage = "stft"
+
+    def at(self, stage: str) -> np.ndarray:
+        if stage == "feature" and self.stage == "stft":
+            self.array = feature_of_stft(self.array, self.sample_rate, self.settings)
+            self.stage = "feature"
+        return self.array
+
+    def apply(self, transform: SpecTransform | type[SpecTransform], params: dict[str, Any]) -> None:
+        self.array = transform.apply(self.at(transform.stage), params, self.settings.hop)
+
+    def result(self) -> np.ndarray:
+        return in_layout(self.at("feature"), self.settings.layout)
+
+
+class FeatureAugmenter:
+    """Features for one config's items. Holds no per-item state, so threads may share it."""
+
+    def __init__(self, settings: FeatureSettings):
+        self.settings = settings
+        self.root = build_spec_pipeline(settings.pipeline)
+
+    def augment(self, x: np.ndarray, sample_rate: int, seed: int) -> tuple[np.ndarray, list[dict[str, Any]]]:
+        """The augmented feature of ``x`` and the spectrogram transforms applied, with their parameters."""
+        rng = np.random.default_rng(seed)
+        feature = _Feature(x, sample_rate, self.settings)
+        applied: list[dict[str, Any]] = []
+        self._run(self.root, feature, rng, applied)
+        return feature.result(), applied
+
+    def _run(self, transform: Any, feature: _Feature, rng: np.random.Generator,
+             applied: list[dict[str, Any]]) -> None:
+        if rng.random() >= transform.p:
+            return
+        if isinstance(transform, _Composition):
+            for child in transform.choose(rng):
+                self._run(child, feature, rng, applied)
+            return
+        params = transform.draw(rng, feature.at(transform.stage))
+        feature.apply(transform, params)
+        applied.append({"name": type(transform).__name__, "params": params})
+
+
+def replay_features(x: np.ndarray, sample_rate: int, settings: FeatureSettings,
+                    applied: list[dict[str, Any]]) -> np.ndarray:
+    """The feature that spectrogram transforms with these recorded parameters give for ``x``: what
+    a manifest row's feature_file holds, from its written audio and its ``transforms``."""
+    feature = _Feature(x, sample_rate, settings)
+    for entry in applied:
+        if entry["name"] in SPEC_TRANSFORMS:
+            feature.apply(SPEC_TRANSFORMS[entry["name"]], entry["params"])
+    return feature.result()
+
+
+def feature_name(file_name: str) -> str:
+    """'a/b__aug1.wav' -> 'a/b__aug1.npy'."""
+    return str(Path(file_name).with_suffix(".npy").as_posix())
