@@ -93,7 +93,10 @@ def feature_of_stft(spectrum: np.ndarray, sample_rate: int, settings: FeatureSet
     if settings.n_mels is not None:
         basis = _mel_basis(sample_rate, settings.n_fft, settings.n_mels, settings.fmin, settings.fmax,
                            settings.htk, settings.norm)
-        values = np.einsum("...ft,mf->...mt", values, basis, optimize=True)  # as librosa.feature.melspectrogram
+        # librosa.feature.melspectrogram's product, with the filters as a sparse matrix: the same sums,
+        # in an order that does not depend on BLAS's thread count (features stay byte-identical
+        # whatever -j), and faster, as each band holds only a few bins.
+        values = np.stack([basis @ channel for channel in values])
     if settings.db is not None:
         import librosa
 
@@ -103,13 +106,14 @@ def feature_of_stft(spectrum: np.ndarray, sample_rate: int, settings: FeatureSet
 
 @lru_cache(maxsize=16)
 def _mel_basis(sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax: float | None, htk: bool,
-               norm: Literal["slaney"] | None) -> np.ndarray:
-    """Made once per sample rate in a process (and so is librosa's warning about empty mel bands)."""
+               norm: Literal["slaney"] | None) -> Any:
+    """librosa's mel filters as a sparse matrix, made once per sample rate in a process (and so is
+    librosa's warning about empty mel bands)."""
     import librosa
+    from scipy.sparse import csr_array
 
-    basis: np.ndarray = librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax,
-                                            htk=htk, norm=norm)
-    return basis
+    return csr_array(librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax,
+                                         htk=htk, norm=norm))
 
 
 def clean_feature(x: np.ndarray, sample_rate: int, settings: FeatureSettings) -> np.ndarray:

@@ -17,14 +17,23 @@ import numpy as np
 
 from . import registry
 from .config import FORMATS
+from .features import LAYOUTS, PAD_MODES
 
 TRANSFORM_VALUE = {"$ref": "#/$defs/transform_or_list"}
 
 
 def config_schema() -> dict[str, Any]:
     names = [*registry.transform_classes(), *registry.COMPOSITIONS]
+    spec_names = list(registry.spec_transform_classes())
     defs: dict[str, Any] = {name: _entry_schema(name) for name in names}
     defs["entry"] = {"anyOf": [{"enum": names}, *({"$ref": f"#/$defs/{n}"} for n in names)]}
+    for name in spec_names:
+        defs[name] = _entry_schema(name)
+    for name in registry.COMPOSITIONS:  # the same compositions, over spectrogram transforms
+        defs[f"spec_{name}"] = _entry_schema(name, entry="spec_entry")
+    spec_entries = [*spec_names, *registry.COMPOSITIONS]
+    defs["spec_entry"] = {"anyOf": [{"enum": spec_entries}, *({"$ref": f"#/$defs/{n}"} for n in spec_names),
+                                    *({"$ref": f"#/$defs/spec_{n}"} for n in registry.COMPOSITIONS)]}
     defs["transform_or_list"] = {"anyOf": [{"$ref": "#/$defs/entry"},
                                            {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/entry"}}]}
     properties: dict[str, Any] = {
@@ -44,6 +53,7 @@ def config_schema() -> dict[str, Any]:
         }},
         "pipeline": {"type": ["array", "null"], "items": {"$ref": "#/$defs/entry"},
                      "description": "The transforms, applied in order (a Compose)."},
+        "spectrogram": _spectrogram_schema(),
     }
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -56,12 +66,42 @@ def config_schema() -> dict[str, Any]:
     }
 
 
-def _entry_schema(name: str) -> dict[str, Any]:
+def _spectrogram_schema() -> dict[str, Any]:
+    nullable_int = {"type": ["integer", "null"], "minimum": 1}
+    number = {"type": "number", "minimum": 0}
+    return {"type": ["object", "null"], "additionalProperties": False,
+            "description": "Also write a float32 .npy feature per output: log-mel (or STFT) with SpecAugment.",
+            "properties": {
+                "n_fft": {"type": "integer", "minimum": 2, "default": 1024},
+                "hop_length": {**nullable_int, "description": "null: n_fft // 4"},
+                "win_length": {**nullable_int, "description": "null: n_fft"},
+                "window": {"type": "string", "default": "hann"},
+                "center": {"type": "boolean", "default": False},
+                "n_mels": {**nullable_int, "default": 256, "description": "null: the STFT itself, no mel projection"},
+                "fmin": {**number, "default": 0.0},
+                "fmax": {"type": ["number", "null"], "minimum": 0, "description": "null: sample_rate / 2"},
+                "htk": {"type": "boolean", "default": False},
+                "norm": {"enum": ["slaney", None], "default": "slaney"},
+                "pad_mode": {"enum": list(PAD_MODES), "default": "constant"},
+                "power": {"type": "number", "exclusiveMinimum": 0, "default": 1.0},
+                "db": {"type": ["object", "null"], "additionalProperties": False,
+                       "description": "librosa.power_to_db's arguments; null: linear values",
+                       "properties": {"ref": {"type": "number", "exclusiveMinimum": 0, "default": 1.0},
+                                      "amin": {"type": "number", "exclusiveMinimum": 0, "default": 1e-5},
+                                      "top_db": {"type": ["number", "null"], "minimum": 0, "default": 80.0}}},
+                "layout": {"enum": list(LAYOUTS), "default": "channels_first"},
+                "write_audio": {"type": "boolean", "default": True},
+                "pipeline": {"type": ["array", "null"], "items": {"$ref": "#/$defs/spec_entry"},
+                             "description": "Spectrogram transforms, applied in order (a Compose)."},
+            }}
+
+
+def _entry_schema(name: str, entry: str = "entry") -> dict[str, Any]:
     """``{Name: {params}}``, where the params object may be null (all defaults)."""
     docs = registry.param_docs(name)
     props: dict[str, Any] = {}
     for param in registry.params_of(name).values():
-        schema = {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/entry"}} \
+        schema = {"type": "array", "minItems": 1, "items": {"$ref": f"#/$defs/{entry}"}} \
             if param.name == "transforms" else _annotation_schema(param.annotation)
         if param.name == "p":
             schema = {"type": "number", "minimum": 0, "maximum": 1}

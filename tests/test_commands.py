@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from audioaug_cli import registry
 from audioaug_cli.cli import main
-from audioaug_cli.config import AUDIO_KEYS, OUTPUT_KEYS, TOP_KEYS
+from audioaug_cli.config import AUDIO_KEYS, DB_KEYS, OUTPUT_KEYS, SPECTROGRAM_KEYS, TOP_KEYS
 from audioaug_cli.schema import config_schema
 
 from .conftest import ROOT, cli
@@ -61,7 +61,8 @@ def test_transforms_lists_every_transform_with_a_summary() -> None:
     result = cli("transforms")
     assert result.exit_code == 0
     names = [line.split()[0] for line in result.stdout.splitlines()]
-    assert names == [*registry.transform_classes(), "Compose", "OneOf", "SomeOf"]
+    assert names == [*registry.transform_classes(), "Compose", "OneOf", "SomeOf", "SpecFrequencyMask", "SpecTimeMask",
+                     "SpecTimeStretch"]
     assert all(len(line.split(None, 1)) == 2 for line in result.stdout.splitlines())
     listed = json.loads(cli("transforms", "--json").stdout)
     assert [t["name"] for t in listed] == names and all(t["summary"] for t in listed)
@@ -106,6 +107,10 @@ def test_schema_is_a_valid_json_schema_that_accepts_every_shipped_config() -> No
     "version: 1\npipeline:\n  - PitchShift: {method: fast}\n",
     "version: 1\npipeline:\n  - Gain: {p: 2}\n",
     "version: 1\npipeline:\n  - Lambda\n",
+    "version: 1\npipeline: []\nspectrogram: {layout: channels_middle}\n",
+    "version: 1\npipeline: []\nspectrogram: {pipeline: [PitchShift]}\n",
+    "version: 1\npipeline: [SpecTimeMask]\n",
+    "version: 1\npipeline: []\nspectrogram: {pipeline: [{OneOf: {transforms: [{SpecTimeMask: {widht: 2}}]}}]}\n",
 ])
 def test_schema_rejects_what_validate_rejects(text: str) -> None:
     validator = jsonschema.Draft202012Validator(config_schema())
@@ -117,6 +122,8 @@ def test_schema_covers_the_config_keys() -> None:
     assert set(props) == set(TOP_KEYS)
     assert set(props["audio"]["properties"]) == set(AUDIO_KEYS)
     assert set(props["output"]["properties"]) == set(OUTPUT_KEYS)
+    assert set(props["spectrogram"]["properties"]) == set(SPECTROGRAM_KEYS)
+    assert set(props["spectrogram"]["properties"]["db"]["properties"]) == set(DB_KEYS)
 
 
 def test_the_shipped_schema_file_is_up_to_date() -> None:
