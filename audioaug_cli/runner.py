@@ -26,7 +26,7 @@ from .items import Outcome, Task, item_files
 from .manifest import Labels, write_errors, write_manifest
 from .provenance import PROVENANCE, Provenance, check_resumable, read_provenance
 from .state import LOCK, STATE_DIR, OutputLock, RunState
-from .workers import execute, prestart_workers, worker_count
+from .workers import execute, worker_count
 
 ERRORS = "errors.csv"
 
@@ -98,8 +98,6 @@ def run(config: Config | str | Path, input_dir: str | Path, output_dir: str | Pa
     input_dir, output_dir = Path(input_dir).absolute(), Path(output_dir).absolute()  # workers may run elsewhere
     reporter = reporter or _Silent()
     jobs = worker_count(options.jobs)
-    if options.backend == "loky" and not options.dry_run:
-        prestart_workers(jobs, output_dir)
     if not isinstance(config, Config):
         config = load_config(config)
     config = config.with_overrides(options.seed, options.copies)

@@ -12,6 +12,7 @@ import os
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import suppress
 from pathlib import Path
@@ -61,11 +62,28 @@ class OutputLock:
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
         self.fd = fd
+        _held.add(self)
 
     def release(self) -> None:
         if self.fd is not None:
             os.close(self.fd)  # closing releases the lock; the file stays, empty of meaning
             self.fd = None
+        _held.discard(self)
+
+
+_held: weakref.WeakSet[OutputLock] = weakref.WeakSet()
+
+
+def _close_in_child() -> None:
+    """A forked worker must not keep the lock alive after its parent is gone."""
+    for lock in list(_held):
+        if lock.fd is not None:
+            with suppress(OSError):
+                os.close(lock.fd)
+            lock.fd = None
+
+
+os.register_at_fork(after_in_child=_close_in_child)
 
 
 class RunState:

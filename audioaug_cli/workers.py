@@ -1,10 +1,12 @@
-"""Where units of work run: in this process (-j 1), on joblib's loky worker processes, or on a
-dask cluster through joblib's dask backend. Results stream back as they finish, in any order."""
+"""Where units of work run: in this process (-j 1, and plans too small to gain from more), in
+worker processes on this machine (forked from this one on Linux, loky's elsewhere), or on a dask
+cluster through joblib's dask backend. Results stream back as they finish, in any order."""
 
 from __future__ import annotations
 
+import itertools
+import sys
 import threading
-import time
 import warnings
 from collections.abc import Generator, Iterable, Iterator
 from pathlib import Path
@@ -12,7 +14,6 @@ from typing import Any
 
 from .config import Config
 from .items import Outcome, Task, augment_source, augment_unit
-from .provenance import is_finished
 
 WORKER_DIED = ("the worker process died while augmenting this file (killed by the system, "
                "e.g. out of memory?)")
@@ -29,59 +30,129 @@ def worker_count(jobs: int | None) -> int:
     return int(cpu_count())
 
 
-def prestart_workers(jobs: int, output_dir: Path) -> None:
-    """Start loky's workers now, in the background, so that they import numpy, scipy and
-    audiomentations while this process checks the config. The run's Parallel reuses them.
-
-    Not when OUTPUT_DIR holds a finished run: a rerun usually has nothing to do, and at exit
-    loky would wait for every warm-up to end (~0.5 s on 2 cores). If there is work after all,
-    the run starts its workers itself.
-    """
-    if jobs == 1 or is_finished(output_dir):
-        return
-
-    def warm() -> None:
-        from joblib import Parallel, delayed
-
-        Parallel(n_jobs=jobs, backend="loky")(delayed(_import_worker_modules)() for _ in range(jobs))
-
-    threading.Thread(target=warm, name="audioaug-warm-up", daemon=True).start()
-
-
-def _import_worker_modules() -> None:
-    from . import pipeline  # noqa: F401
-    from .registry import load_audiomentations
-
-    load_audiomentations()  # what every item needs; the slow part of a worker's start
-    time.sleep(0.1)  # hold this worker, so that the next warm-up goes to another one
-
-
 def execute(config: Config, tasks: Iterable[Task], output_dir: Path, jobs: int,
             cluster: Any = None) -> Generator[list[Outcome], None, None]:
-    """Run tasks in this process (``jobs`` 1), on loky workers, or on a dask cluster (``cluster``:
+    """Run tasks in this process, in ``jobs`` local workers, or on a dask cluster (``cluster``:
     joblib's parallel_config for it and what a lost worker raises), yielding results as they finish.
 
-    If a worker process dies, joblib abandons the whole batch: the tasks that were in flight are
-    retried one at a time in a fresh local worker (a task that kills its worker again fails alone),
-    and the rest of the stream goes on.
+    If a worker process dies, the pool goes with it: the tasks that were in flight are retried one
+    at a time in a fresh worker (a task that kills its worker again fails alone), and the rest of
+    the stream goes on in a new pool.
     """
     if cluster is not None:
         parallel_config, worker_lost = cluster
         with parallel_config:  # the cluster's own thread count decides how many run at once
             yield from _in_workers(config, tasks, output_dir, None, worker_lost)
         return
-    if jobs == 1:  # in-process: no workers to start, no joblib to import
-        for task in tasks:
+    remaining = units(tasks)
+    first = list(itertools.islice(remaining, jobs + 1)) if jobs > 1 else []
+    if len(first) <= jobs:  # -j 1, or a plan too small to gain from workers (starting them costs ~50 ms)
+        for task in itertools.chain.from_iterable(itertools.chain(first, remaining)):
             yield augment_source(config, task, str(output_dir))
         return
-    from joblib.externals.loky.process_executor import TerminatedWorkerError
+    yield from _in_local_workers(config, itertools.chain(first, remaining), output_dir, jobs)
 
-    yield from _in_workers(config, tasks, output_dir, jobs, (TerminatedWorkerError,))
+
+def _in_local_workers(config: Config, remaining: Iterator[list[Task]], output_dir: Path, jobs: int
+                      ) -> Iterator[list[Outcome]]:
+    """Units of work on worker processes; a few more are in flight than there are workers, and
+    results come back as they finish."""
+    while True:
+        try:
+            yield from _in_a_pool(config, remaining, output_dir, jobs)
+            return
+        except _PoolBroken as broken:  # a worker died, and with it the pool and what was in flight
+            for task in broken.suspects:
+                yield _alone_in_a_worker(config, task, output_dir)
+
+
+class _PoolBroken(Exception):
+    def __init__(self, suspects: list[Task]):
+        self.suspects = suspects
+
+
+def _in_a_pool(config: Config, remaining: Iterator[list[Task]], output_dir: Path, jobs: int
+               ) -> Iterator[list[Outcome]]:
+    from concurrent.futures import FIRST_COMPLETED, Future, wait
+    from concurrent.futures.process import BrokenProcessPool
+
+    executor = _pool(jobs)
+    in_flight: dict[Future[list[Outcome]], list[Task]] = {}
+    finished = False
+    try:
+        for unit in itertools.islice(remaining, 2 * jobs):
+            in_flight[executor.submit(augment_unit, config, unit, str(output_dir))] = unit
+        while in_flight:
+            done, _pending = wait(in_flight, return_when=FIRST_COMPLETED)
+            for future in done:
+                try:
+                    outcomes = future.result()
+                except BrokenProcessPool:
+                    raise _PoolBroken([task for unit in in_flight.values() for task in unit]) from None
+                del in_flight[future]
+                for unit in itertools.islice(remaining, 1):
+                    in_flight[executor.submit(augment_unit, config, unit, str(output_dir))] = unit
+                yield outcomes
+        finished = True
+    finally:
+        if not finished:  # stopped early (interrupted, --fail-fast, a full disk) or broken
+            _stop_workers(executor)
+        executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _pool(jobs: int) -> Any:
+    """Workers forked from this process once the config is checked, so that each starts with numpy,
+    scipy and audiomentations already imported: a spawned worker spends ~0.6 s importing them,
+    which on a corpus of a few seconds' work costs more than the parallelism saves. On Linux; macOS
+    and Windows do not fork safely, and get loky's spawned workers."""
+    if not sys.platform.startswith("linux"):
+        from joblib.externals.loky import get_reusable_executor
+
+        return get_reusable_executor(max_workers=jobs)
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    return ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork"),
+                               initializer=_worker_started)
+
+
+def _worker_started() -> None:
+    """In each worker: Ctrl-C and SIGTERM are the parent's to handle (it stops the workers), and a
+    worker never outlives its parent, however the parent ends (SIGKILL included)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    _die_with_parent()
+
+
+def _die_with_parent() -> None:
+    import ctypes
+    import signal
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG (Linux)
+    except (OSError, AttributeError):
+        pass
+
+
+def _stop_workers(executor: Any) -> None:
+    """Kill the pool's workers now, mid-item: what they were writing is a temporary file."""
+    kill = getattr(executor, "kill_workers", None)  # Python >= 3.14
+    if kill is not None:
+        kill()
+        return
+    if not hasattr(executor, "_processes"):  # loky's
+        executor.shutdown(wait=True, kill_workers=True)
+        return
+    for process in list(executor._processes.values()):  # (the standard library has no public way before 3.14)
+        process.kill()
 
 
 def _in_workers(config: Config, tasks: Iterable[Task], output_dir: Path, jobs: int | None,
                 worker_lost: tuple[type[BaseException], ...]) -> Iterator[list[Outcome]]:
-    """joblib's Parallel over the tasks, with the backend in force (loky, or dask's)."""
+    """joblib's Parallel over the tasks, with the backend in force (dask's)."""
     from joblib import Parallel, delayed
 
     remaining = units(tasks)
@@ -143,12 +214,15 @@ def _tracked(units: Iterator[list[Task]], lock: threading.Lock,
 
 
 def _alone_in_a_worker(config: Config, task: Task, output_dir: Path) -> list[Outcome]:
-    from joblib import Parallel, delayed
-    from joblib.externals.loky.process_executor import TerminatedWorkerError
+    """A task that was in flight when a worker died, in a worker of its own: if it kills that
+    one too, it fails alone."""
+    from concurrent.futures.process import BrokenProcessPool
 
+    executor = _pool(1)
     try:
-        in_a_worker = Parallel(n_jobs=2, backend="loky")
-        [outcomes] = in_a_worker([delayed(augment_source)(config, task, str(output_dir))])
-        return outcomes  # type: ignore[no-any-return]
-    except TerminatedWorkerError:
+        outcomes: list[Outcome] = executor.submit(augment_source, config, task, str(output_dir)).result()
+        return outcomes
+    except BrokenProcessPool:
         return [Outcome(task.source.rel, c, task.source.fingerprint, error=WORKER_DIED) for c in task.copies]
+    finally:
+        executor.shutdown(wait=True)

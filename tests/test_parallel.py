@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
+import pytest
+
 from audioaug_cli.config import parse_config
-from audioaug_cli.provenance import Provenance
-from audioaug_cli.workers import prestart_workers
 
 from .conftest import ROOT, tree, write_tone
 
@@ -80,18 +79,30 @@ def test_a_config_error_during_the_workers_warm_up_is_one_line(tmp_path: Path) -
     assert not (tmp_path / "out").exists()
 
 
-def test_no_warm_up_for_an_output_dir_holding_a_finished_run(tmp_path: Path) -> None:
-    """A rerun of a finished run usually has nothing to do: no workers are started for it."""
-    def warm_ups() -> int:
-        return sum(t.name == "audioaug-warm-up" for t in threading.enumerate())
+@pytest.mark.parametrize("files,forked", [(6, False), (40, True)])
+def test_workers_are_started_only_for_a_plan_that_gains_from_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                  files: int, forked: bool) -> None:
+    """Six small files are two units of work: starting workers would cost more than they save."""
+    from audioaug_cli import workers
+    from audioaug_cli.inputs import walk_inputs
+    from audioaug_cli.items import Task
 
-    before = warm_ups()
-    Provenance.of(parse_config("version: 1\npipeline: []\n"), "complete", {}).write(tmp_path)
-    prestart_workers(2, tmp_path)
-    assert warm_ups() == before
-    Provenance.of(parse_config("version: 1\npipeline: []\n"), "interrupted", {}).write(tmp_path)
-    prestart_workers(2, tmp_path)
-    assert warm_ups() == before + 1
+    for i in range(files):
+        write_tone(tmp_path / "in" / f"f{i:02d}.wav", 0.1, 16000)
+    pools: list[int] = []
+    real_pool = workers._pool
+
+    def counted(jobs: int) -> object:
+        pools.append(jobs)
+        return real_pool(jobs)
+
+    monkeypatch.setattr(workers, "_pool", counted)
+    config = parse_config("version: 1\ncopies: 1\npipeline: [Reverse]\n")
+    tasks = [Task(s, (1,)) for s in walk_inputs(tmp_path / "in")]
+    outcomes = [o for batch in workers.execute(config, tasks, tmp_path / "out", 2) for o in batch]
+    assert sorted(o.source for o in outcomes) == sorted(t.source.rel for t in tasks)
+    assert all(o.row is not None for o in outcomes)
+    assert pools == ([2] if forked else [])
 
 
 def test_a_transform_warning_is_one_line_naming_the_input(tmp_path: Path) -> None:

@@ -299,8 +299,8 @@ def test_a_worker_killed_mid_run_loses_nothing(workload: tuple[Path, Path, dict[
     out = tmp_path / "out"
     process = start(config, inputs, out)
     wait_for_outputs(out, 20, process)
-    workers = subprocess.run(["pgrep", "-s", str(process.pid), "-f", "loky"], capture_output=True, text=True)
-    victims = [int(p) for p in workers.stdout.split() if int(p) != process.pid]
+    workers = subprocess.run(["pgrep", "-P", str(process.pid)], capture_output=True, text=True)  # forked workers
+    victims = [int(p) for p in workers.stdout.split()]
     assert victims, "no worker process found"
     os.kill(victims[0], signal.SIGKILL)  # what the OOM killer does
     assert finish(process) == 0
