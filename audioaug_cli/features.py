@@ -72,17 +72,35 @@ class FeatureSettings:
 
 # -- the clean feature ------------------------------------------------------------------------
 def stft(x: np.ndarray, settings: FeatureSettings) -> np.ndarray:
-    """The complex STFT of (channels, samples) or (samples,) audio: (channels, bins, frames)."""
-    import librosa
+    """The complex STFT of (channels, samples) or (samples,) audio: (channels, bins, frames).
+
+    ``librosa.stft(x, n_fft, hop_length, win_length, window, center, pad_mode)``, computed in one
+    call of scipy's FFT over all frames: librosa's own, with numpy's FFT in blocks, took twice as
+    long (1.5 ms of a 4 s clip), a fifth of an item's time.
+    """
+    import scipy.fft
 
     audio = x[np.newaxis] if x.ndim == 1 else x
-    if not settings.center and audio.shape[-1] < settings.n_fft:
-        raise ItemError(f"too short for the spectrogram: {audio.shape[-1]} samples, fewer than n_fft "
-                        f"({settings.n_fft}); with center: false each frame needs n_fft samples")
-    spectrum: np.ndarray = librosa.stft(audio, n_fft=settings.n_fft, hop_length=settings.hop,
-                                        win_length=settings.win_length, window=settings.window,
-                                        center=settings.center, pad_mode=settings.pad_mode)
-    return spectrum
+    n_fft = settings.n_fft
+    if settings.center:
+        audio = np.pad(audio, [(0, 0), (n_fft // 2, n_fft // 2)], mode=settings.pad_mode)
+    if audio.shape[-1] < n_fft:
+        raise ItemError(f"too short for the spectrogram: {x.shape[-1]} samples, fewer than n_fft "
+                        f"({n_fft}); with center: false each frame needs n_fft samples")
+    frames = np.lib.stride_tricks.sliding_window_view(audio, n_fft, axis=-1)[:, ::settings.hop]
+    spectrum: np.ndarray = scipy.fft.rfft(frames * _window(settings.window, settings.win_length or n_fft, n_fft),
+                                          axis=-1)
+    return spectrum.astype(np.complex64, copy=False).swapaxes(-1, -2)
+
+
+@lru_cache(maxsize=16)
+def _window(window: str, win_length: int, n_fft: int) -> np.ndarray:
+    """librosa's analysis window: scipy's periodic window of win_length, centred in n_fft."""
+    import librosa
+
+    window_array: np.ndarray = librosa.util.pad_center(librosa.filters.get_window(window, win_length, fftbins=True),
+                                                       size=n_fft).astype(np.float32)
+    return window_array
 
 
 def feature_of_stft(spectrum: np.ndarray, sample_rate: int, settings: FeatureSettings) -> np.ndarray:

@@ -20,7 +20,7 @@ MaskValue = float | Literal["mean"]
 class SpecTransform:
     """What the three have in common: a probability, and the stage they work on."""
 
-    stage: ClassVar[str]  # "stft": the complex STFT, before magnitude, mel and dB; "feature": after them
+    stage: ClassVar[str]  # "stft": the STFT, before magnitude, mel and dB; "feature": after them
     supports_multichannel = True
 
     def __init__(self, p: float):
@@ -63,10 +63,22 @@ class SpecTimeStretch(SpecTransform):
 
     @classmethod
     def apply(cls, array: np.ndarray, params: dict[str, Any], hop_length: int) -> np.ndarray:
-        import librosa
+        return phase_vocoder(array, params["rate"], hop_length)
 
-        stretched: np.ndarray = librosa.phase_vocoder(array, rate=params["rate"], hop_length=hop_length)
-        return stretched
+
+def phase_vocoder(spectrum: np.ndarray, rate: float, hop_length: int) -> np.ndarray:
+    """The magnitudes of ``librosa.phase_vocoder(spectrum, rate=rate, hop_length=hop_length)``:
+    output frame ``t`` reads the input at ``t * rate``, its magnitude interpolated between the two
+    frames around that point. A phase vocoder's phases never change a magnitude, and magnitudes are
+    all a feature keeps (a second stretch included), so they are not computed: librosa's loop over
+    frames in Python took 6 ms of a 4 s clip's 11 ms item, this takes a fraction of one."""
+    magnitude = np.abs(spectrum)
+    steps = np.arange(0, magnitude.shape[-1], rate, dtype=np.float64)
+    magnitude = np.concatenate([magnitude, np.zeros_like(magnitude[..., :2])], axis=-1)  # librosa's padding
+    left = steps.astype(np.int64)
+    alpha = (steps - left).astype(magnitude.dtype)
+    stretched: np.ndarray = magnitude[..., left] * (1 - alpha) + magnitude[..., left + 1] * alpha
+    return stretched
 
 
 class _Mask(SpecTransform):
