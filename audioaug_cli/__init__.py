@@ -19,7 +19,7 @@ _API = {
     "Config": "config", "load_config": "config", "parse_config": "config",
     "AudioaugError": "errors", "ConfigError": "errors",
     "RunOptions": "runner", "Summary": "runner", "item_seed": "items", "run": "runner",
-    "Augmenter": "pipeline", "build_pipeline": "pipeline",
+    "Augmenter": "api", "build_pipeline": "pipeline",
 }
 __all__ = ["__version__", *_API]
 

@@ -73,6 +73,8 @@ def main() -> None:
 @option("--include", multiple=True, metavar="GLOB",
         help="Only inputs whose path relative to INPUT_DIR matches (repeatable; * also crosses /).")
 @option("--exclude", multiple=True, metavar="GLOB", help="Leave out inputs whose relative path matches (repeatable).")
+@option("--include-original", is_flag=True,
+        help="Also write each input, converted to the output format, as copy 0 (b__aug0.wav, no transforms).")
 @option("--prune", is_flag=True, help="Remove outputs whose input no longer exists in INPUT_DIR.")
 @option("--labels", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
         help="CSV with a file_name column (relative to INPUT_DIR); its other columns go into the manifest.")
@@ -87,8 +89,8 @@ def main() -> None:
 @option("-v", "--verbose", is_flag=True, help="Print each failure as it happens.")
 def run(config: Path, input_dir: Path, output_dir: Path, jobs: int | None, seed: int | None, copies: int | None,
         overwrite: bool, fail_fast: bool, dry_run: bool, include: tuple[str, ...], exclude: tuple[str, ...],
-        prune: bool, labels: Path | None, backend: str, scheduler: str | None, progress: bool | None, quiet: bool,
-        verbose: bool) -> None:
+        include_original: bool, prune: bool, labels: Path | None, backend: str, scheduler: str | None,
+        progress: bool | None, quiet: bool, verbose: bool) -> None:
     """Augment every audio file under INPUT_DIR into OUTPUT_DIR, with a manifest.
 
     OUTPUT_DIR mirrors INPUT_DIR: in/a/b.flac with 3 copies gives out/a/b__aug1.wav ..
@@ -105,9 +107,9 @@ def run(config: Path, input_dir: Path, output_dir: Path, jobs: int | None, seed:
 
     show_bar = (sys.stderr.isatty() if progress is None else progress) and not quiet and not dry_run
     bar = ProgressBar(show_bar, verbose=verbose, quiet=quiet)
-    options = RunOptions(jobs=jobs, seed=seed, copies=copies, overwrite=overwrite, fail_fast=fail_fast, dry_run=dry_run,
-                         include=include, exclude=exclude, labels=labels, prune=prune,
-                         backend=backend, scheduler=scheduler)
+    options = RunOptions(jobs=jobs, seed=seed, copies=copies, include_original=include_original, overwrite=overwrite,
+                         fail_fast=fail_fast, dry_run=dry_run, include=include, exclude=exclude, labels=labels,
+                         prune=prune, backend=backend, scheduler=scheduler)
     try:
         summary = run_pipeline(config, input_dir, output_dir, options, bar)
     except ConfigError as exc:
@@ -150,6 +152,87 @@ def run(config: Path, input_dir: Path, output_dir: Path, jobs: int | None, seed:
 
 @main.command()
 @click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("audio_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("-o", "--output-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where the variants and the picture go. [default: preview/<file's stem>]")
+@click.option("--copies", type=click.IntRange(min=1), default=None, help="Variants to make. [default: the config's]")
+@click.option("--seed", type=click.IntRange(min=0), default=None, help="Override the config's seed.")
+def preview(config: Path, audio_file: Path, output_dir: Path | None, copies: int | None, seed: int | None) -> None:
+    """Make a few variants of AUDIO_FILE exactly as `run` would, and a picture of them.
+
+    The picture (<stem>.png) shows the original and each variant as waveform and log-mel
+    spectrogram (and the augmented feature, with a spectrogram: section), each titled with the
+    transforms applied and the parameters they drew. The variants are the files `run` would write
+    for AUDIO_FILE at the top of INPUT_DIR, with the same seeds.
+
+    \b
+    Example:
+        audioaug preview configs/example.yaml sample_data/speech/vowels_16k.wav --copies 4
+    """
+    from .config import load_config
+    from .preview import default_output_dir, make_preview
+
+    try:
+        loaded = load_config(config, seed=seed, copies=copies)
+        made = make_preview(loaded, audio_file, output_dir or default_output_dir(audio_file))
+    except (ConfigError, UsageError) as exc:
+        fail(str(exc), EXIT_USAGE)
+    except AudioaugError as exc:
+        fail(str(exc), EXIT_FAILED)
+    except OSError as exc:
+        fail(f"cannot write the preview: {exc.strerror or exc}{f': {exc.filename}' if exc.filename else ''}",
+             EXIT_FAILED)
+    for outcome in made.outcomes:
+        if outcome.row is not None:
+            click.echo(f"{outcome.row.file_name}: {_applied(outcome.row.transforms)}")
+    click.echo(f"picture: {made.picture}")
+
+
+def _applied(transforms: str) -> str:
+    import json
+
+    from .preview import describe
+
+    return describe(json.loads(transforms))
+
+
+@main.command()
+@click.argument("output_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("file_names", nargs=-1, metavar="[FILE_NAME]...")
+@click.option("--input-dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="Where the sources are now. [default: the INPUT_DIR audioaug.json records]")
+@click.option("-q", "--quiet", is_flag=True, help="Print only the outputs that do not match.")
+def replay(output_dir: Path, file_names: tuple[str, ...], input_dir: Path | None, quiet: bool) -> None:
+    """Make outputs again from their manifest rows and say whether each matches its file, byte for byte.
+
+    Reads the config and INPUT_DIR recorded in OUTPUT_DIR/audioaug.json, and each output's source,
+    copy and seed from the resume state; FILE_NAMEs (as in the manifest's file_name or feature_file
+    columns) pick outputs, none means all. Exit code 0 when every one matches, 1 otherwise.
+
+    \b
+    Example:
+        audioaug replay out/ speech/vowels_16k__aug1.wav
+    """
+    from .replay import replay as replay_outputs
+
+    matched = total = 0
+    try:
+        for result in replay_outputs(output_dir, file_names, input_dir):
+            total += 1
+            matched += result.matches
+            if not (quiet and result.matches):
+                click.echo(f"{result.outcome}: {result.file_name}")
+    except (ConfigError, UsageError) as exc:
+        fail(str(exc), EXIT_USAGE)
+    except AudioaugError as exc:
+        fail(str(exc), EXIT_FAILED)
+    click.echo(f"replayed {total}: {matched} match, {total - matched} do not", err=True)
+    if matched < total:
+        sys.exit(EXIT_FAILED)
+
+
+@main.command()
+@click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
 def validate(config: Path) -> None:
     """Check CONFIG as `run` would, without touching any audio, and print its pipeline.
 
@@ -169,8 +252,8 @@ def validate(config: Path) -> None:
         fail(str(exc), EXIT_USAGE)
     rate = f"{loaded.sample_rate} Hz" if loaded.sample_rate else "each file's rate"
     channels = "mono" if loaded.mono else "each file's channels"
-    click.echo(f"{config}: valid (version {loaded.version}, seed {loaded.seed}, {loaded.copies} "
-               f"cop{'y' if loaded.copies == 1 else 'ies'} per input, {rate}, {channels}, "
+    click.echo(f"{config}: valid (version {loaded.version}, seed {loaded.seed}, {loaded.describe_copies()}, "
+               f"{rate}, {channels}, "
                f"{loaded.format} {loaded.subtype}, manifest {loaded.manifest})")
     click.echo(pipeline_tree(loaded))
 

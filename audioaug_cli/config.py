@@ -32,11 +32,27 @@ DB_KEYS = ("ref", "amin", "top_db")
 
 
 @dataclass(frozen=True)
+class ClassCopies:
+    """``copies: {by: COLUMN, default: N, values: {label: N, ...}}``: copies by a --labels column."""
+
+    by: str
+    default: int
+    values: dict[str, int]
+
+    def for_label(self, label: str | None) -> int:
+        """An input with no label row, or a label not listed, gets the default."""
+        return self.values.get(label, self.default) if label is not None else self.default
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"by": self.by, "default": self.default, "values": dict(self.values)}
+
+
+@dataclass(frozen=True)
 class Config:
     """A validated config."""
 
     seed: int = 0
-    copies: int = 1
+    copies: int | ClassCopies = 1
     sample_rate: int | None = None
     mono: bool = False
     format: str = "wav"
@@ -46,20 +62,33 @@ class Config:
     base_dir: str = "."  # the config file's folder: relative paths in the config start here
     version: int = 1
     spectrogram: FeatureSettings | None = None
+    include_original: bool = False  # --include-original: each source also written as copy 0
 
     def to_dict(self) -> dict[str, Any]:
         """The normalised config, as recorded in audioaug.json and hashed."""
         found = {
             "version": self.version,
             "seed": self.seed,
-            "copies": self.copies,
+            "copies": self.copies.to_dict() if isinstance(self.copies, ClassCopies) else self.copies,
             "audio": {"sample_rate": self.sample_rate, "mono": self.mono},
             "output": {"format": self.format, "subtype": self.subtype, "manifest": self.manifest},
             "pipeline": [node.to_dict() for node in self.pipeline],
         }
         if self.spectrogram is not None:  # absent otherwise, so that older OUTPUT_DIRs still resume
             found["spectrogram"] = self.spectrogram.to_dict()
+        if self.include_original:
+            found["include_original"] = True
         return found
+
+    def copy_numbers(self, label: str | None = None) -> tuple[int, ...]:
+        """The copies an input with this label (of the ``copies.by`` column) gets: 0 is the original."""
+        count = self.copies.for_label(label) if isinstance(self.copies, ClassCopies) else self.copies
+        return ((0,) if self.include_original else ()) + tuple(range(1, count + 1))
+
+    def describe_copies(self) -> str:
+        if isinstance(self.copies, ClassCopies):
+            return f"copies by {self.copies.by} (default {self.copies.default})"
+        return f"{self.copies} cop{'y' if self.copies == 1 else 'ies'} per input"
 
     @property
     def manifest_columns(self) -> tuple[str, ...]:
@@ -74,10 +103,12 @@ class Config:
     def extension(self) -> str:
         return "." + self.format
 
-    def with_overrides(self, seed: int | None = None, copies: int | None = None) -> Config:
-        """The same config with ``--seed`` / ``--copies`` from the command line applied."""
+    def with_overrides(self, seed: int | None = None, copies: int | None = None,
+                       include_original: bool | None = None) -> Config:
+        """The same config with ``--seed`` / ``--copies`` / ``--include-original`` applied."""
         return replace(self, seed=self.seed if seed is None else seed,
-                       copies=self.copies if copies is None else copies)
+                       copies=self.copies if copies is None else copies,
+                       include_original=self.include_original if include_original is None else include_original)
 
 
 class _Loader(yaml.SafeLoader):
@@ -201,7 +232,8 @@ class _Checker(EntryChecks):
         elif data["version"] != 1:
             self.problem(("version",), f"unsupported version {kind(data['version'])}; this audioaug reads version 1")
         seed = self.integer(data, (), "seed", 0, minimum=0)
-        copies = self.integer(data, (), "copies", 1, minimum=1)
+        copies = self.class_copies(data["copies"]) if isinstance(data.get("copies"), dict) \
+            else self.integer(data, (), "copies", 1, minimum=1)
         audio = self.section(data, "audio", AUDIO_KEYS)
         sample_rate = audio.get("sample_rate")
         if sample_rate is not None:
@@ -220,6 +252,27 @@ class _Checker(EntryChecks):
         return Config(seed=seed, copies=copies, sample_rate=sample_rate, mono=bool(mono), format=fmt,
                       subtype=subtype, manifest=manifest, pipeline=tuple(pipeline), base_dir=str(self.base_dir),
                       spectrogram=spectrogram)
+
+    def class_copies(self, value: dict[str, Any]) -> ClassCopies | int:
+        """``copies: {by: label, default: 1, values: {siren: 10}}``."""
+        here: Path_ = ("copies",)
+        self.unknown_keys(value, here, ("by", "default", "values"))
+        by = value.get("by")
+        if not isinstance(by, str) or not by:
+            self.problem(here, f"copies by label needs 'by:', the --labels column to read, found {kind(by)}")
+        default = self.integer(value, here, "default", 1, minimum=0)
+        values = value.get("values", {})
+        counts: dict[str, int] = {}
+        if not isinstance(values, dict):
+            self.problem((*here, "values"), f"expected a mapping of label to copies, found {kind(values)}")
+        else:
+            for label, count in values.items():
+                if isinstance(count, int) and not isinstance(count, bool) and count >= 0:
+                    counts[str(label)] = count
+                else:
+                    self.problem((*here, "values", str(label)), f"expected copies, an integer of 0 or more, "
+                                 f"found {kind(count)}")
+        return ClassCopies(by, default, counts) if isinstance(by, str) and by else 1
 
     def node_list(self, value: Any, here: Path_, spec: bool = False) -> list[Node]:
         """A pipeline: a list of entries (null or absent: none)."""

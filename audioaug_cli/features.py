@@ -250,6 +250,9 @@ class FeatureAugmenter:
         self.settings = settings
         self.root = build_spec_pipeline(settings.pipeline)
 
+    def clean(self, x: np.ndarray, sample_rate: int) -> np.ndarray:
+        return clean_feature(x, sample_rate, self.settings)
+
     def augment(self, x: np.ndarray, sample_rate: int, seed: int) -> tuple[np.ndarray, list[dict[str, Any]]]:
         """The augmented feature of ``x`` and the spectrogram transforms applied, with their parameters."""
         rng = np.random.default_rng(seed)

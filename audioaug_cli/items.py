@@ -2,7 +2,7 @@
 
 Nothing here raises for a bad input: each item's outcome is an :class:`Outcome`, a manifest row
 or a one-line error. What an item draws belongs to it alone (see :mod:`rng` and
-:class:`pipeline.Augmenter`), so the same item gives the same bytes in any process or thread.
+:class:`pipeline.WaveformPipeline`), so the same item gives the same bytes in any process or thread.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .audio_io import all_finite, convert, decode_audio, encode_audio, read_audio, write_array, write_audio, write_bytes
+from .audio_io import all_finite, convert, decode_audio, encode_audio, read_audio, write_array, write_bytes
 from .config import FORMATS, Config
 from .errors import ItemError, is_disk_full
 from .inputs import Source
@@ -23,7 +23,7 @@ from .manifest import ManifestRow
 
 if TYPE_CHECKING:
     from .features import FeatureAugmenter
-    from .pipeline import Augmenter
+    from .pipeline import WaveformPipeline
 
 DISK_FULL = "no space left on OUTPUT_DIR's filesystem"
 
@@ -75,20 +75,20 @@ class Outcome:
         return self.row.duration if self.row else 0.0
 
 
-# One of each per config in a process, shared by its threads (Augmenter gives each thread its own copy).
-_augmenters: dict[tuple[str, str], tuple[Augmenter, FeatureAugmenter | None]] = {}
+# One of each per config in a process, shared by its threads (WaveformPipeline gives each thread its own copy).
+_augmenters: dict[tuple[str, str], tuple[WaveformPipeline, FeatureAugmenter | None]] = {}
 _augmenters_lock = threading.Lock()
 
 
-def _augmenters_for(config: Config) -> tuple[Augmenter, FeatureAugmenter | None]:
+def augmenters_for(config: Config) -> tuple[WaveformPipeline, FeatureAugmenter | None]:
     from .features import FeatureAugmenter
-    from .pipeline import Augmenter
+    from .pipeline import WaveformPipeline
 
     key = (config.hash, config.base_dir)
     with _augmenters_lock:
         if key not in _augmenters:
             features = FeatureAugmenter(config.spectrogram) if config.spectrogram is not None else None
-            _augmenters[key] = (Augmenter(config.pipeline, config.base_dir), features)
+            _augmenters[key] = (WaveformPipeline(config.pipeline, config.base_dir), features)
         return _augmenters[key]
 
 
@@ -106,7 +106,7 @@ def augment_source(config: Config, task: Task, output_dir: str) -> list[Outcome]
         samples, sample_rate = convert(samples, sample_rate, config.sample_rate, config.mono)
     except ItemError as exc:
         return [Outcome(source.rel, c, source.fingerprint, error=str(exc)) for c in task.copies]
-    augmenter, features = _augmenters_for(config)
+    augmenter, features = augmenters_for(config)
     outcomes = []
     for copy in task.copies:
         seed = item_seed(config.seed, source.rel, copy)
@@ -115,10 +115,12 @@ def augment_source(config: Config, task: Task, output_dir: str) -> list[Outcome]
         try:
             with np.errstate(all="ignore"), captured_warnings() as warned:  # overflow etc.: caught below
                 source_samples = samples.copy(order="K") if len(task.copies) > 1 else samples
-                out, applied = augmenter.augment(source_samples, sample_rate, seed)
-                if applied and not all_finite(out):  # with nothing applied, out is the checked input
-                    raise ItemError("the augmented audio holds NaN or infinite samples")
-                applied += _write_item(config, features, out, sample_rate, seed, files, output_dir)
+                item = render_item(config, augmenter, features, source_samples, sample_rate, copy, seed)
+                if item.feature is not None:  # the feature first: a finished item always has both
+                    write_array(os.path.join(output_dir, files[-1]), item.feature)
+                if item.audio is not None:
+                    write_bytes(os.path.join(output_dir, files[0]), item.audio)
+            out, applied = item.samples, item.applied
         except Exception as exc:  # any failure is this item's alone, but for a full disk
             full = is_disk_full(exc)
             outcomes.append(Outcome(source.rel, copy, source.fingerprint, error=DISK_FULL if full else one_line(exc),
@@ -131,21 +133,36 @@ def augment_source(config: Config, task: Task, output_dir: str) -> list[Outcome]
     return outcomes
 
 
-def _write_item(config: Config, features: FeatureAugmenter | None, out: np.ndarray, sample_rate: int, seed: int,
-                files: tuple[str, ...], output_dir: str) -> list[dict[str, Any]]:
-    """Write an item's files (its feature first, so that its audio exists only beside it); return the
-    spectrogram transforms applied."""
-    fmt = FORMATS[config.format]
+@dataclass(frozen=True)
+class RenderedItem:
+    """An item made in memory: what its files will hold, and what was applied."""
+
+    samples: np.ndarray  # the augmented audio, channels first, before encoding
+    audio: memoryview | None  # the audio file's bytes (None: spectrogram.write_audio is false)
+    feature: np.ndarray | None  # the .npy's array, with a spectrogram: section
+    applied: list[dict[str, Any]]  # the manifest's transforms
+
+
+def render_item(config: Config, augmenter: WaveformPipeline, features: FeatureAugmenter | None,
+                samples: np.ndarray, sample_rate: int, copy: int, seed: int) -> RenderedItem:
+    """One item, all in memory: what `run` writes and `replay` compares. Copy 0 is the source as it
+    is (--include-original), with its clean feature."""
+    applied: list[dict[str, Any]] = []
+    if copy == 0:
+        out = samples
+    else:
+        out, applied = augmenter.augment(samples, sample_rate, seed)
+    if applied and not all_finite(out):  # with nothing applied, out is the checked input
+        raise ItemError("the augmented audio holds NaN or infinite samples")
+    write_audio = features is None or features.settings.write_audio
+    encoded = encode_audio(out, sample_rate, FORMATS[config.format], config.subtype) if write_audio else None
     if features is None:
-        write_audio(os.path.join(output_dir, files[0]), out, sample_rate, fmt, config.subtype)
-        return []
-    encoded = encode_audio(out, sample_rate, fmt, config.subtype) if features.settings.write_audio else None
+        return RenderedItem(out, encoded, None, applied)
     written = decode_audio(encoded) if encoded is not None else out  # the feature is of the audio as written
-    feature, applied = features.augment(written, sample_rate, seed)
-    write_array(os.path.join(output_dir, files[-1]), feature)
-    if encoded is not None:
-        write_bytes(os.path.join(output_dir, files[0]), encoded)
-    return applied
+    if copy == 0:
+        return RenderedItem(out, encoded, features.clean(written, sample_rate), applied)
+    feature, spectral = features.augment(written, sample_rate, seed)
+    return RenderedItem(out, encoded, feature, applied + spectral)
 
 
 def augment_unit(config: Config, unit: list[Task], output_dir: str) -> list[Outcome]:

@@ -81,6 +81,11 @@ class Labels:
             raise UsageError(f"{path}: cannot read the labels CSV: {exc}") from None
         return cls(columns, values)
 
+    def value(self, source: str, column: str) -> str | None:
+        """A source's value in one column; None when the CSV has no row for it."""
+        row = self.values.get(source)
+        return None if row is None else row[self.columns.index(column)]
+
     def for_source(self, source: str) -> tuple[str, ...]:
         return self.values.get(source, ("",) * len(self.columns))
 

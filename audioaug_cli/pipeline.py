@@ -1,6 +1,6 @@
 """Builds the audiomentations pipeline and augments one array with one seed.
 
-``Augmenter.augment`` returns the augmented audio together with the transforms that were actually
+``WaveformPipeline.augment`` returns the augmented audio together with the transforms that were actually
 applied, in order, each with the parameters it drew: the manifest's ``transforms`` column.
 """
 
@@ -179,7 +179,7 @@ def _show_warning(message: Warning | str, category: type[Warning], filename: str
         warnings.showwarning(message, category, filename, lineno, file, line)
 
 
-class Augmenter:
+class WaveformPipeline:
     """A pipeline that augments one array at a time, each with its own seed.
 
     Safe to call from several threads at once: audiomentations keeps what a transform drew on the

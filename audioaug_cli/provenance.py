@@ -21,19 +21,23 @@ PROVENANCE = "audioaug.json"
 
 @dataclass(frozen=True)
 class Provenance:
-    """The record. Holds no times or paths, so that reruns match byte for byte."""
+    """The record. Holds no times, so that a rerun of the same command writes the same bytes."""
 
     config: dict[str, Any]  # the normalised config (Config.to_dict)
     config_hash: str
     seed: int
-    copies: int
+    copies: int | dict[str, Any]
     versions: dict[str, str]
     status: str  # running | interrupted | complete
     counts: dict[str, int]
+    input_dir: str | None = None  # where the sources were (absolute): what `audioaug replay` reads
+    config_dir: str | None = None  # the config's folder, which its sounds_path / ir_path start from
 
     @classmethod
-    def of(cls, config: Config, status: str, counts: dict[str, int]) -> Provenance:
-        return cls(config.to_dict(), config.hash, config.seed, config.copies, versions(), status, counts)
+    def of(cls, config: Config, status: str, counts: dict[str, int], input_dir: Path | None = None) -> Provenance:
+        recorded = config.to_dict()
+        return cls(recorded, config.hash, config.seed, recorded["copies"], versions(), status, counts,
+                   str(input_dir) if input_dir is not None else None, config.base_dir)
 
     def write(self, output_dir: Path) -> None:
         text = json.dumps(asdict(self), indent=2) + "\n"
@@ -52,13 +56,47 @@ def read_provenance(output_dir: Path) -> Provenance | None:
                          "--overwrite starts over") from None
 
 
+def recorded_config(previous: Provenance) -> Config:
+    """The config that made an OUTPUT_DIR, rebuilt from its record and checked again."""
+    import yaml
+
+    from .config import parse_config
+
+    record = dict(previous.config)
+    include_original = bool(record.pop("include_original", False))
+    record["pipeline"] = [_entry(node) for node in record["pipeline"]]
+    if record.get("spectrogram") is not None:
+        record["spectrogram"] = {**record["spectrogram"],
+                                 "pipeline": [_entry(node) for node in record["spectrogram"]["pipeline"]]}
+    config = parse_config(yaml.safe_dump(record), PROVENANCE, base_dir=Path(previous.config_dir or "."))
+    config = config.with_overrides(include_original=include_original)
+    if config.hash != previous.config_hash:
+        raise UsageError(f"{PROVENANCE}: the recorded config does not rebuild to what made this OUTPUT_DIR")
+    return config
+
+
+def _entry(node: dict[str, Any]) -> dict[str, Any]:
+    """A recorded node ({name, params[, transforms]}) back as a config entry ({Name: {params}})."""
+    body = {key: _entry(value) if _is_node(value) else [_entry(v) for v in value]
+            if isinstance(value, list) and value and all(_is_node(v) for v in value) else value
+            for key, value in node["params"].items()}
+    if "transforms" in node:
+        body["transforms"] = [_entry(child) for child in node["transforms"]]
+    return {node["name"]: body}
+
+
+def _is_node(value: Any) -> bool:
+    return isinstance(value, dict) and set(value) >= {"name", "params"}
+
+
 def check_resumable(config: Config, output_dir: Path) -> None:
     """Refuse to resume into an OUTPUT_DIR made by another config, seed or copies."""
     previous = read_provenance(output_dir)
     if previous is None or previous.config_hash == config.hash:
         return
     old, new = previous.config, config.to_dict()
-    changes = [f"{k} {old.get(k)} -> {new[k]}" for k in ("seed", "copies") if old.get(k) != new[k]]
+    changes = [f"{k} {json.dumps(old.get(k))} -> {json.dumps(new[k])}" for k in ("seed", "copies")
+               if old.get(k) != new[k]]
     changes += [f"{k} differs" for k in dict.fromkeys([*new, *old])
                 if k not in ("seed", "copies") and old.get(k) != new.get(k)]
     raise UsageError(f"OUTPUT_DIR {output_dir} was made with a different config ({'; '.join(changes)}); "

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from .audio_io import remove_temporaries
-from .config import Config, load_config
-from .errors import DiskFullError, UsageError, is_disk_full
+from .config import ClassCopies, Config, load_config
+from .errors import DiskFullError, UsageError, is_disk_full, suggest
 from .inputs import Source, WalkCounts, output_dir_inside, walk_inputs
 from .items import Outcome, Task, item_files
 from .manifest import Labels, write_errors, write_manifest
@@ -42,6 +42,7 @@ class RunOptions:
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     labels: Path | None = None
+    include_original: bool = False  # also write each source, converted, as copy 0
     prune: bool = False  # remove outputs of inputs that no longer exist
     backend: str = "loky"  # or "dask"
     scheduler: str | None = None  # dask: an existing scheduler's address; None starts a LocalCluster
@@ -97,31 +98,31 @@ def run(config: Config | str | Path, input_dir: str | Path, output_dir: str | Pa
     started = time.monotonic()
     input_dir, output_dir = Path(input_dir).absolute(), Path(output_dir).absolute()  # workers may run elsewhere
     reporter = reporter or _Silent()
-    jobs = worker_count(options.jobs)
     if not isinstance(config, Config):
         config = load_config(config)
-    config = config.with_overrides(options.seed, options.copies)
+    config = config.with_overrides(options.seed, options.copies, options.include_original or None)
     _check_dirs(input_dir, output_dir)
     labels = Labels.read(options.labels) if options.labels else Labels()
+    _check_class_copies(config, labels, options.labels)
     if not (options.overwrite and not options.dry_run):
         check_resumable(config, output_dir)
     if options.dry_run:
-        return _dry_run(config, input_dir, output_dir, options, started)
+        return _dry_run(config, input_dir, output_dir, options, labels, started)
     with ExitStack() as stack:
         cluster = None
         if options.backend == "dask":  # connect before writing anything: a bad address is a usage error
             from .cluster import dask_backend
 
-            cluster = stack.enter_context(dask_backend(options.scheduler, jobs))
+            cluster = stack.enter_context(dask_backend(options.scheduler, worker_count(options.jobs)))
         lock = OutputLock(output_dir)
         lock.acquire()  # before anything in OUTPUT_DIR changes
         stack.callback(lock.release)
-        summary = _run(config, input_dir, output_dir, options, jobs, reporter, labels, cluster)
+        summary = _run(config, input_dir, output_dir, options, reporter, labels, cluster)
     summary.seconds = time.monotonic() - started
     return summary
 
 
-def _run(config: Config, input_dir: Path, output_dir: Path, options: RunOptions, jobs: int, reporter: Reporter,
+def _run(config: Config, input_dir: Path, output_dir: Path, options: RunOptions, reporter: Reporter,
          labels: Labels, cluster: Any) -> Summary:
     if options.overwrite:
         _remove_previous_run(output_dir)
@@ -130,7 +131,7 @@ def _run(config: Config, input_dir: Path, output_dir: Path, options: RunOptions,
     state = RunState(output_dir)
     summary = Summary()
     try:
-        _augment_all(config, input_dir, output_dir, options, jobs, reporter, cluster, state, summary)
+        _augment_all(config, input_dir, output_dir, options, labels, reporter, cluster, state, summary)
         if summary.interrupted or summary.stopped_early or summary.disk_full:
             remove_temporaries(output_dir)  # what workers stopped mid-write left
         else:
@@ -138,7 +139,7 @@ def _run(config: Config, input_dir: Path, output_dir: Path, options: RunOptions,
         if summary.disk_full:
             state.free_reserve()  # room for the records below
         try:
-            _finish(config, output_dir, state, labels,
+            _finish(config, input_dir, output_dir, state, labels,
                     "interrupted" if summary.interrupted or summary.disk_full else "complete")
         except (OSError, sqlite3.Error) as exc:
             if not is_disk_full(exc):
@@ -151,23 +152,24 @@ def _run(config: Config, input_dir: Path, output_dir: Path, options: RunOptions,
     return summary
 
 
-def _augment_all(config: Config, input_dir: Path, output_dir: Path, options: RunOptions, jobs: int,
+def _augment_all(config: Config, input_dir: Path, output_dir: Path, options: RunOptions, labels: Labels,
                  reporter: Reporter, cluster: Any, state: RunState, summary: Summary) -> None:
     """Hand the pending items to the workers and record each outcome as it arrives."""
     claimed = False  # audioaug.json says "running" from the first change to OUTPUT_DIR on
     if not (output_dir / PROVENANCE).exists():
-        Provenance.of(config, "running", state.counts()).write(output_dir)  # claims OUTPUT_DIR for this config
+        Provenance.of(config, "running", state.counts(), input_dir).write(output_dir)  # claims it
         claimed = True
-    reporter.start(_count_todo(config, input_dir, output_dir, options, state) if reporter.needs_total else None)
+    reporter.start(_count_todo(config, input_dir, output_dir, options, labels, state) if reporter.needs_total else None)
     counts = WalkCounts()
-    tasks = _plan(config, input_dir, output_dir, options, state, summary, counts)
+    tasks = _plan(config, input_dir, output_dir, options, labels, state, summary, counts)
     failed_sources: set[str] = set()
     try:
-        # closing(): stopping early ends the workers (loky kills them) before what follows
-        with _sigterm_as_interrupt(summary), closing(execute(config, tasks, output_dir, jobs, cluster)) as results:
+        # closing(): stopping early ends the workers (they are killed) before what follows
+        results = execute(config, tasks, output_dir, options.jobs, cluster)
+        with _sigterm_as_interrupt(summary), closing(results):
             for outcomes in results:
                 if not claimed:  # a finished rerun never gets here, so it writes nothing
-                    Provenance.of(config, "running", state.counts()).write(output_dir)
+                    Provenance.of(config, "running", state.counts(), input_dir).write(output_dir)
                     claimed = True
                 for outcome in outcomes:
                     if outcome.disk_full:
@@ -189,12 +191,12 @@ def _augment_all(config: Config, input_dir: Path, output_dir: Path, options: Run
     summary.failed = len(failed_sources)
 
 
-def _finish(config: Config, output_dir: Path, state: RunState, labels: Labels, status: str) -> None:
+def _finish(config: Config, input_dir: Path, output_dir: Path, state: RunState, labels: Labels, status: str) -> None:
     """Make what finished survive, then write the files that describe it: manifest, errors, provenance."""
     state.commit()
     write_manifest(output_dir / config.manifest, state.rows(), labels, config.manifest_columns)
     write_errors(output_dir / ERRORS, state.errors())
-    Provenance.of(config, status, state.counts()).write(output_dir)
+    Provenance.of(config, status, state.counts(), input_dir).write(output_dir)
 
 
 def _raise_disk_full(output_dir: Path, summary: Summary, recorded: bool) -> None:
@@ -274,24 +276,41 @@ def _remove_previous_run(output_dir: Path) -> None:
             shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
 
 
-def _pending(config: Config, source: Source, output_dir: Path, state: RunState) -> tuple[int, ...]:
-    return tuple(c for c in range(1, config.copies + 1)
+def _check_class_copies(config: Config, labels: Labels, labels_path: Path | None) -> None:
+    """copies by a label column needs --labels with that column: said before anything is written."""
+    if not isinstance(config.copies, ClassCopies) or config.copies.by in labels.columns:
+        return
+    if labels_path is None:
+        raise UsageError(f"the config's copies are by the label column {config.copies.by!r}: give --labels CSV")
+    raise UsageError(f"{labels_path}: no column {config.copies.by!r}, which the config's copies are by; found "
+                     f"columns: {', '.join(labels.columns) or 'none'}{suggest(config.copies.by, labels.columns)}")
+
+
+def _copies_of(config: Config, source: Source, labels: Labels) -> tuple[int, ...]:
+    label = labels.value(source.rel, config.copies.by) if isinstance(config.copies, ClassCopies) else None
+    return config.copy_numbers(label)
+
+
+def _pending(config: Config, source: Source, output_dir: Path, state: RunState, labels: Labels) -> tuple[int, ...]:
+    """The copies of a source that are not done yet."""
+    return tuple(c for c in _copies_of(config, source, labels)
                  if not state.is_done(source.rel, c, source.fingerprint, output_dir))
 
 
-def _count_todo(config: Config, input_dir: Path, output_dir: Path, options: RunOptions, state: RunState) -> int:
+def _count_todo(config: Config, input_dir: Path, output_dir: Path, options: RunOptions, labels: Labels,
+                state: RunState) -> int:
     sources = walk_inputs(input_dir, output_dir_inside(input_dir, output_dir), options.include, options.exclude)
-    return sum(len(_pending(config, s, output_dir, state)) for s in sources)
+    return sum(len(_pending(config, s, output_dir, state, labels)) for s in sources)
 
 
-def _plan(config: Config, input_dir: Path, output_dir: Path, options: RunOptions, state: RunState,
+def _plan(config: Config, input_dir: Path, output_dir: Path, options: RunOptions, labels: Labels, state: RunState,
           summary: Summary, counts: WalkCounts) -> Iterator[Task]:
     """Stream the tasks still to do; count the items already done as skipped."""
     skip = output_dir_inside(input_dir, output_dir)
     for source in walk_inputs(input_dir, skip, options.include, options.exclude, counts):
         state.mark_seen(source.rel)
-        pending = _pending(config, source, output_dir, state)
-        summary.skipped += config.copies - len(pending)
+        pending = _pending(config, source, output_dir, state, labels)
+        summary.skipped += len(_copies_of(config, source, labels)) - len(pending)
         if pending:
             yield Task(source, pending)
 
@@ -307,12 +326,13 @@ def _record(outcome: Outcome, state: RunState, output_dir: Path, summary: Summar
         failed.add(outcome.source)
 
 
-def _dry_run(config: Config, input_dir: Path, output_dir: Path, options: RunOptions, started: float) -> Summary:
+def _dry_run(config: Config, input_dir: Path, output_dir: Path, options: RunOptions, labels: Labels,
+             started: float) -> Summary:
     summary = Summary()
     state = RunState(output_dir, readonly=True)
     counts = WalkCounts()
     try:
-        for task in _plan(config, input_dir, output_dir, options, state, summary, counts):
+        for task in _plan(config, input_dir, output_dir, options, labels, state, summary, counts):
             summary.planned.extend(f"{task.source.rel} -> {' '.join(item_files(config, task.source.rel, c))}"
                                    for c in task.copies)
     finally:

@@ -5,6 +5,7 @@ cluster through joblib's dask backend. Results stream back as they finish, in an
 from __future__ import annotations
 
 import itertools
+import os
 import sys
 import threading
 import warnings
@@ -30,10 +31,21 @@ def worker_count(jobs: int | None) -> int:
     return int(cpu_count())
 
 
-def execute(config: Config, tasks: Iterable[Task], output_dir: Path, jobs: int,
+def _at_most(jobs: int | None) -> int:
+    """An upper bound of :func:`worker_count` that costs no import (joblib's takes ~50 ms)."""
+    if jobs is not None:
+        return jobs
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def execute(config: Config, tasks: Iterable[Task], output_dir: Path, jobs: int | None,
             cluster: Any = None) -> Generator[list[Outcome], None, None]:
-    """Run tasks in this process, in ``jobs`` local workers, or on a dask cluster (``cluster``:
-    joblib's parallel_config for it and what a lost worker raises), yielding results as they finish.
+    """Run tasks in this process, in ``jobs`` local workers (None: one per usable CPU), or on a dask
+    cluster (``cluster``: joblib's parallel_config for it and what a lost worker raises), yielding
+    results as they finish.
 
     If a worker process dies, the pool goes with it: the tasks that were in flight are retried one
     at a time in a fresh worker (a task that kills its worker again fails alone), and the rest of
@@ -45,12 +57,14 @@ def execute(config: Config, tasks: Iterable[Task], output_dir: Path, jobs: int,
             yield from _in_workers(config, tasks, output_dir, None, worker_lost)
         return
     remaining = units(tasks)
-    first = list(itertools.islice(remaining, jobs + 1)) if jobs > 1 else []
-    if len(first) <= jobs:  # -j 1, or a plan too small to gain from workers (starting them costs ~50 ms)
+    limit = _at_most(jobs)
+    first = list(itertools.islice(remaining, limit + 1)) if limit > 1 else []
+    workers = worker_count(jobs) if len(first) > limit else 1
+    if len(first) <= workers:  # -j 1, or a plan too small to gain from workers (starting them costs ~50 ms)
         for task in itertools.chain.from_iterable(itertools.chain(first, remaining)):
             yield augment_source(config, task, str(output_dir))
         return
-    yield from _in_local_workers(config, itertools.chain(first, remaining), output_dir, jobs)
+    yield from _in_local_workers(config, itertools.chain(first, remaining), output_dir, workers)
 
 
 def _in_local_workers(config: Config, remaining: Iterator[list[Task]], output_dir: Path, jobs: int

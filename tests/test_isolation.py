@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from audioaug_cli.config import parse_config
-from audioaug_cli.pipeline import Augmenter
+from audioaug_cli.pipeline import WaveformPipeline
 
 from .conftest import ROOT, tone
 from .test_parallel import PIPELINE
@@ -19,9 +19,9 @@ from .test_parallel import PIPELINE
 
 def test_one_pipeline_called_from_eight_threads_matches_serial_calls() -> None:
     config = parse_config(PIPELINE)
-    shared = Augmenter(config.pipeline, config.base_dir)
+    shared = WaveformPipeline(config.pipeline, config.base_dir)
     inputs = [tone(0.25, freq=200 + 7 * i) for i in range(200)]
-    serial = [Augmenter(config.pipeline, config.base_dir).augment(x.copy(), 16000, 1000 + i)
+    serial = [WaveformPipeline(config.pipeline, config.base_dir).augment(x.copy(), 16000, 1000 + i)
               for i, x in enumerate(inputs)]
     start = threading.Barrier(8)
 
@@ -58,17 +58,22 @@ def unchanged(when):
     print(when, sorted(k for k, v in same.items() if not v))
 
 from audioaug_cli import RunOptions, load_config, run
-from audioaug_cli.pipeline import Augmenter
+from audioaug_cli.pipeline import WaveformPipeline
 
 config = load_config(sys.argv[1])
 unchanged("load")
 summary = run(config, sys.argv[2], sys.argv[3], RunOptions(jobs=1))
 assert summary.written == 30, summary
 unchanged("run")
-augmenter = Augmenter(config.pipeline, config.base_dir)
+augmenter = WaveformPipeline(config.pipeline, config.base_dir)
 for seed in range(20):
     augmenter.augment(np.zeros(8000, dtype=np.float32) + 0.1, 16000, seed)
 unchanged("augment")
+from audioaug_cli import Augmenter
+public = Augmenter(config)
+for seed in range(20):
+    public(np.zeros((8000, 2)) + 0.1, 16000, seed=seed)
+unchanged("Augmenter")
 """
 
 
@@ -84,4 +89,4 @@ def test_the_caller_keeps_its_rngs_and_warning_state(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, str(script), str(config), str(inputs), str(tmp_path / "out")],
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines() == ["load []", "run []", "augment []"]
+    assert done.stdout.splitlines() == ["load []", "run []", "augment []", "Augmenter []"]

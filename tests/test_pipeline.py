@@ -16,14 +16,14 @@ from hypothesis import strategies as st
 
 from audioaug_cli.config import parse_config
 from audioaug_cli.items import item_seed
-from audioaug_cli.pipeline import Augmenter, apply_with_params, build_node
+from audioaug_cli.pipeline import WaveformPipeline, apply_with_params, build_node
 
 from .conftest import tone
 
 
-def augmenter(pipeline_yaml: str, base_dir: Path | None = None) -> Augmenter:
+def augmenter(pipeline_yaml: str, base_dir: Path | None = None) -> WaveformPipeline:
     config = parse_config(f"version: 1\npipeline:\n{pipeline_yaml}", base_dir=base_dir)
-    return Augmenter(config.pipeline, config.base_dir)
+    return WaveformPipeline(config.pipeline, config.base_dir)
 
 
 def test_item_seed_is_stable_across_processes() -> None:

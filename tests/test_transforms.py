@@ -10,7 +10,7 @@ import soundfile as sf
 
 from audioaug_cli import registry
 from audioaug_cli.config import parse_config
-from audioaug_cli.pipeline import Augmenter
+from audioaug_cli.pipeline import WaveformPipeline
 
 from .conftest import cli, tone, write_tone
 
@@ -55,16 +55,16 @@ def test_transform_runs(name: str, tmp_path: Path) -> None:
 @pytest.mark.filterwarnings("ignore::UserWarning")  # e.g. RepeatPart: "not long enough" for some draws
 @pytest.mark.parametrize("name", sorted(registry.transform_classes()))
 def test_transform_is_reproduced_from_the_seed(name: str, tmp_path: Path) -> None:
-    """With its defaults (RoomSimulator's ray tracing included), in a fresh Augmenter, after
+    """With its defaults (RoomSimulator's ray tracing included), in a fresh WaveformPipeline, after
     another item: the seed alone fixes the output."""
     write_tone(tmp_path / "sounds" / "n.wav", 0.3, 16000, 1, 900)
     params = NEEDS.get(name, "{p: 1.0}").replace("use_ray_tracing: false, ", "")
     config = parse_config(f"version: 1\npipeline:\n  - {name}: {params}\n", base_dir=tmp_path)
     samples = tone(0.5) + np.float32(0.01) * np.random.default_rng(0).standard_normal(8000, dtype=np.float32)
-    first = Augmenter(config.pipeline, config.base_dir)
+    first = WaveformPipeline(config.pipeline, config.base_dir)
     out, record = first.augment(samples.copy(), 16000, 7)
     first.augment(samples.copy(), 16000, 8)
-    again, record_again = Augmenter(config.pipeline, config.base_dir).augment(samples.copy(), 16000, 7)
+    again, record_again = WaveformPipeline(config.pipeline, config.base_dir).augment(samples.copy(), 16000, 7)
     assert np.array_equal(out, again) and record == record_again
 
 

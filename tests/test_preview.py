@@ -1,0 +1,66 @@
+"""`audioaug preview`: the variants `run` would write, and a picture of them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import matplotlib
+import pytest
+
+from audioaug_cli.config import load_config
+from audioaug_cli.preview import make_preview, preview_figure
+
+from .conftest import ROOT, SIMPLE, cli, write_tone
+
+matplotlib.use("Agg")
+
+
+def test_preview_writes_the_variants_run_writes_and_a_png(tmp_path: Path, write_config: object) -> None:
+    clip = write_tone(tmp_path / "in" / "clip.wav", 0.5, 16000, 2)
+    config = tmp_path / "c.yaml"
+    config.write_text(SIMPLE)
+    shown = cli("preview", config, clip, "-o", tmp_path / "preview", "--copies", "3")
+    assert shown.exit_code == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    assert [line.split(":")[0] for line in lines] == ["clip__aug1.wav", "clip__aug2.wav", "clip__aug3.wav", "picture"]
+    assert lines[-1] == f"picture: {tmp_path / 'preview' / 'clip.png'}"
+    assert (tmp_path / "preview" / "clip.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    ran = cli("run", config, tmp_path / "in", tmp_path / "out", "--copies", "3", "-j", "1")
+    assert ran.exit_code == 0
+    for copy in (1, 2, 3):  # exactly run's code path: the same bytes
+        name = f"clip__aug{copy}.wav"
+        assert (tmp_path / "preview" / name).read_bytes() == (tmp_path / "out" / name).read_bytes()
+
+
+@pytest.mark.filterwarnings("ignore:Empty filters detected in mel frequency basis")
+def test_the_figure_has_a_row_for_the_original_and_each_variant_titled_with_what_was_applied(tmp_path: Path) -> None:
+    config = load_config(ROOT / "configs" / "article.yaml", copies=2)
+    clip = ROOT / "sample_data" / "speech" / "vowels_16k.wav"
+    made = make_preview(config, clip, tmp_path)
+    figure = preview_figure(config, clip, tmp_path, made.outcomes)
+    rows = figure.subfigs
+    assert len(rows) == 3
+    assert all(len(row.axes) >= 3 for row in rows)  # waveform, log-mel, feature (+ its colour bar)
+    assert rows[0].get_suptitle() == "original: vowels_16k.wav"
+    for row, outcome in zip(rows[1:], made.outcomes, strict=True):
+        assert outcome.row is not None
+        title = row.get_suptitle().replace("\n", " ")
+        assert title.startswith(f"copy {outcome.row.copy}: ")
+        assert all(entry["name"] in title for entry in json.loads(outcome.row.transforms))
+        assert "SpecTimeMask" in title  # p: 1.0 in the article config
+    matplotlib.pyplot.close(figure)
+
+
+def test_preview_errors_are_one_line(tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text("version: 1\npipeline: [Nope]\n")
+    clip = write_tone(tmp_path / "clip.wav")
+    bad = cli("preview", config, clip, "-o", tmp_path / "p")
+    assert bad.exit_code == 2 and bad.stderr.startswith(f"error: {config}: line 2: pipeline[0]: unknown transform")
+    config.write_text(SIMPLE)
+    (tmp_path / "broken.wav").write_bytes(b"RIFF....WAVEfmt nonsense")
+    broken = cli("preview", config, tmp_path / "broken.wav", "-o", tmp_path / "p")
+    assert broken.exit_code == 1
+    assert broken.stderr.startswith(f"error: {tmp_path / 'broken.wav'}: cannot decode")
+    assert broken.stderr.count("\n") == 1
