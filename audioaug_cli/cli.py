@@ -83,6 +83,8 @@ def main() -> None:
 @option("--scheduler", metavar="ADDRESS", default=None, envvar=["AUDIOAUG_SCHEDULER", "DASK_SCHEDULER_ADDRESS"],
         help="With --backend dask: an existing scheduler (e.g. tcp://10.0.0.5:8786). [default: start a local "
              "cluster of -j workers]")
+@option("--summary-json", type=click.Path(dir_okay=False, path_type=Path), default=None, metavar="PATH",
+        help="Also write the run's counts, time and exit code as JSON to PATH (for CI).")
 @option("--progress/--no-progress", default=None,
         help="Show a progress bar on stderr. [default: when stderr is a terminal]")
 @option("-q", "--quiet", is_flag=True, help="No progress bar and no summary line; errors only.")
@@ -90,7 +92,7 @@ def main() -> None:
 def run(config: Path, input_dir: Path, output_dir: Path, jobs: int | None, seed: int | None, copies: int | None,
         overwrite: bool, fail_fast: bool, dry_run: bool, include: tuple[str, ...], exclude: tuple[str, ...],
         include_original: bool, prune: bool, labels: Path | None, backend: str, scheduler: str | None,
-        progress: bool | None, quiet: bool, verbose: bool) -> None:
+        summary_json: Path | None, progress: bool | None, quiet: bool, verbose: bool) -> None:
     """Augment every audio file under INPUT_DIR into OUTPUT_DIR, with a manifest.
 
     OUTPUT_DIR mirrors INPUT_DIR: in/a/b.flac with 3 copies gives out/a/b__aug1.wav ..
@@ -125,6 +127,9 @@ def run(config: Path, input_dir: Path, output_dir: Path, jobs: int | None, seed:
         fail(f"cannot keep the resume state in {output_dir / '.audioaug'}: {exc}", EXIT_FAILED)
     finally:
         bar.close()
+    summary.seconds = max(summary.seconds, seconds_since_start())  # what a user's `time` says
+    if summary_json is not None:
+        _write_summary(summary_json, summary)
     if dry_run:
         for line in summary.planned:
             click.echo(line)
@@ -133,21 +138,34 @@ def run(config: Path, input_dir: Path, output_dir: Path, jobs: int | None, seed:
                        f"{summary.ignored} ignored", err=True)
         return
     if not quiet:
-        summary.seconds = max(summary.seconds, seconds_since_start())  # what a user's `time` says
-        click.echo(summary.line(), err=True)
-        if summary.failed:
-            click.echo(f"{summary.failed} input(s) failed: see {output_dir / 'errors.csv'}", err=True)
-        if summary.vanished:
-            click.echo(f"{summary.vanished} input(s) no longer in INPUT_DIR still have outputs here; "
-                       "--prune removes them", err=True)
-        if summary.pruned:
-            click.echo(f"pruned {summary.pruned} output(s) of inputs no longer in INPUT_DIR", err=True)
-        if summary.interrupted:
-            click.echo("stopped: what finished is kept; rerun the same command to resume", err=True)
-    if summary.interrupted:
-        sys.exit(128 + (summary.signal or 2))
+        _report(summary, output_dir)
+    if summary.exit_code:
+        sys.exit(summary.exit_code)
+
+
+def _report(summary: Any, output_dir: Path) -> None:
+    click.echo(summary.line(), err=True)
     if summary.failed:
-        sys.exit(EXIT_FAILED)
+        click.echo(f"{summary.failed} input(s) failed: see {output_dir / 'errors.csv'}", err=True)
+    if summary.vanished:
+        click.echo(f"{summary.vanished} input(s) no longer in INPUT_DIR still have outputs here; "
+                   "--prune removes them", err=True)
+    if summary.pruned:
+        click.echo(f"pruned {summary.pruned} output(s) of inputs no longer in INPUT_DIR", err=True)
+    if summary.interrupted:
+        click.echo("stopped: what finished is kept; rerun the same command to resume", err=True)
+
+
+def _write_summary(path: Path, summary: Any) -> None:
+    import json
+
+    from .audio_io import write_text
+
+    text = json.dumps(summary.to_dict(), indent=2) + "\n"
+    try:
+        write_text(path, lambda handle: print(text, end="", file=handle))
+    except OSError as exc:
+        fail(f"cannot write --summary-json {path}: {exc.strerror or exc}", EXIT_FAILED)
 
 
 @main.command()
@@ -261,7 +279,8 @@ def validate(config: Path) -> None:
 @main.command()
 @click.argument("name", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
-def transforms(name: str | None, as_json: bool) -> None:
+@click.option("--markdown", is_flag=True, help="Print every transform's parameters as Markdown (docs/transforms.md).")
+def transforms(name: str | None, as_json: bool, markdown: bool) -> None:
     """List the transforms a pipeline can use, or describe NAME's parameters.
 
     Waveform transforms are read from the installed audiomentations, so they always match what
@@ -278,6 +297,9 @@ def transforms(name: str | None, as_json: bool) -> None:
     from .errors import suggest
 
     names = [*registry.transform_classes(), *registry.COMPOSITIONS, *registry.spec_transform_classes()]
+    if markdown:
+        click.echo(registry.transforms_markdown())
+        return
     if name is None:
         if as_json:
             click.echo(json.dumps([{"name": n, "summary": registry.summary(n)} for n in names], indent=2))

@@ -16,35 +16,19 @@ from typing import Any
 
 import yaml
 
-from .entries import EntryChecks, Path_
+from .entries import Path_
 from .errors import ConfigError, Problem, kind, location, suggest
-from .features import LAYOUTS, PAD_MODES, DbScale, FeatureSettings
+from .features import FeatureSettings
 from .manifest import COLUMNS, FEATURE_COLUMNS
 from .pipeline import Node
+from .sections import DB_KEYS, SPECTROGRAM_KEYS, ClassCopies, SectionChecks
 
 FORMATS = {"wav": "WAV", "flac": "FLAC", "ogg": "OGG"}
 DEFAULT_SUBTYPES = {"wav": "PCM_16", "flac": "PCM_16", "ogg": "VORBIS"}
 TOP_KEYS = ("version", "seed", "copies", "audio", "output", "pipeline", "spectrogram")
 AUDIO_KEYS = ("sample_rate", "mono")
 OUTPUT_KEYS = ("format", "subtype", "manifest")
-SPECTROGRAM_KEYS = tuple(FeatureSettings.__dataclass_fields__)
-DB_KEYS = ("ref", "amin", "top_db")
-
-
-@dataclass(frozen=True)
-class ClassCopies:
-    """``copies: {by: COLUMN, default: N, values: {label: N, ...}}``: copies by a --labels column."""
-
-    by: str
-    default: int
-    values: dict[str, int]
-
-    def for_label(self, label: str | None) -> int:
-        """An input with no label row, or a label not listed, gets the default."""
-        return self.values.get(label, self.default) if label is not None else self.default
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"by": self.by, "default": self.default, "values": dict(self.values)}
+__all__ = ["DB_KEYS", "SPECTROGRAM_KEYS", "ClassCopies", "Config", "load_config", "parse_config", "pipeline_tree"]
 
 
 @dataclass(frozen=True)
@@ -177,7 +161,7 @@ def _yaml_problem(exc: yaml.MarkedYAMLError) -> Problem:
     return Problem("", f"{kind} (column {mark.column + 1}): {what}", mark.line + 1)
 
 
-class _Checker(EntryChecks):
+class _Checker(SectionChecks):
     """Walks the parsed YAML, collecting problems with their lines, and builds the Config."""
 
     def __init__(self, root: yaml.Node | None, base_dir: Path):
@@ -253,55 +237,6 @@ class _Checker(EntryChecks):
                       subtype=subtype, manifest=manifest, pipeline=tuple(pipeline), base_dir=str(self.base_dir),
                       spectrogram=spectrogram)
 
-    def class_copies(self, value: dict[str, Any]) -> ClassCopies | int:
-        """``copies: {by: label, default: 1, values: {siren: 10}}``."""
-        here: Path_ = ("copies",)
-        self.unknown_keys(value, here, ("by", "default", "values"))
-        by = value.get("by")
-        if not isinstance(by, str) or not by:
-            self.problem(here, f"copies by label needs 'by:', the --labels column to read, found {kind(by)}")
-        default = self.integer(value, here, "default", 1, minimum=0)
-        values = value.get("values", {})
-        counts: dict[str, int] = {}
-        if not isinstance(values, dict):
-            self.problem((*here, "values"), f"expected a mapping of label to copies, found {kind(values)}")
-        else:
-            for label, count in values.items():
-                if isinstance(count, int) and not isinstance(count, bool) and count >= 0:
-                    counts[str(label)] = count
-                else:
-                    self.problem((*here, "values", str(label)), f"expected copies, an integer of 0 or more, "
-                                 f"found {kind(count)}")
-        return ClassCopies(by, default, counts) if isinstance(by, str) and by else 1
-
-    def node_list(self, value: Any, here: Path_, spec: bool = False) -> list[Node]:
-        """A pipeline: a list of entries (null or absent: none)."""
-        if value is None:
-            return []
-        if not isinstance(value, list):
-            self.problem(here, f"expected a list of transforms, found {kind(value)}")
-            return []
-        nodes = [self.entry(e, (*here, i), spec) for i, e in enumerate(value)]
-        return [n for n in nodes if n is not None]
-
-    def unknown_keys(self, data: dict[str, Any], path: Path_, valid: tuple[str, ...] | list[str]) -> None:
-        for key in data:
-            if key not in valid:
-                hint = suggest(str(key), valid) or f" (expected {', '.join(valid)})"
-                self.problem((*path, key), f"unknown key{hint}", key_line=True)
-
-    def integer(self, data: dict[str, Any], path: Path_, key: str, default: Any, minimum: int) -> Any:
-        value = data.get(key, default)
-        if value is default:
-            return default
-        if not isinstance(value, int) or isinstance(value, bool):
-            self.problem((*path, key), f"expected an integer, found {kind(value)}")
-            return default
-        if value < minimum:
-            self.problem((*path, key), f"must be at least {minimum}, found {value}")
-            return default
-        return value
-
     def section(self, data: dict[str, Any], key: str, valid: tuple[str, ...]) -> dict[str, Any]:
         value = data.get(key)
         if value is None:
@@ -311,90 +246,6 @@ class _Checker(EntryChecks):
             return {}
         self.unknown_keys(value, (key,), valid)
         return value
-
-    def spectrogram(self, value: Any) -> FeatureSettings | None:
-        """The ``spectrogram:`` section, or None when the config has none."""
-        if value is None:
-            return None
-        here: Path_ = ("spectrogram",)
-        if not isinstance(value, dict):
-            self.problem(here, f"expected a mapping of spectrogram settings, found {kind(value)}")
-            return None
-        self.unknown_keys(value, here, SPECTROGRAM_KEYS)
-        d = FeatureSettings()
-        n_fft = self.integer(value, here, "n_fft", d.n_fft, minimum=2)
-        hop = self.integer(value, here, "hop_length", None, minimum=1)
-        win = self.integer(value, here, "win_length", None, minimum=1)
-        if isinstance(win, int) and win > n_fft:
-            self.problem((*here, "win_length"), f"must be at most n_fft ({n_fft}), found {win}")
-        window = self.window(value.get("window", d.window), (*here, "window"))
-        n_mels = self.integer(value, here, "n_mels", d.n_mels, minimum=1) if value.get("n_mels", 1) is not None \
-            else None
-        fmin = self.number(value, here, "fmin", d.fmin, minimum=0.0)
-        fmax = self.number(value, here, "fmax", None, minimum=0.0)
-        if fmax is not None and fmax <= fmin:
-            self.problem((*here, "fmax"), f"must be greater than fmin ({fmin}), found {fmax}")
-        power = self.number(value, here, "power", d.power, minimum=0.0, above=True)
-        return FeatureSettings(
-            n_fft=n_fft, hop_length=hop, win_length=win, window=window,
-            center=self.choice(value, here, "center", d.center, (True, False)), n_mels=n_mels, fmin=fmin, fmax=fmax,
-            htk=self.choice(value, here, "htk", d.htk, (True, False)),
-            norm=self.choice(value, here, "norm", d.norm, ("slaney", None)),
-            pad_mode=self.choice(value, here, "pad_mode", d.pad_mode, PAD_MODES), power=power,
-            db=self.db_scale(value.get("db", {}), (*here, "db")),
-            layout=self.choice(value, here, "layout", d.layout, LAYOUTS),
-            write_audio=self.choice(value, here, "write_audio", d.write_audio, (True, False)),
-            pipeline=tuple(self.node_list(value.get("pipeline"), (*here, "pipeline"), spec=True)))
-
-    def db_scale(self, value: Any, here: Path_) -> DbScale | None:
-        if value is None:
-            return None
-        if not isinstance(value, dict):
-            self.problem(here, f"expected a mapping with {', '.join(DB_KEYS)}, or null for linear values, "
-                         f"found {kind(value)}")
-            return DbScale()
-        self.unknown_keys(value, here, DB_KEYS)
-        d = DbScale()
-        return DbScale(ref=self.number(value, here, "ref", d.ref, minimum=0.0, above=True),
-                       amin=self.number(value, here, "amin", d.amin, minimum=0.0, above=True),
-                       top_db=self.number(value, here, "top_db", d.top_db, minimum=0.0)
-                       if value.get("top_db", 0) is not None else None)
-
-    def window(self, value: Any, here: Path_) -> str:
-        from scipy.signal import get_window
-
-        try:
-            if not isinstance(value, str):
-                raise ValueError
-            get_window(value, 16)
-        except (ValueError, TypeError):
-            self.problem(here, f"expected a window name that scipy.signal.get_window knows (hann, hamming, "
-                         f"blackman, boxcar, ...), found {kind(value)}")
-            return "hann"
-        return value
-
-    def number(self, data: dict[str, Any], path: Path_, key: str, default: Any, minimum: float,
-               above: bool = False) -> Any:
-        """A number at least ``minimum`` (greater than it, with ``above``); null only where the default is."""
-        value = data.get(key, default)
-        if value is default or (value is None and default is None):
-            return default
-        if not isinstance(value, (int, float)) or isinstance(value, bool):
-            self.problem((*path, key), f"expected a number{' or null' if default is None else ''}, found {kind(value)}")
-            return default
-        if value < minimum or (above and value == minimum):
-            self.problem((*path, key), f"must be {'greater than' if above else 'at least'} {minimum}, found {value}")
-            return default
-        return float(value)
-
-    def choice(self, data: dict[str, Any], path: Path_, key: str, default: Any, valid: tuple[Any, ...]) -> Any:
-        value = data.get(key, default)
-        if any(value is v or (type(value) is type(v) and value == v) for v in valid):
-            return value
-        shown = " or ".join(kind(v) if not isinstance(v, str) else v for v in valid)
-        self.problem((*path, key), f"expected {shown}, found {kind(value)}"
-                     + (suggest(value, [v for v in valid if isinstance(v, str)]) if isinstance(value, str) else ""))
-        return default
 
     def output(self, output: dict[str, Any]) -> tuple[str, str, str]:
         import soundfile

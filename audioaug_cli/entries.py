@@ -24,6 +24,57 @@ class EntryChecks:
     def problem(self, path: Path_, message: str, key_line: bool = False) -> None:
         raise NotImplementedError
 
+    def node_list(self, value: Any, here: Path_, spec: bool = False) -> list[Node]:
+        """A pipeline: a list of entries (null or absent: none)."""
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            self.problem(here, f"expected a list of transforms, found {kind(value)}")
+            return []
+        nodes = [self.entry(e, (*here, i), spec) for i, e in enumerate(value)]
+        return [n for n in nodes if n is not None]
+
+    def unknown_keys(self, data: dict[str, Any], path: Path_, valid: tuple[str, ...] | list[str]) -> None:
+        for key in data:
+            if key not in valid:
+                hint = suggest(str(key), valid) or f" (expected {', '.join(valid)})"
+                self.problem((*path, key), f"unknown key{hint}", key_line=True)
+
+    def integer(self, data: dict[str, Any], path: Path_, key: str, default: Any, minimum: int) -> Any:
+        value = data.get(key, default)
+        if value is default:
+            return default
+        if not isinstance(value, int) or isinstance(value, bool):
+            self.problem((*path, key), f"expected an integer, found {kind(value)}")
+            return default
+        if value < minimum:
+            self.problem((*path, key), f"must be at least {minimum}, found {value}")
+            return default
+        return value
+
+    def number(self, data: dict[str, Any], path: Path_, key: str, default: Any, minimum: float,
+               above: bool = False) -> Any:
+        """A number at least ``minimum`` (greater than it, with ``above``); null only where the default is."""
+        value = data.get(key, default)
+        if value is default or (value is None and default is None):
+            return default
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            self.problem((*path, key), f"expected a number{' or null' if default is None else ''}, found {kind(value)}")
+            return default
+        if value < minimum or (above and value == minimum):
+            self.problem((*path, key), f"must be {'greater than' if above else 'at least'} {minimum}, found {value}")
+            return default
+        return float(value)
+
+    def choice(self, data: dict[str, Any], path: Path_, key: str, default: Any, valid: tuple[Any, ...]) -> Any:
+        value = data.get(key, default)
+        if any(value is v or (type(value) is type(v) and value == v) for v in valid):
+            return value
+        shown = " or ".join(kind(v) if not isinstance(v, str) else v for v in valid)
+        self.problem((*path, key), f"expected {shown}, found {kind(value)}"
+                     + (suggest(value, [v for v in valid if isinstance(v, str)]) if isinstance(value, str) else ""))
+        return default
+
     def entry(self, entry: Any, path: Path_, spec: bool = False) -> Node | None:
         """One pipeline entry -> a normalised node, or None (with problems recorded). ``spec``: an
         entry of the spectrogram pipeline, whose transforms are audioaug's Spec* ones."""

@@ -64,6 +64,23 @@ class Summary:
     pruned: int = 0  # outputs removed by --prune
     planned: list[str] = field(default_factory=list)  # --dry-run: what would be written
 
+    @property
+    def exit_code(self) -> int:
+        """The command's: 128 + the signal when interrupted, 1 when inputs failed, else 0."""
+        if self.interrupted:
+            return 128 + (self.signal or signal.SIGINT)
+        return 1 if self.failed else 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """What --summary-json writes."""
+        found = {"exit_code": self.exit_code, "written": self.written, "skipped": self.skipped,
+                 "failed": self.failed, "ignored": self.ignored, "seconds": round(self.seconds, 3),
+                 "audio_seconds": round(self.audio_seconds, 3), "interrupted": self.interrupted,
+                 "stopped_early": self.stopped_early, "vanished": self.vanished, "pruned": self.pruned}
+        if self.planned:
+            found["planned"] = len(self.planned)
+        return found
+
     def line(self) -> str:
         rate = self.audio_seconds / self.seconds if self.seconds > 0 else 0.0
         head = "interrupted" if self.interrupted else "done"

@@ -153,3 +153,11 @@ def test_help_does_not_import_numpy() -> None:
            "print('numpy' in sys.modules, 'yaml' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert result.stdout.strip().splitlines()[-1] == "False False"
+
+
+def test_the_transforms_page_is_up_to_date() -> None:
+    shipped = (ROOT / "docs" / "transforms.md").read_text()
+    regenerate = "regenerate: audioaug transforms --markdown > docs/transforms.md"
+    assert shipped == cli("transforms", "--markdown").stdout, regenerate
+    assert all(f"### {name}\n" in shipped for name in [*registry.transform_classes(), *registry.COMPOSITIONS,
+                                                        *registry.spec_transform_classes()])

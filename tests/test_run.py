@@ -274,3 +274,16 @@ def test_an_unwritable_output_dir_is_a_clear_error(corpus: Path, tmp_path: Path,
 def test_version() -> None:
     from audioaug_cli import __version__
     assert cli("--version").output.strip() == f"audioaug {__version__}"
+
+
+def test_summary_json_for_ci(corpus: Path, tmp_path: Path, write_config: ConfigWriter) -> None:
+    (corpus / "broken.wav").write_bytes(b"RIFF0000WAVEnot audio")
+    report = tmp_path / "reports" / "summary.json"
+    report.parent.mkdir()
+    result = cli("run", write_config(SIMPLE), corpus, tmp_path / "out", "-j", "1", "--summary-json", report)
+    assert result.exit_code == 1
+    found = json.loads(report.read_text())
+    assert found["exit_code"] == 1 and found["written"] == 6 and found["failed"] == 1 and found["skipped"] == 0
+    assert found["interrupted"] is False and found["seconds"] > 0
+    again = cli("run", write_config(SIMPLE), corpus, tmp_path / "out", "-j", "1", "--summary-json", report)
+    assert again.exit_code == 1 and json.loads(report.read_text())["skipped"] == 6
