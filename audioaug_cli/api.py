@@ -36,6 +36,11 @@ class Augmenter:
         self._waveform = WaveformPipeline(config.pipeline, config.base_dir)
         self._features = FeatureAugmenter(config.spectrogram) if config.spectrogram is not None else None
 
+    def __reduce__(self) -> tuple[type[Augmenter], tuple[Config]]:
+        """Pickled as its config (a DataLoader's spawned workers, a multiprocessing pool): each copy
+        builds its own pipeline."""
+        return (Augmenter, (self.config,))
+
     @classmethod
     def from_yaml(cls, path: str | Path) -> Augmenter:
         """Load and check a config file (raises :class:`audioaug_cli.ConfigError`)."""

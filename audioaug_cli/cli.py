@@ -79,7 +79,8 @@ def main() -> None:
 @option("--labels", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
         help="CSV with a file_name column (relative to INPUT_DIR); its other columns go into the manifest.")
 @option("--backend", type=click.Choice(["loky", "dask"]), default="loky", show_default=True,
-        help="Where workers run: loky processes here, or a dask.distributed cluster (pip install 'audioaug[dask]').")
+        help="Where workers run: processes on this machine, or a dask.distributed cluster "
+             "(pip install 'audioaug[dask]').")
 @option("--scheduler", metavar="ADDRESS", default=None, envvar=["AUDIOAUG_SCHEDULER", "DASK_SCHEDULER_ADDRESS"],
         help="With --backend dask: an existing scheduler (e.g. tcp://10.0.0.5:8786). [default: start a local "
              "cluster of -j workers]")

@@ -109,8 +109,7 @@ def run(config: Config | str | Path, input_dir: str | Path, output_dir: str | Pa
         options: RunOptions = RunOptions(), reporter: Reporter | None = None) -> Summary:
     """Augment every audio file under input_dir into output_dir. See SPEC for the guarantees.
 
-    ``config`` is a loaded Config or a config file's path; given a path, loky's workers start
-    importing while this process reads and checks the config.
+    ``config`` is a loaded Config or a config file's path.
     """
     started = time.monotonic()
     input_dir, output_dir = Path(input_dir).absolute(), Path(output_dir).absolute()  # workers may run elsewhere

@@ -72,3 +72,14 @@ def test_features_give_the_npy_and_the_manifests_transforms(corpus: Path, tmp_pa
         assert applied == json.loads(row["transforms"])
     with pytest.raises(ValueError, match="no spectrogram: section"):
         Augmenter.from_yaml(ROOT / "configs" / "example.yaml").features(samples, rate)
+
+
+def test_an_augmenter_pickles_as_its_config(float_run: tuple[Augmenter, Path, Path, list[dict[str, str]]]) -> None:
+    """What a DataLoader with spawned workers does to a Dataset that holds one."""
+    import pickle
+
+    augment, inputs, out, rows = float_run
+    copy = pickle.loads(pickle.dumps(augment))
+    samples, rate = sf.read(inputs / rows[0]["source"])
+    assert np.array_equal(copy(samples, rate, seed=int(rows[0]["seed"]))[0],
+                          sf.read(out / rows[0]["file_name"], dtype="float32")[0])
