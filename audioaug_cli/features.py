@@ -3,16 +3,16 @@
 The clean feature of audio ``x`` (channels, samples) is librosa's
 ``power_to_db(melspectrogram(y=x, ...))`` with the config's settings (``n_mels: null``: the STFT's
 magnitude to ``power``; ``db: null``: linear values). The spectrogram pipeline works on it in two
-stages: ``SpecTimeStretch`` replaces the complex STFT before the magnitude, mel and dB steps, and the
-masks work on the feature after them. Its draws come from ``numpy.random.default_rng(item_seed)``,
-which belongs to the item, so features are as reproducible as the audio.
+stages: ``SpecTimeStretch`` replaces the STFT before the magnitude, mel and dB steps (a phase
+vocoder, of which only the magnitudes are kept), and the masks work on the feature after them.
+Its draws come from ``numpy.random.default_rng(item_seed)``, which belongs to the item, so
+features are as reproducible as the audio.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -283,8 +283,3 @@ def replay_features(x: np.ndarray, sample_rate: int, settings: FeatureSettings,
         if entry["name"] in SPEC_TRANSFORMS:
             feature.apply(SPEC_TRANSFORMS[entry["name"]], entry["params"])
     return feature.result()
-
-
-def feature_name(file_name: str) -> str:
-    """'a/b__aug1.wav' -> 'a/b__aug1.npy'."""
-    return str(Path(file_name).with_suffix(".npy").as_posix())

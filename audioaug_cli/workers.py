@@ -59,8 +59,9 @@ def execute(config: Config, tasks: Iterable[Task], output_dir: Path, jobs: int |
     remaining = units(tasks)
     limit = _at_most(jobs)
     first = list(itertools.islice(remaining, limit + 1)) if limit > 1 else []
+    # -j 1, or a plan too small to gain from workers (starting them costs ~50 ms): work here
     workers = worker_count(jobs) if len(first) > limit else 1
-    if len(first) <= workers:  # -j 1, or a plan too small to gain from workers (starting them costs ~50 ms)
+    if workers == 1:
         for task in itertools.chain.from_iterable(itertools.chain(first, remaining)):
             yield augment_source(config, task, str(output_dir))
         return

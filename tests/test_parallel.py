@@ -79,10 +79,10 @@ def test_a_config_error_during_the_workers_warm_up_is_one_line(tmp_path: Path) -
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize("files,forked", [(6, False), (40, True)])
+@pytest.mark.parametrize("files,forked", [(6, False), (16, False), (40, True)])
 def test_workers_are_started_only_for_a_plan_that_gains_from_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                                   files: int, forked: bool) -> None:
-    """Six small files are two units of work: starting workers would cost more than they save."""
+    """Up to two units of work (16 small files) for two workers: starting them would cost more than they save."""
     from audioaug_cli import workers
     from audioaug_cli.inputs import walk_inputs
     from audioaug_cli.items import Task
