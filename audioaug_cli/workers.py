@@ -128,10 +128,10 @@ def _pool(jobs: int) -> Any:
     from concurrent.futures import ProcessPoolExecutor
 
     return ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork"),
-                               initializer=_worker_started)
+                               initializer=_worker_started, initargs=(os.getpid(),))
 
 
-def _worker_started() -> None:
+def _worker_started(parent: int) -> None:
     """In each worker: Ctrl-C and SIGTERM are the parent's to handle (it stops the workers), and a
     worker never outlives its parent, however the parent ends (SIGKILL included)."""
     import signal
@@ -139,6 +139,8 @@ def _worker_started() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     _die_with_parent()
+    if os.getppid() != parent:  # the parent died before the line above could take effect
+        os._exit(1)
 
 
 def _die_with_parent() -> None:
@@ -147,7 +149,7 @@ def _die_with_parent() -> None:
 
     try:
         libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG (Linux)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG (Linux): sent when the forking thread ends
     except (OSError, AttributeError):
         pass
 

@@ -279,3 +279,30 @@ def test_features_are_byte_identical_across_jobs_and_backends_and_survive_sigkil
         assert path.read_bytes() == reference[path.relative_to(out).as_posix()]
     assert finish(start(config, tmp_path / "in", out)) == 0
     assert tree(out) == reference
+
+
+def test_compositions_nest_in_the_spectrogram_pipeline() -> None:
+    stretches = "[SpecTimeStretch, {SpecTimeStretch: {min_rate: 2, max_rate: 3}}]"
+    config = parse_config("version: 1\npipeline: []\nspectrogram:\n  n_mels: 32\n  pipeline:\n"
+                          f"    - OneOf: {{transforms: {stretches}}}\n"
+                          "    - SomeOf: {num_transforms: 2, transforms: [SpecTimeMask, SpecFrequencyMask, "
+                          "{SpecTimeMask: {max_width: 3}}], p: 0.5}\n")
+    assert config.spectrogram is not None
+    features = FeatureAugmenter(config.spectrogram)
+    seen: set[tuple[str, ...]] = set()
+    for seed in range(60):
+        _feature, applied = features.augment(tone(0.5), 16000, seed)
+        names = tuple(entry["name"] for entry in applied)
+        assert names.count("SpecTimeStretch") <= 1  # one of the two, when its p (0.5) says so
+        masks = [n for n in names if n != "SpecTimeStretch"]
+        assert len(masks) in (0, 2)  # two of the three, half the time
+        seen.add(names)
+    assert len(seen) >= 5
+
+
+def test_a_shuffled_compose_may_not_put_the_stretch_after_a_mask() -> None:
+    from audioaug_cli.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="may not hold both SpecTimeStretch and masks"):
+        parse_config("version: 1\npipeline: []\nspectrogram:\n  pipeline:\n"
+                     "    - Compose: {shuffle: true, transforms: [SpecTimeStretch, SpecTimeMask]}\n")
