@@ -107,11 +107,6 @@ def convert(samples: np.ndarray, sample_rate: int, target_rate: int | None, mono
     return samples, sample_rate
 
 
-def write_audio(path: str, samples: np.ndarray, sample_rate: int, fmt: str, subtype: str) -> None:
-    """Write channels-first audio atomically, in soundfile's ``fmt``/``subtype``."""
-    write_bytes(path, encode_audio(samples, sample_rate, fmt, subtype))
-
-
 def encode_audio(samples: np.ndarray, sample_rate: int, fmt: str, subtype: str) -> memoryview:
     """Channels-first audio as the bytes of a ``fmt``/``subtype`` file.
 

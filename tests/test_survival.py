@@ -17,7 +17,7 @@ import pytest
 import soundfile as sf
 
 from audioaug_cli import audio_io
-from audioaug_cli.audio_io import TEMP_MARK, atomic_file, read_audio, write_audio
+from audioaug_cli.audio_io import TEMP_MARK, atomic_file, encode_audio, read_audio, write_bytes
 from audioaug_cli.errors import ItemError
 
 from .conftest import ROOT, SIMPLE, cli, tree, write_tone
@@ -312,7 +312,7 @@ def test_atomic_write_killed_midway_leaves_no_final_file(tmp_path: Path) -> None
     code = ("import sys, time; from pathlib import Path; from audioaug_cli.audio_io import atomic_file\n"
             f"with atomic_file(Path({str(target)!r})) as h:\n"
             "    h.write(b'x' * 1000); h.flush(); print('writing', flush=True); time.sleep(60)\n")
-    # (write_audio goes through the same atomic_file)
+    # (write_bytes, which writes every output, goes through the same atomic_file)
     child = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE)
     assert child.stdout is not None and child.stdout.readline() == b"writing\n"
     child.kill()
@@ -324,9 +324,10 @@ def test_atomic_write_killed_midway_leaves_no_final_file(tmp_path: Path) -> None
 
 def test_atomic_write_makes_its_folder_and_respects_the_umask(tmp_path: Path) -> None:
     """Outputs get the permissions any new file would (0o666 less the umask), not a temp file's 0600."""
+    encoded = encode_audio(np.zeros(160, np.float32), 16000, "WAV", "PCM_16")
     previous = os.umask(0o027)
     try:
-        write_audio(str(tmp_path / "new" / "folder" / "a.wav"), np.zeros(160, np.float32), 16000, "WAV", "PCM_16")
+        write_bytes(tmp_path / "new" / "folder" / "a.wav", encoded)
     finally:
         os.umask(previous)
     written = tmp_path / "new" / "folder" / "a.wav"
