@@ -112,7 +112,7 @@ def _in_a_pool(config: Config, remaining: Iterator[list[Task]], output_dir: Path
     finally:
         if not finished:  # stopped early (interrupted, --fail-fast, a full disk) or broken
             _stop_workers(executor)
-        executor.shutdown(wait=True, cancel_futures=True)
+        _shut_down(executor)
 
 
 def _pool(jobs: int) -> Any:
@@ -156,15 +156,26 @@ def _die_with_parent() -> None:
 
 def _stop_workers(executor: Any) -> None:
     """Kill the pool's workers now, mid-item: what they were writing is a temporary file."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    if not isinstance(executor, ProcessPoolExecutor):  # loky's
+        executor.shutdown(wait=True, kill_workers=True)
+        return
     kill = getattr(executor, "kill_workers", None)  # Python >= 3.14
     if kill is not None:
         kill()
         return
-    if not hasattr(executor, "_processes"):  # loky's
-        executor.shutdown(wait=True, kill_workers=True)
-        return
     for process in list(executor._processes.values()):  # (the standard library has no public way before 3.14)
         process.kill()
+
+
+def _shut_down(executor: Any) -> None:
+    from concurrent.futures import ProcessPoolExecutor
+
+    if isinstance(executor, ProcessPoolExecutor):
+        executor.shutdown(wait=True, cancel_futures=True)
+    else:  # loky's, which takes no cancel_futures (nothing is queued by then)
+        executor.shutdown(wait=True)
 
 
 def _in_workers(config: Config, tasks: Iterable[Task], output_dir: Path, jobs: int | None,
@@ -242,4 +253,4 @@ def _alone_in_a_worker(config: Config, task: Task, output_dir: Path) -> list[Out
     except BrokenProcessPool:
         return [Outcome(task.source.rel, c, task.source.fingerprint, error=WORKER_DIED) for c in task.copies]
     finally:
-        executor.shutdown(wait=True)
+        _shut_down(executor)

@@ -119,3 +119,24 @@ def test_a_transform_warning_is_one_line_naming_the_input(tmp_path: Path) -> Non
     assert summary.startswith("done: 2 written")
     quiet = audioaug("run", config, tmp_path / "in", tmp_path / "quiet", "-j", "1", "-q")
     assert (quiet.returncode, quiet.stderr) == (0, "")
+
+
+def test_where_fork_is_not_used_loky_workers_give_the_same_results(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """macOS and Windows get loky's spawned workers: the same outcomes as forked ones."""
+    from audioaug_cli import workers
+    from audioaug_cli.inputs import walk_inputs
+    from audioaug_cli.items import Task
+
+    for i in range(40):
+        write_tone(tmp_path / "in" / f"f{i:02d}.wav", 0.1, 16000, 1, 200 + 9 * i)
+    config = parse_config(PIPELINE)
+    tasks = [Task(s, (1, 2)) for s in walk_inputs(tmp_path / "in")]
+    forked = sorted((o.source, o.copy, o.row) for batch in workers.execute(config, tasks, tmp_path / "a", 2)
+                    for o in batch)
+    monkeypatch.setattr(workers.sys, "platform", "darwin")
+    spawned = sorted((o.source, o.copy, o.row) for batch in workers.execute(config, tasks, tmp_path / "b", 2)
+                     for o in batch)
+    assert len(forked) == 80 and all(row is not None for _s, _c, row in forked)
+    assert spawned == forked
+    assert tree(tmp_path / "a") == tree(tmp_path / "b")
