@@ -11,13 +11,13 @@ generators), so a manifest row's ``seed`` and its source's samples give that row
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
-from .audio_io import convert, decode_audio, encode_audio
-from .config import FORMATS, Config, load_config
-from .items import item_seed
+from .audio_io import convert
+from .config import Config, load_config
+from .items import item_seed, render_item
 
 
 class Augmenter:
@@ -71,12 +71,9 @@ class Augmenter:
         if self._features is None:
             raise ValueError("this config has no spectrogram: section, so its items have no feature")
         channels_first, rate = self._prepared(samples, sample_rate)
-        with np.errstate(all="ignore"):
-            out, applied = self._waveform.augment(channels_first, rate, seed)
-        if self._features.settings.write_audio:  # the feature is of the audio as written
-            out = decode_audio(encode_audio(out, rate, FORMATS[self.config.format], self.config.subtype))
-        feature, spectral = self._features.augment(out, rate, seed)
-        return feature, applied + spectral
+        with np.errstate(all="ignore"):  # the run's own item, in memory (copy 1: any augmented copy)
+            item = render_item(self.config, self._waveform, self._features, channels_first, rate, 1, seed)
+        return cast(np.ndarray, item.feature), item.applied  # a spectrogram: section always gives one
 
     def item_seed(self, source: str, copy: int) -> int:
         """The seed `run` gives copy ``copy`` of ``source`` (its path relative to INPUT_DIR)."""
