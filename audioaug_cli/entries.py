@@ -95,7 +95,7 @@ class EntryChecks:
         if name in registry.REFUSED:
             self.problem(path, f"{name} is not allowed: {registry.REFUSED[name]}")
             return None
-        leaves, others = registry.transform_classes(), registry.spec_transform_classes()
+        leaves, others = registry.transform_names(), tuple(registry.spec_transform_classes())
         if spec:
             leaves, others = others, leaves
         if name in others:

@@ -71,7 +71,7 @@ def recording_compose_class() -> type:
     """audiomentations' Compose, remembering which children it ran (it does not keep that)."""
     global _recording_compose
     if _recording_compose is None:
-        Compose = registry.load_audiomentations().Compose
+        Compose = registry.composition_class("Compose")
 
         class RecordingCompose(Compose):  # type: ignore[misc,valid-type]
             applied_children: list[Any] = []
@@ -101,7 +101,6 @@ def build_pipeline(nodes: tuple[Node, ...] | list[Node], base_dir: str | Path) -
 
 def build_node(node: Node, path: tuple[str | int, ...], base_dir: Path) -> Any:
     """One node -> a new audiomentations object. Raises ConstructionError, located."""
-    audiomentations = registry.load_audiomentations()
     name, here = node.name, (*path, node.name)
     kwargs = dict(node.params)
     for key, value in node.params.items():
@@ -116,7 +115,7 @@ def build_node(node: Node, path: tuple[str | int, ...], base_dir: Path) -> Any:
         children = [build_node(c, (*here, "transforms", i), base_dir) for i, c in enumerate(node.transforms)]
         if isinstance(kwargs.get("num_transforms"), list):
             kwargs["num_transforms"] = tuple(kwargs["num_transforms"])
-        cls = recording_compose_class() if name == "Compose" else getattr(audiomentations, name)
+        cls = recording_compose_class() if name == "Compose" else registry.composition_class(name)
         if name == "SomeOf":
             return cls(kwargs.pop("num_transforms"), children, **kwargs)
         return cls(children, **kwargs)
@@ -125,7 +124,7 @@ def build_node(node: Node, path: tuple[str | int, ...], base_dir: Path) -> Any:
         raise ConstructionError(path, f"{name} needs the optional package {missing}, which is not installed: "
                                 f"{registry.EXTRA_HINT}")
     try:
-        return registry.transform_classes()[name](**kwargs)
+        return registry.transform_class(name)(**kwargs)
     except Exception as exc:  # whatever the constructor raises, these parameters are the cause
         detail = " ".join(str(exc).split()) or "a parameter is out of range"
         raise ConstructionError(path, f"audiomentations rejected {name}'s parameters: {detail}") from None

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 _current = threading.local()
-_installed = False
+_scanned = -1  # len(sys.modules) when install() last looked
 _install_lock = threading.Lock()
 
 
@@ -58,25 +58,29 @@ class _NumpyProxy(types.ModuleType):
         return value
 
 
+_random_proxy, _numpy_proxy = _RandomProxy(), _NumpyProxy()
+
+
 def install() -> None:
-    """Route audiomentations' random draws through the per-thread item generators (idempotent)."""
-    global _installed
+    """Route audiomentations' random draws through the per-thread item generators.
+
+    Each transform's module is imported when a config first names it, so this looks again
+    whenever the process has loaded modules since it last looked; a module is changed once.
+    """
+    global _scanned
+    if len(sys.modules) == _scanned:
+        return
     with _install_lock:
-        if _installed:
-            return
-        from .registry import load_audiomentations
-
-        load_audiomentations()  # imports all of its modules
-
-        random_proxy, numpy_proxy = _RandomProxy(), _NumpyProxy()
-        for name, module in list(sys.modules.items()):
+        modules, unfinished = list(sys.modules.items()), False
+        for name, module in modules:
             if module is None or not (name == "audiomentations" or name.startswith("audiomentations.")):
                 continue
-            if getattr(module, "random", None) is random:
-                module.random = random_proxy  # type: ignore[attr-defined]
-            if getattr(module, "np", None) is np:
-                module.np = numpy_proxy  # type: ignore[attr-defined]
-        _installed = True
+            unfinished |= bool(getattr(getattr(module, "__spec__", None), "_initializing", False))
+            if vars(module).get("random") is random:
+                module.random = _random_proxy  # type: ignore[attr-defined]
+            if vars(module).get("np") is np:
+                module.np = _numpy_proxy  # type: ignore[attr-defined]
+        _scanned = -1 if unfinished else len(modules)  # a module still being imported: look again
 
 
 _one_item_at_a_time = threading.Lock()
