@@ -71,7 +71,10 @@ class Augmenter:
         if self._features is None:
             raise ValueError("this config has no spectrogram: section, so its items have no feature")
         channels_first, rate = self._prepared(samples, sample_rate)
-        with np.errstate(all="ignore"):  # the run's own item, in memory (copy 1: any augmented copy)
+        from .pipeline import warning_filters_kept
+
+        # the run's own item, in memory (copy 1: any augmented copy)
+        with np.errstate(all="ignore"), warning_filters_kept():
             item = render_item(self.config, self._waveform, self._features, channels_first, rate, 1, seed)
         return cast(np.ndarray, item.feature), item.applied  # a spectrogram: section always gives one
 

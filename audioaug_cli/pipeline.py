@@ -137,6 +137,38 @@ _hook_users = 0
 _hook_replaced: Any = None  # the warnings.showwarning the hook stands in for while installed
 
 
+_kept_lock = threading.Lock()
+_kept_users = 0
+_kept: warnings.catch_warnings | None = None  # what puts the filters back
+
+
+@contextmanager
+def warning_filters_kept() -> Iterator[None]:
+    """While any thread is inside such a block, the last to leave puts the process's warning
+    filters back as they were when the first entered.
+
+    Items import what they first need (librosa's resampling imports scipy, for one), and an
+    import may add filters to the process for good: scipy adds six. Like ``catch_warnings``, a
+    change the caller's own threads make to the filters while items run does not outlast them.
+    """
+    global _kept_users, _kept
+    with _kept_lock:
+        if _kept_users == 0:
+            _kept = warnings.catch_warnings()
+            _kept.__enter__()
+        _kept_users += 1
+    try:
+        yield
+    finally:
+        with _kept_lock:
+            _kept_users -= 1
+            if _kept_users == 0 and _kept is not None:
+                shown_by = warnings.showwarning  # which captured_warnings looks after, not this
+                _kept.__exit__(None, None, None)
+                warnings.showwarning = shown_by
+                _kept = None
+
+
 @contextmanager
 def captured_warnings() -> Iterator[list[str]]:
     """Collect, as one-line messages, the warnings this thread raises within the block (e.g.
@@ -156,7 +188,8 @@ def captured_warnings() -> Iterator[list[str]]:
     previous = getattr(_item_warnings, "found", None)
     _item_warnings.found = found
     try:
-        yield found
+        with warning_filters_kept():
+            yield found
     finally:
         _item_warnings.found = previous
         with _hook_lock:
@@ -209,7 +242,7 @@ class WaveformPipeline:
         root = self._root()
         if root is None:  # `pipeline: []` converts and copies
             return samples, []
-        with rng.item_rng(seed, self.exclusive):
+        with warning_filters_kept(), rng.item_rng(seed, self.exclusive):
             _reset(root)
             out = root(samples, sample_rate)
         return out, applied_transforms(root, self.base_dir)

@@ -90,3 +90,20 @@ def test_the_caller_keeps_its_rngs_and_warning_state(tmp_path: Path) -> None:
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ["load []", "run []", "augment []", "Augmenter []"]
+
+
+def test_an_import_within_an_item_leaves_no_warning_filters(tmp_path: Path) -> None:
+    """Resample calls librosa, whose first call imports scipy, which adds filters: a config that
+    loads nothing of scipy before its first item."""
+    from .test_dask import corpus
+
+    config = tmp_path / "c.yaml"
+    config.write_text("version: 1\nseed: 2\ncopies: 3\npipeline:\n  - AddGaussianNoise: {p: 0.5}\n"
+                      "  - Resample: {min_sample_rate: 8000, max_sample_rate: 12000, p: 1.0}\n")
+    script = tmp_path / "caller.py"
+    script.write_text(CALLER.replace("from audioaug_cli import RunOptions",
+                                     "assert 'scipy' not in sys.modules\nfrom audioaug_cli import RunOptions"))
+    done = subprocess.run([sys.executable, str(script), str(config), str(corpus(tmp_path / "in")),
+                           str(tmp_path / "out")], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["load []", "run []", "augment []", "Augmenter []"]
