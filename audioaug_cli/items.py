@@ -175,4 +175,7 @@ def one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     if isinstance(exc, ItemError):
         return text
+    if type(exc).__name__ == "MultichannelAudioNotSupportedException":  # raised by audiomentations
+        return (f"{text.split()[0]} works on mono audio only, and this input has more than one channel: "
+                "`audio: {mono: true}` in the config mixes every input down to mono")
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

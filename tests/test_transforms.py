@@ -77,5 +77,7 @@ def test_a_mono_only_transform_fails_multichannel_items_alone(tmp_path: Path) ->
     result = cli("run", config, tmp_path / "in", tmp_path / "out", "-j", "1")
     assert result.exit_code == 1
     errors = (tmp_path / "out" / "errors.csv").read_text()
-    assert "stereo.wav" in errors and "AddBackgroundNoise only supports mono audio" in errors
+    assert errors.splitlines()[1:] == ['stereo.wav,"AddBackgroundNoise works on mono audio only, and this input has '
+                                       'more than one channel: `audio: {mono: true}` in the config mixes every input '
+                                       'down to mono"']
     assert (tmp_path / "out" / "mono__aug1.wav").exists()
