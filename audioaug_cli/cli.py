@@ -139,13 +139,20 @@ def run(config: Path, input_dir: Path, output_dir: Path, jobs: int | None, seed:
                        f"{summary.ignored} ignored", err=True)
         return
     if not quiet:
-        _report(summary, output_dir)
+        _report(summary, input_dir, output_dir)
     if summary.exit_code:
         sys.exit(summary.exit_code)
 
 
-def _report(summary: Any, output_dir: Path) -> None:
+def _report(summary: Any, input_dir: Path, output_dir: Path) -> None:
     click.echo(summary.line(), err=True)
+    if not summary.inputs and not summary.interrupted:
+        from .audio_io import AUDIO_EXTENSIONS
+
+        ignored = (f" ({summary.ignored} file(s) ignored: not audio, or left out by --include/--exclude)"
+                   if summary.ignored else "")
+        click.echo(f"warning: no audio files in {input_dir}{ignored}; audioaug reads "
+                   f"{' '.join(AUDIO_EXTENSIONS)} files, in subfolders too", err=True)
     if summary.failed:
         click.echo(f"{summary.failed} input(s) failed: see {output_dir / 'errors.csv'}", err=True)
     if summary.vanished:

@@ -25,6 +25,7 @@ class Source:
 
 @dataclass
 class WalkCounts:
+    audio: int = 0  # audio files found (and selected)
     ignored: int = 0  # non-audio files, unreadable folders, files left out by --include/--exclude
 
 
@@ -79,6 +80,7 @@ def _walk(folder: Path, prefix: str, visited: set[Any], skip: Any, include: tupl
             continue
         stem = entry.name.rpartition(".")[0]
         fingerprint, size = _fingerprint(entry.path)
+        counts.audio += 1
         yield Source(rel, entry.path, fingerprint, stems.get(stem), size)
         stems.setdefault(stem, rel)
     for entry in subfolders:

@@ -54,6 +54,7 @@ class Summary:
     skipped: int = 0
     failed: int = 0  # input files with at least one failed item
     ignored: int = 0  # non-audio files, and files left out by --include/--exclude
+    inputs: int = 0  # audio files found in INPUT_DIR
     seconds: float = 0.0
     audio_seconds: float = 0.0
     interrupted: bool = False
@@ -203,7 +204,7 @@ def _augment_all(config: Config, input_dir: Path, output_dir: Path, options: Run
         if not is_disk_full(exc):
             raise
         summary.disk_full = True
-    summary.ignored = counts.ignored
+    summary.ignored, summary.inputs = counts.ignored, counts.audio
     summary.failed = len(failed_sources)
 
 
@@ -353,6 +354,6 @@ def _dry_run(config: Config, input_dir: Path, output_dir: Path, options: RunOpti
                                    for c in task.copies)
     finally:
         state.close()
-    summary.ignored = counts.ignored
+    summary.ignored, summary.inputs = counts.ignored, counts.audio
     summary.seconds = time.monotonic() - started
     return summary

@@ -160,6 +160,18 @@ def test_walk_skips_hidden_and_non_audio_and_matches_extensions_in_any_case(tmp_
     assert result.exit_code == 0
     assert sorted(r["source"] for r in read_manifest(out / "manifest.csv")) == ["LOUD.WAV", "sub/quiet.flac"]
     assert "1 ignored" in result.stderr
+    assert "warning" not in result.stderr
+
+
+def test_a_folder_without_audio_says_so(tmp_path: Path, write_config: ConfigWriter) -> None:
+    """Exit 0 (an empty corpus is a corpus) with a warning a CI log shows: a wrong path or extension."""
+    (tmp_path / "in" / "sub").mkdir(parents=True)
+    (tmp_path / "in" / "sub" / "clip.m4a").write_bytes(b"not read")
+    result = cli("run", write_config("version: 1\npipeline: []\n"), tmp_path / "in", tmp_path / "out")
+    assert result.exit_code == 0
+    assert result.stderr.splitlines()[-1] == (
+        f"warning: no audio files in {tmp_path / 'in'} (1 file(s) ignored: not audio, or left out by "
+        "--include/--exclude); audioaug reads .wav .flac .ogg .oga .opus .mp3 .aif .aiff files, in subfolders too")
 
 
 def test_include_and_exclude_globs(corpus: Path, tmp_path: Path, write_config: ConfigWriter) -> None:
