@@ -10,12 +10,13 @@ import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import IO
+from typing import IO, TypeVar
 
 import numpy as np
 
 from .errors import ItemError
 
+T = TypeVar("T")
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff")  # what the walk takes, any case
 TEMP_MARK = ".audioaug-tmp"  # every temporary file audioaug creates has this in its name
 # Subtypes that decode from integers: they cannot hold NaN or infinity, so need no check.
@@ -108,18 +109,75 @@ def convert(samples: np.ndarray, sample_rate: int, target_rate: int | None, mono
 
 
 def encode_audio(samples: np.ndarray, sample_rate: int, fmt: str, subtype: str) -> memoryview:
-    """Channels-first audio as the bytes of a ``fmt``/``subtype`` file.
-
-    Encoded in memory, then written in one call: given a path, libsndfile would fsync every file
-    on close, which a kill does not need (the page cache survives it) and which costs more than
-    the write itself; given a file, it writes 8 KiB pieces through callbacks that can only print
-    an error such as a full disk, once per piece, where here it is raised once.
-    """
+    """Channels-first audio as the bytes of a ``fmt``/``subtype`` file, in memory."""
     import soundfile
 
     encoded = io.BytesIO()
     soundfile.write(encoded, samples.T if samples.ndim == 2 else samples, sample_rate, format=fmt, subtype=subtype)
     return encoded.getbuffer()
+
+
+def write_audio(path: str | Path, samples: np.ndarray, sample_rate: int, fmt: str, subtype: str) -> None:
+    """Encode channels-first audio straight into a new file, atomically: the same bytes as
+    :func:`encode_audio`, without holding the whole file in memory.
+
+    Given a path, libsndfile would fsync every file on close, which a kill does not need (the page
+    cache survives it) and which costs more than the write itself. Given a file, it writes 8 KiB
+    pieces through callbacks, where an exception can only be printed, once per piece: on a full
+    disk, thousands of tracebacks. So the file is wrapped in :class:`_Sink`, which keeps the first
+    error and reports a short write instead; the error is raised here, once.
+    """
+    import soundfile
+
+    with atomic_file(path, buffering=1 << 20) as handle:
+        sink = _Sink(handle, os.fspath(path))
+        try:
+            soundfile.write(sink, samples.T if samples.ndim == 2 else samples, sample_rate,
+                            format=fmt, subtype=subtype)
+        except Exception:
+            if sink.error is None:
+                raise
+        if sink.error is not None:
+            raise sink.error
+
+
+class _Sink:
+    """A file as soundfile's virtual IO sees it, with the first error kept rather than raised.
+
+    After an error, every call fails quietly (a short write, position -1): libsndfile gives up."""
+
+    def __init__(self, handle: IO[bytes], path: str):
+        self.handle, self.path = handle, path
+        self.error: OSError | None = None
+
+    def __repr__(self) -> str:  # what libsndfile's errors name ("Error opening '...': ...")
+        return repr(self.path)
+
+    def write(self, data: bytes) -> int:
+        view, done = memoryview(data), 0
+        try:
+            while self.error is None and done < len(view):
+                done += self.handle.write(view[done:]) or 0  # a raw write may take part of it
+        except OSError as exc:
+            self.error = exc
+        return done
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        return self._kept(lambda: self.handle.seek(offset, whence), -1)
+
+    def tell(self) -> int:
+        return self._kept(self.handle.tell, -1)
+
+    def read(self, size: int = -1) -> bytes:
+        return self._kept(lambda: self.handle.read(size), b"")
+
+    def _kept(self, call: Callable[[], T], failed: T) -> T:
+        if self.error is None:
+            try:
+                return call()
+            except OSError as exc:
+                self.error = exc
+        return failed
 
 
 def decode_audio(data: memoryview) -> np.ndarray:

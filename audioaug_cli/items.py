@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .audio_io import all_finite, convert, decode_audio, encode_audio, read_audio, write_array, write_bytes
+from .audio_io import all_finite, convert, decode_audio, encode_audio, read_audio, write_array, write_audio, write_bytes
 from .config import FORMATS, Config
 from .errors import ItemError, is_disk_full
 from .inputs import Source
@@ -120,6 +120,9 @@ def augment_source(config: Config, task: Task, output_dir: str) -> list[Outcome]
                     write_array(os.path.join(output_dir, files[-1]), item.feature)
                 if item.audio is not None:
                     write_bytes(os.path.join(output_dir, files[0]), item.audio)
+                elif writes_audio(config):
+                    write_audio(os.path.join(output_dir, files[0]), item.samples, sample_rate,
+                                FORMATS[config.format], config.subtype)
             out, applied = item.samples, item.applied
         except Exception as exc:  # any failure is this item's alone, but for a full disk
             full = is_disk_full(exc)
@@ -138,15 +141,20 @@ class RenderedItem:
     """An item made in memory: what its files will hold, and what was applied."""
 
     samples: np.ndarray  # the augmented audio, channels first, before encoding
-    audio: memoryview | None  # the audio file's bytes (None: spectrogram.write_audio is false)
+    audio: memoryview | None  # the audio file's bytes, when made in memory (see render_item)
     feature: np.ndarray | None  # the .npy's array, with a spectrogram: section
     applied: list[dict[str, Any]]  # the manifest's transforms
 
 
 def render_item(config: Config, augmenter: WaveformPipeline, features: FeatureAugmenter | None,
                 samples: np.ndarray, sample_rate: int, copy: int, seed: int) -> RenderedItem:
-    """One item, all in memory: what `run` writes and `replay` compares. Copy 0 is the source as it
-    is (--include-original), with its clean feature."""
+    """One item, in memory: what `run` writes and `replay` compares. Copy 0 is the source as it
+    is (--include-original), with its clean feature.
+
+    A feature is computed from the audio as its file holds it, so with a ``spectrogram:`` section
+    the file is encoded here and ``audio`` holds its bytes. Without one, ``audio`` is None: `run`
+    encodes ``samples`` straight into the file (see :func:`audio_bytes` for the same bytes in memory).
+    """
     applied: list[dict[str, Any]] = []
     if copy == 0:
         out = samples
@@ -154,15 +162,26 @@ def render_item(config: Config, augmenter: WaveformPipeline, features: FeatureAu
         out, applied = augmenter.augment(samples, sample_rate, seed)
     if applied and not all_finite(out):  # with nothing applied, out is the checked input
         raise ItemError("the augmented audio holds NaN or infinite samples")
-    write_audio = features is None or features.settings.write_audio
-    encoded = encode_audio(out, sample_rate, FORMATS[config.format], config.subtype) if write_audio else None
     if features is None:
-        return RenderedItem(out, encoded, None, applied)
+        return RenderedItem(out, None, None, applied)
+    encoded = encode_audio(out, sample_rate, FORMATS[config.format], config.subtype) if writes_audio(config) else None
     written = decode_audio(encoded) if encoded is not None else out  # the feature is of the audio as written
     if copy == 0:
         return RenderedItem(out, encoded, features.clean(written, sample_rate), applied)
     feature, spectral = features.augment(written, sample_rate, seed)
     return RenderedItem(out, encoded, feature, applied + spectral)
+
+
+def writes_audio(config: Config) -> bool:
+    """Whether items have an audio file (not with ``spectrogram.write_audio: false``)."""
+    return config.spectrogram is None or config.spectrogram.write_audio
+
+
+def audio_bytes(config: Config, item: RenderedItem, sample_rate: int) -> memoryview | None:
+    """The bytes of an item's audio file (None when items have none)."""
+    if item.audio is not None or not writes_audio(config):
+        return item.audio
+    return encode_audio(item.samples, sample_rate, FORMATS[config.format], config.subtype)
 
 
 def augment_unit(config: Config, unit: list[Task], output_dir: str) -> list[Outcome]:

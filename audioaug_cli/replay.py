@@ -12,7 +12,7 @@ import numpy as np
 
 from .audio_io import convert, read_audio
 from .errors import ItemError, UsageError
-from .items import augmenters_for, render_item
+from .items import audio_bytes, augmenters_for, render_item
 from .manifest import ManifestRow
 from .pipeline import captured_warnings
 from .provenance import read_provenance, recorded_config
@@ -63,7 +63,7 @@ def replay(output_dir: Path, file_names: Iterable[str] = (), input_dir: Path | N
         samples, rate = source
         with np.errstate(all="ignore"), captured_warnings():  # said when the run made them
             item = render_item(config, augmenter, features, samples.copy(), rate, row.copy, row.seed)
-        yield from _compare(output_dir, row, item.audio, item.feature)
+        yield from _compare(output_dir, row, audio_bytes(config, item, rate), item.feature)
 
 
 def _decode(path: Path, sample_rate: int | None, mono: bool) -> tuple[np.ndarray, int] | str:

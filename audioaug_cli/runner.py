@@ -149,9 +149,10 @@ def _run(config: Config, input_dir: Path, output_dir: Path, options: RunOptions,
     summary = Summary()
     try:
         _augment_all(config, input_dir, output_dir, options, labels, reporter, cluster, state, summary)
-        if summary.interrupted or summary.stopped_early or summary.disk_full:
-            remove_temporaries(output_dir)  # what workers stopped mid-write left
-        else:
+        # What a worker stopped mid-write left: by a signal, --fail-fast or a full disk, or killed
+        # (the OOM killer) while the run went on. No worker is left running by now.
+        remove_temporaries(output_dir)
+        if not (summary.interrupted or summary.stopped_early or summary.disk_full):
             _handle_vanished(state, input_dir, output_dir, options.prune, summary)
         if summary.disk_full:
             state.free_reserve()  # room for the records below

@@ -33,16 +33,16 @@ def test_a_full_disk_stops_the_run_with_one_line_and_the_rerun_does_only_the_res
         write_tone(tmp_path / "in" / f"f{i:02d}.wav", 0.2, 16000, 1, 200 + 30 * i)
     config = tmp_path / "c.yaml"
     config.write_text(SIMPLE)  # 2 copies: 24 items
-    real_write = items.write_bytes
+    real_write = items.write_audio
     written: list[str] = []
 
-    def fills_up(path: str, data: bytes) -> None:
+    def fills_up(path: str, *args: object) -> None:
         if len(written) == 9:
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path)
-        real_write(path, data)
+        real_write(path, *args)  # type: ignore[arg-type]
         written.append(path)
 
-    monkeypatch.setattr(items, "write_bytes", fills_up)
+    monkeypatch.setattr(items, "write_audio", fills_up)
     full = cli("run", config, tmp_path / "in", tmp_path / "out", "-j", "1")
     assert full.exit_code == 1
     assert full.stderr.splitlines() == [
@@ -50,7 +50,7 @@ def test_a_full_disk_stops_the_run_with_one_line_and_the_rerun_does_only_the_res
         "free some space and rerun the same command to do the rest"]
     assert len(manifest_sources(tmp_path / "out")) == 9
     assert not (tmp_path / "out" / "errors.csv").exists()  # a full disk is no input's fault
-    monkeypatch.setattr(items, "write_bytes", real_write)
+    monkeypatch.setattr(items, "write_audio", real_write)
     rerun = cli("run", config, tmp_path / "in", tmp_path / "out", "-j", "1")
     assert rerun.exit_code == 0, rerun.stderr
     assert rerun.stderr.startswith("done: 15 written, 9 skipped (already done), 0 failed")

@@ -17,7 +17,7 @@ import pytest
 import soundfile as sf
 
 from audioaug_cli import audio_io
-from audioaug_cli.audio_io import TEMP_MARK, atomic_file, encode_audio, read_audio, write_bytes
+from audioaug_cli.audio_io import TEMP_MARK, atomic_file, encode_audio, read_audio, write_audio, write_bytes
 from audioaug_cli.errors import ItemError
 
 from .conftest import ROOT, SIMPLE, cli, tree, write_tone
@@ -346,3 +346,27 @@ def test_atomic_write_steps_over_a_temporary_name_already_taken(tmp_path: Path,
         handle.write(b"ours")
     assert (tmp_path / "a.txt").read_bytes() == b"ours"
     assert taken.read_bytes() == b"not ours"
+
+
+@pytest.mark.parametrize("fmt", ["WAV", "FLAC"])
+def test_audio_written_to_a_file_is_the_audio_encoded_in_memory(fmt: str, tmp_path: Path) -> None:
+    """`run` streams items without a spectrogram into their files; `replay` and the feature step
+    encode in memory: the bytes must be the same, for every subtype and channel count (or both
+    refuse, as GSM610 does stereo)."""
+    checked = 0
+    for subtype in sf.available_subtypes(fmt):
+        for channels in (1, 2):
+            samples = np.random.default_rng(channels).uniform(-0.5, 0.5, (channels, 20000)).astype(np.float32)
+            samples = samples[0] if channels == 1 else samples
+            path = tmp_path / f"{subtype}{channels}.{fmt.lower()}"
+            try:
+                expected = bytes(encode_audio(samples, 16000, fmt, subtype))
+            except sf.LibsndfileError:
+                with pytest.raises(sf.LibsndfileError, match=f"Error opening '{path}'"):
+                    write_audio(path, samples, 16000, fmt, subtype)
+                continue
+            write_audio(path, samples, 16000, fmt, subtype)
+            assert path.read_bytes() == expected, (subtype, channels)
+            checked += 1
+    assert checked >= 6
+    assert sorted(p.name for p in tmp_path.iterdir() if TEMP_MARK in p.name) == []
