@@ -7,6 +7,7 @@ import io
 import itertools
 import os
 import re
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -109,12 +110,55 @@ def convert(samples: np.ndarray, sample_rate: int, target_rate: int | None, mono
 
 
 def encode_audio(samples: np.ndarray, sample_rate: int, fmt: str, subtype: str) -> memoryview:
-    """Channels-first audio as the bytes of a ``fmt``/``subtype`` file, in memory."""
-    import soundfile
-
+    """Channels-first audio as the bytes of a ``fmt``/``subtype`` file, in memory. The same audio
+    gives the same bytes (an Ogg stream's serial number included)."""
     encoded = io.BytesIO()
-    soundfile.write(encoded, samples.T if samples.ndim == 2 else samples, sample_rate, format=fmt, subtype=subtype)
+    with _encoding(sample_rate, fmt, subtype):
+        import soundfile
+
+        soundfile.write(encoded, samples.T if samples.ndim == 2 else samples, sample_rate, format=fmt,
+                        subtype=subtype)
+    if fmt == "OGG":
+        return memoryview(ogg_with_fixed_serial(encoded.getbuffer()))
     return encoded.getbuffer()
+
+
+def ogg_with_fixed_serial(data: memoryview | bytes) -> bytearray:
+    """An Ogg stream with its serial number taken from its content instead of a random draw.
+
+    libsndfile gives every Ogg stream a random serial number, so the same audio never made the
+    same file twice (and `replay` could never match). The serial only has to tell streams apart
+    in a chained or multiplexed file, which a hash of the pages (serial and checksum fields left
+    out) does. Every page carries the serial and a CRC over the page, so each CRC is computed again.
+    """
+    pages, position = [], 0
+    while position < len(data):
+        if bytes(data[position:position + 4]) != b"OggS" or position + 27 > len(data):
+            raise ValueError("not an Ogg stream")
+        segments = data[position + 26]
+        size = 27 + segments + sum(data[position + 27:position + 27 + segments])
+        page = bytearray(data[position:position + size])
+        page[14:18] = page[22:26] = bytes(4)  # serial and checksum, out of the hash
+        pages.append(page)
+        position += size
+    serial = zlib.crc32(b"".join(pages)).to_bytes(4, "little")
+    for page in pages:
+        page[14:18] = serial
+        page[22:26] = _ogg_crc(page).to_bytes(4, "little")
+    return bytearray(b"".join(pages))
+
+
+_BIT_REVERSED = bytes(int(f"{b:08b}"[::-1], 2) for b in range(256))
+
+
+def _ogg_crc(page: bytes | bytearray) -> int:
+    """Ogg's page checksum: CRC-32 with polynomial 0x04C11DB7, MSB first, no initial or final
+    inversion. zlib's CRC-32 is the same polynomial LSB first, with both inversions: fed the
+    bit-reversed bytes, with the inversions cancelled by the CRC of as many zero bytes, it gives
+    the bit-reversed Ogg checksum."""
+    reversed_bytes = bytes(page).translate(_BIT_REVERSED)
+    lsb_first = zlib.crc32(reversed_bytes) ^ zlib.crc32(bytes(len(page)))
+    return int(f"{lsb_first:032b}"[::-1], 2)
 
 
 def write_audio(path: str | Path, samples: np.ndarray, sample_rate: int, fmt: str, subtype: str) -> None:
@@ -129,16 +173,38 @@ def write_audio(path: str | Path, samples: np.ndarray, sample_rate: int, fmt: st
     """
     import soundfile
 
+    if fmt == "OGG":  # compressed, small: made in memory, where its serial number is fixed
+        write_bytes(path, encode_audio(samples, sample_rate, fmt, subtype))
+        return
     with atomic_file(path, buffering=1 << 20) as handle:
         sink = _Sink(handle, os.fspath(path))
         try:
-            soundfile.write(sink, samples.T if samples.ndim == 2 else samples, sample_rate,
-                            format=fmt, subtype=subtype)
+            with _encoding(sample_rate, fmt, subtype):
+                soundfile.write(sink, samples.T if samples.ndim == 2 else samples, sample_rate,
+                                format=fmt, subtype=subtype)
         except Exception:
             if sink.error is None:
                 raise
         if sink.error is not None:
             raise sink.error
+
+
+OPUS_RATES = (8000, 12000, 16000, 24000, 48000)
+
+
+@contextmanager
+def _encoding(sample_rate: int, fmt: str, subtype: str) -> Iterator[None]:
+    """libsndfile's refusals as one-line item errors (GSM610 takes one channel, for one)."""
+    import soundfile
+
+    if subtype == "OPUS" and sample_rate not in OPUS_RATES:
+        raise ItemError(f"Opus holds only {', '.join(str(r) for r in OPUS_RATES)} Hz audio, and this is "
+                        f"{sample_rate} Hz: `audio: {{sample_rate: 48000}}` in the config resamples every input")
+    try:
+        yield
+    except soundfile.LibsndfileError as exc:
+        reason = _libsndfile_reason(exc).removeprefix("Error : ")
+        raise ItemError(f"cannot write {fmt} {subtype}: {reason}") from None
 
 
 class _Sink:

@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from .audio_io import OPUS_RATES
 from .entries import Path_
 from .errors import ConfigError, Problem, kind, location, suggest
 from .features import FeatureSettings
@@ -227,6 +228,9 @@ class _Checker(SectionChecks):
             self.problem(("audio", "mono"), f"expected true or false, found {kind(mono)}")
         output = self.section(data, "output", OUTPUT_KEYS)
         fmt, subtype, manifest = self.output(output)
+        if subtype == "OPUS" and sample_rate is not None and sample_rate not in OPUS_RATES:
+            self.problem(("audio", "sample_rate"), f"Opus (output.subtype) holds only "
+                         f"{', '.join(str(r) for r in OPUS_RATES)} Hz audio, found {sample_rate}")
         if "pipeline" not in data:
             self.problem((), "missing 'pipeline' (a list of transforms; [] copies the audio unchanged)")
         pipeline = self.node_list(data.get("pipeline"), ("pipeline",))

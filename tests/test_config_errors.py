@@ -91,6 +91,10 @@ CASES = {
         "version: 1\noutput: {format: flac, subtype: PCM_32}\npipeline: []\n",
         ["line 2: output.subtype: 'PCM_32' is not a subtype flac files can hold "
          "(valid: PCM_S8, PCM_16, PCM_24); did you mean PCM_24?"]),
+    "a rate Opus cannot hold": (
+        "version: 1\naudio: {sample_rate: 44100}\noutput: {format: ogg, subtype: OPUS}\npipeline: []\n",
+        ["line 2: audio.sample_rate: Opus (output.subtype) holds only 8000, 12000, 16000, 24000, 48000 Hz "
+         "audio, found 44100"]),
     "composition without transforms": (
         "version: 1\npipeline:\n  - OneOf: {p: 0.5}\n",
         ["line 3: pipeline[0].OneOf: OneOf needs 'transforms:', a non-empty list of transforms"]),

@@ -361,8 +361,9 @@ def test_audio_written_to_a_file_is_the_audio_encoded_in_memory(fmt: str, tmp_pa
             path = tmp_path / f"{subtype}{channels}.{fmt.lower()}"
             try:
                 expected = bytes(encode_audio(samples, 16000, fmt, subtype))
-            except sf.LibsndfileError:
-                with pytest.raises(sf.LibsndfileError, match=f"Error opening '{path}'"):
+            except ItemError as refused:
+                assert str(refused).startswith(f"cannot write {fmt} {subtype}: ")
+                with pytest.raises(ItemError, match=str(refused)):
                     write_audio(path, samples, 16000, fmt, subtype)
                 continue
             write_audio(path, samples, 16000, fmt, subtype)
