@@ -371,3 +371,37 @@ def test_audio_written_to_a_file_is_the_audio_encoded_in_memory(fmt: str, tmp_pa
             checked += 1
     assert checked >= 6
     assert sorted(p.name for p in tmp_path.iterdir() if TEMP_MARK in p.name) == []
+
+
+def ogg_crc_bitwise(page: bytes) -> int:
+    """Ogg's page checksum as its specification states it, one bit at a time."""
+    crc = 0
+    for byte in page:
+        crc ^= byte << 24
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x04C11DB7) & 0xFFFFFFFF if crc & 0x80000000 else (crc << 1) & 0xFFFFFFFF
+    return crc
+
+
+@pytest.mark.parametrize("subtype", ["VORBIS", "OPUS"])
+def test_an_ogg_file_is_the_same_bytes_every_time_and_still_valid(subtype: str) -> None:
+    import io
+
+    samples = np.random.default_rng(4).uniform(-0.5, 0.5, (2, 48000)).astype(np.float32)
+    first, second = (bytes(encode_audio(samples, 48000, "OGG", subtype)) for _ in range(2))
+    assert first == second
+    drawn = io.BytesIO()
+    sf.write(drawn, samples.T, 48000, format="OGG", subtype=subtype)  # libsndfile's own serial number
+    assert drawn.getvalue()[14:18] != first[14:18]
+    np.testing.assert_array_equal(sf.read(io.BytesIO(first))[0], sf.read(io.BytesIO(drawn.getvalue()))[0])
+    position, pages = 0, 0
+    while position < len(first):  # every page: the one serial number, and a checksum libogg accepts
+        segments = first[position + 26]
+        size = 27 + segments + sum(first[position + 27:position + 27 + segments])
+        page = bytearray(first[position:position + size])
+        assert page[14:18] == first[14:18]
+        stored = int.from_bytes(page[22:26], "little")
+        page[22:26] = bytes(4)
+        assert stored == ogg_crc_bitwise(bytes(page))
+        position, pages = position + size, pages + 1
+    assert pages >= 3
