@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 import numpy as np
 
@@ -139,34 +139,32 @@ _hook_replaced: Any = None  # the warnings.showwarning the hook stands in for wh
 
 _kept_lock = threading.Lock()
 _kept_users = 0
-_kept: warnings.catch_warnings | None = None  # what puts the filters back
+_kept: list[Any] = []  # the filters when the first block began
 
 
 @contextmanager
 def warning_filters_kept() -> Iterator[None]:
     """While any thread is inside such a block, the last to leave puts the process's warning
-    filters back as they were when the first entered.
+    filters back as they were when the first entered, if they changed.
 
     Items import what they first need (librosa's resampling imports scipy, for one), and an
     import may add filters to the process for good: scipy adds six. Like ``catch_warnings``, a
     change the caller's own threads make to the filters while items run does not outlast them.
+    Unchanged filters are left alone, so Python's once-per-place memory of shown warnings holds.
     """
     global _kept_users, _kept
     with _kept_lock:
         if _kept_users == 0:
-            _kept = warnings.catch_warnings()
-            _kept.__enter__()
+            _kept = list(warnings.filters)
         _kept_users += 1
     try:
         yield
     finally:
         with _kept_lock:
             _kept_users -= 1
-            if _kept_users == 0 and _kept is not None:
-                shown_by = warnings.showwarning  # which captured_warnings looks after, not this
-                _kept.__exit__(None, None, None)
-                warnings.showwarning = shown_by
-                _kept = None
+            if _kept_users == 0 and warnings.filters != _kept:
+                warnings.resetwarnings()  # public, and makes Python forget what the old filters decided
+                cast(list[Any], warnings.filters)[:] = _kept  # a list, typed as a Sequence
 
 
 @contextmanager

@@ -107,3 +107,22 @@ def test_an_import_within_an_item_leaves_no_warning_filters(tmp_path: Path) -> N
                            str(tmp_path / "out")], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ["load []", "run []", "augment []", "Augmenter []"]
+
+
+def test_items_keep_pythons_once_per_place_memory_of_warnings() -> None:
+    """Putting the filters back only when an item changed them keeps Python's "default" action:
+    a warning from one place is captured in the first item that raises it, not in every item."""
+    import warnings
+
+    from audioaug_cli.pipeline import captured_warnings
+
+    def item() -> list[str]:
+        with captured_warnings() as found:
+            warnings.warn("from one place", UserWarning, stacklevel=1)
+        return found
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        filters = list(warnings.filters)
+        assert [item() for _ in range(3)] == [["from one place"], [], []]
+        assert warnings.filters == filters
