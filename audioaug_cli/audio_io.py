@@ -113,11 +113,7 @@ def encode_audio(samples: np.ndarray, sample_rate: int, fmt: str, subtype: str) 
     """Channels-first audio as the bytes of a ``fmt``/``subtype`` file, in memory. The same audio
     gives the same bytes (an Ogg stream's serial number included)."""
     encoded = io.BytesIO()
-    with _encoding(sample_rate, fmt, subtype):
-        import soundfile
-
-        soundfile.write(encoded, samples.T if samples.ndim == 2 else samples, sample_rate, format=fmt,
-                        subtype=subtype)
+    _encode_into(encoded, samples, sample_rate, fmt, subtype)
     if fmt == "OGG":
         return memoryview(ogg_with_fixed_serial(encoded.getbuffer()))
     return encoded.getbuffer()
@@ -171,17 +167,13 @@ def write_audio(path: str | Path, samples: np.ndarray, sample_rate: int, fmt: st
     disk, thousands of tracebacks. So the file is wrapped in :class:`_Sink`, which keeps the first
     error and reports a short write instead; the error is raised here, once.
     """
-    import soundfile
-
     if fmt == "OGG":  # compressed, small: made in memory, where its serial number is fixed
         write_bytes(path, encode_audio(samples, sample_rate, fmt, subtype))
         return
     with atomic_file(path, buffering=1 << 20) as handle:
         sink = _Sink(handle, os.fspath(path))
         try:
-            with _encoding(sample_rate, fmt, subtype):
-                soundfile.write(sink, samples.T if samples.ndim == 2 else samples, sample_rate,
-                                format=fmt, subtype=subtype)
+            _encode_into(sink, samples, sample_rate, fmt, subtype)
         except Exception:
             if sink.error is None:
                 raise
@@ -192,16 +184,16 @@ def write_audio(path: str | Path, samples: np.ndarray, sample_rate: int, fmt: st
 OPUS_RATES = (8000, 12000, 16000, 24000, 48000)
 
 
-@contextmanager
-def _encoding(sample_rate: int, fmt: str, subtype: str) -> Iterator[None]:
-    """libsndfile's refusals as one-line item errors (GSM610 takes one channel, for one)."""
+def _encode_into(target: object, samples: np.ndarray, sample_rate: int, fmt: str, subtype: str) -> None:
+    """Channels-first audio encoded into a file object; libsndfile's refusals as one-line item
+    errors (Opus at 44.1 kHz, GSM610 in stereo, ...)."""
     import soundfile
 
     if subtype == "OPUS" and sample_rate not in OPUS_RATES:
         raise ItemError(f"Opus holds only {', '.join(str(r) for r in OPUS_RATES)} Hz audio, and this is "
                         f"{sample_rate} Hz: `audio: {{sample_rate: 48000}}` in the config resamples every input")
     try:
-        yield
+        soundfile.write(target, samples.T if samples.ndim == 2 else samples, sample_rate, format=fmt, subtype=subtype)
     except soundfile.LibsndfileError as exc:
         reason = _libsndfile_reason(exc).removeprefix("Error : ")
         raise ItemError(f"cannot write {fmt} {subtype}: {reason}") from None
