@@ -83,8 +83,24 @@ class Augmenter:
         return item_seed(self.config.seed, source, copy)
 
     def _prepared(self, samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, int]:
-        """As `run` reads a file: float32, channels first, then the config's audio: section."""
-        array = np.asarray(samples, dtype=np.float32)
+        """As `run` reads a file: float32, channels first, then the config's audio: section.
+
+        Integer samples are scaled as soundfile scales them (int16 by 2**15, int32 by 2**31), so
+        ``sf.read(path, dtype="int16")`` gives what ``sf.read(path)`` gives."""
+        if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, np.integer)) or sample_rate < 1:
+            raise ValueError(f"sample_rate must be a positive integer (Hz), found {sample_rate!r}")
+        raw = np.asarray(samples)
+        if raw.dtype in (np.int16, np.int32):
+            array = (raw / float(np.iinfo(raw.dtype).max + 1)).astype(np.float32)
+        elif raw.dtype.kind in "f":
+            array = raw.astype(np.float32, copy=False)
+        else:
+            raise TypeError(f"samples must be float or int16/int32 audio, as soundfile reads it; found {raw.dtype}")
+        if array.ndim not in (1, 2) or array.size == 0:
+            raise ValueError(f"samples must be (frames,) or (frames, channels), found shape {array.shape}")
+        if array.ndim == 2 and array.shape[1] > array.shape[0]:
+            raise ValueError(f"samples has shape {array.shape}: more channels than frames. The Augmenter takes "
+                             "soundfile's layout, (frames, channels), as sf.read returns it; pass samples.T")
         if array.ndim == 2 and array.shape[1] == 1:
             array = array[:, 0]
         channels_first = np.ascontiguousarray(array.T) if array.ndim == 2 else array.copy()

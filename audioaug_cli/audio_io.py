@@ -7,9 +7,10 @@ import io
 import itertools
 import os
 import re
+import stat
 import zlib
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager, nullcontext, suppress
 from pathlib import Path
 from typing import IO, TypeVar
 
@@ -33,8 +34,10 @@ def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
     """
     import soundfile
 
+    _check_regular(path)  # opening a FIFO would wait for a writer for ever
+    mp3 = os.fspath(path).lower().endswith(".mp3")
     try:
-        with soundfile.SoundFile(path) as handle:
+        with _stderr_silenced() if mp3 else nullcontext(), soundfile.SoundFile(path) as handle:
             truncated = _truncation(handle.extra_info)
             if truncated:
                 raise ItemError(truncated)
@@ -42,7 +45,10 @@ def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
             sample_rate, subtype = handle.samplerate, handle.subtype
     except soundfile.LibsndfileError as exc:
         _check_readable(path)  # libsndfile says only "System error" for these: name the reason
-        raise ItemError(f"cannot decode: {_libsndfile_reason(exc)}") from None
+        reason = _libsndfile_reason(exc)
+        if "possibly a pipe" in reason:  # what libsndfile says of a regular file that no decoder takes
+            reason = "not a valid MP3 file (no MPEG audio frames)" if mp3 else "unknown format"
+        raise ItemError(f"cannot decode: {reason}") from None
     except (soundfile.SoundFileError, RuntimeError, OSError) as exc:
         _check_readable(path)
         raise ItemError(f"cannot decode: {exc}") from None
@@ -53,6 +59,34 @@ def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
     # A view, not a copy: writing transposes it back to soundfile's own contiguous layout.
     samples = data[:, 0] if data.shape[1] == 1 else data.T
     return samples, int(sample_rate)
+
+
+def _check_regular(path: str | Path) -> None:
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return  # _check_readable names the reason once decoding fails
+    if not stat.S_ISREG(mode):
+        raise ItemError("not a regular file (a FIFO, socket or device): audioaug reads files only")
+
+
+@contextmanager
+def _stderr_silenced() -> Iterator[None]:
+    """File descriptor 2 sent to nowhere: libmpg123 prints its notes on a broken MP3 ("Illegal
+    Audio-MPEG-Header ...") straight to it, past Python; the item's error says what matters."""
+    try:
+        saved = os.dup(2)
+        quiet = os.open(os.devnull, os.O_WRONLY)
+    except OSError:
+        yield
+        return
+    try:
+        os.dup2(quiet, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(quiet)
 
 
 def all_finite(samples: np.ndarray) -> bool:
@@ -289,7 +323,9 @@ def _create_temporary(path: str) -> tuple[int, str]:
     """
     folder, name = os.path.split(path)
     for _attempt in range(100):
-        temp = os.path.join(folder, f".{name}.{os.getpid()}-{next(_temp_names)}{TEMP_MARK}")
+        # At most 40 characters of the name: an output name the file system allows always has a
+        # temporary name it allows too.
+        temp = os.path.join(folder, f".{name[:40]}.{os.getpid()}-{next(_temp_names)}{TEMP_MARK}")
         try:
             return os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), temp
         except FileExistsError:

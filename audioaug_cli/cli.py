@@ -17,6 +17,8 @@ from . import __version__
 from .errors import AudioaugError, ConfigError, UsageError
 
 EXIT_FAILED, EXIT_USAGE = 1, 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT
+MAX_COPIES = 10_000  # as the config check allows
 
 
 def option(*decls: str, **kwargs: Any) -> Callable[[Any], Any]:
@@ -66,7 +68,8 @@ def main() -> None:
 @option("-j", "--jobs", type=click.IntRange(min=1), default=None,
         help="Worker processes. [default: usable CPUs; 1 runs in-process]")
 @option("--seed", type=click.IntRange(min=0), default=None, help="Override the config's seed.")
-@option("--copies", type=click.IntRange(min=1), default=None, help="Override the config's copies per input.")
+@option("--copies", type=click.IntRange(min=1, max=MAX_COPIES), default=None,
+        help="Override the config's copies per input.")
 @option("--overwrite", is_flag=True, help="Start over: delete what audioaug wrote in OUTPUT_DIR before (only that).")
 @option("--fail-fast", is_flag=True, help="Stop at the first input that fails.")
 @option("--dry-run", is_flag=True, help="Print what would be written, write nothing.")
@@ -89,7 +92,7 @@ def main() -> None:
 @option("--progress/--no-progress", default=None,
         help="Show a progress bar on stderr. [default: when stderr is a terminal]")
 @option("-q", "--quiet", is_flag=True, help="No progress bar and no summary line; errors only.")
-@option("-v", "--verbose", is_flag=True, help="Print each failure as it happens.")
+@option("-v", "--verbose", is_flag=True, help="Print each failure as it happens, and each file the walk ignores.")
 def run(config: Path, input_dir: Path, output_dir: Path, jobs: int | None, seed: int | None, copies: int | None,
         overwrite: bool, fail_fast: bool, dry_run: bool, include: tuple[str, ...], exclude: tuple[str, ...],
         include_original: bool, prune: bool, labels: Path | None, backend: str, scheduler: str | None,
@@ -126,6 +129,9 @@ def run(config: Path, input_dir: Path, output_dir: Path, jobs: int | None, seed:
         fail(f"cannot write the output: {exc.strerror or exc}{where}", EXIT_FAILED)
     except sqlite3.Error as exc:
         fail(f"cannot keep the resume state in {output_dir / '.audioaug'}: {exc}", EXIT_FAILED)
+    except KeyboardInterrupt:  # before the run's own handling began (loading, a cluster starting) or after
+        bar.close()
+        fail("stopped: what finished is kept; rerun the same command to resume", EXIT_INTERRUPTED)
     finally:
         bar.close()
     summary.seconds = max(summary.seconds, seconds_since_start())  # what a user's `time` says
@@ -135,8 +141,11 @@ def run(config: Path, input_dir: Path, output_dir: Path, jobs: int | None, seed:
         for line in summary.planned:
             click.echo(line)
         if not quiet:
-            click.echo(f"dry run: {len(summary.planned)} to write, {summary.skipped} skipped (already done), "
+            size = summary.planned_size.describe() if summary.planned_size else ""
+            click.echo(f"dry run: {len(summary.planned) - summary.planned_failures} to write ({size}), "
+                       f"{summary.planned_failures} would fail, {summary.skipped} skipped (already done), "
                        f"{summary.ignored} ignored", err=True)
+            _warn_unmatched(summary)
         return
     if not quiet:
         _report(summary, input_dir, output_dir)
@@ -153,6 +162,7 @@ def _report(summary: Any, input_dir: Path, output_dir: Path) -> None:
                    if summary.ignored else "")
         click.echo(f"warning: no audio files in {input_dir}{ignored}; audioaug reads "
                    f"{' '.join(AUDIO_EXTENSIONS)} files, in subfolders too", err=True)
+    _warn_unmatched(summary)
     if summary.failed:
         click.echo(f"{summary.failed} input(s) failed: see {output_dir / 'errors.csv'}", err=True)
     if summary.vanished:
@@ -162,6 +172,13 @@ def _report(summary: Any, input_dir: Path, output_dir: Path) -> None:
         click.echo(f"pruned {summary.pruned} output(s) of inputs no longer in INPUT_DIR", err=True)
     if summary.interrupted:
         click.echo("stopped: what finished is kept; rerun the same command to resume", err=True)
+
+
+def _warn_unmatched(summary: Any) -> None:
+    unmatched = summary.unmatched_labels
+    if unmatched:
+        click.echo(f"warning: {len(unmatched)} row(s) of --labels name no input found in INPUT_DIR "
+                   f"(first: {unmatched[0]}); file_name is relative to INPUT_DIR", err=True)
 
 
 def _write_summary(path: Path, summary: Any) -> None:

@@ -26,6 +26,8 @@ from .sections import DB_KEYS, SPECTROGRAM_KEYS, ClassCopies, SectionChecks
 
 FORMATS = {"wav": "WAV", "flac": "FLAC", "ogg": "OGG"}
 DEFAULT_SUBTYPES = {"wav": "PCM_16", "flac": "PCM_16", "ogg": "VORBIS"}
+MAX_COPIES = 10_000  # copies per input (and --copies): a typo of 1e9 is refused, not run out of memory on
+MAX_NODES = 10_000  # YAML nodes a config may expand to, aliases expanded (a "billion laughs" is refused at once)
 TOP_KEYS = ("version", "seed", "copies", "audio", "output", "pipeline", "spectrogram")
 AUDIO_KEYS = ("sample_rate", "mono")
 OUTPUT_KEYS = ("format", "subtype", "manifest")
@@ -129,9 +131,14 @@ def parse_config(text: str, source: str = "<config>", base_dir: Path | None = No
         loader = _Loader(text)
         try:
             node = loader.get_single_node()
+            too_large = _expansion_problem(node) if node is not None else None
+            if too_large is not None:
+                raise ConfigError(source, [too_large])
             data = loader.construct_document(node) if node is not None else None
         finally:
             loader.dispose()
+    except RecursionError:
+        raise ConfigError(source, [Problem("", "the YAML is nested too deeply to be a config")]) from None
     except yaml.MarkedYAMLError as exc:
         raise ConfigError(source, [_yaml_problem(exc)]) from None
     except yaml.reader.ReaderError as exc:
@@ -144,6 +151,37 @@ def parse_config(text: str, source: str = "<config>", base_dir: Path | None = No
     if checker.problems:
         raise ConfigError(source, checker.problems)
     return config
+
+
+def _expansion_problem(root: yaml.Node) -> Problem | None:
+    """A problem if the document, its aliases expanded, has more than MAX_NODES nodes or an alias
+    inside the node it names. Sizes are counted once per node, so a bomb is measured, not expanded."""
+    sizes: dict[int, int] = {}
+    on_path: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, finished = stack.pop()
+        key = id(node)
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            children = [part for pair in node.value for part in pair]
+        if finished:
+            on_path.discard(key)
+            sizes[key] = 1 + sum(sizes[id(c)] for c in children)
+            if sizes[key] > MAX_NODES:
+                return Problem("", f"the YAML expands to more than {MAX_NODES:,} values once its aliases (*name) "
+                               "are expanded: a config is never that large", node.start_mark.line + 1)
+            continue
+        if key in sizes:
+            continue
+        if key in on_path:
+            return Problem("", "a YAML alias (*name) refers to a node that contains it", node.start_mark.line + 1)
+        on_path.add(key)
+        stack.append((node, True))
+        stack.extend((c, False) for c in children if id(c) not in sizes)
+    return None
 
 
 def _yaml_problem(exc: yaml.MarkedYAMLError) -> Problem:
@@ -217,8 +255,8 @@ class _Checker(SectionChecks):
         elif data["version"] != 1:
             self.problem(("version",), f"unsupported version {kind(data['version'])}; this audioaug reads version 1")
         seed = self.integer(data, (), "seed", 0, minimum=0)
-        copies = self.class_copies(data["copies"]) if isinstance(data.get("copies"), dict) \
-            else self.integer(data, (), "copies", 1, minimum=1)
+        copies = self.class_copies(data["copies"], MAX_COPIES) if isinstance(data.get("copies"), dict) \
+            else self.integer(data, (), "copies", 1, minimum=1, maximum=MAX_COPIES)
         audio = self.section(data, "audio", AUDIO_KEYS)
         sample_rate = audio.get("sample_rate")
         if sample_rate is not None:

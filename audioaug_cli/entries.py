@@ -3,16 +3,17 @@ compositions, and a trial construction of every transform, each problem with its
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from . import registry
-from .audio_io import AUDIO_EXTENSIONS
 from .errors import kind, suggest
+from .inputs import SoundFolderError, sound_files
 from .pipeline import Node
 
 Path_ = tuple[str | int, ...]  # a place in the config: keys and list indices
+MAX_NESTING = 32  # levels of nested entries (OneOf in OneOf in ...)
+MAX_NAMED = 20  # unusable sound files named one by one
 
 
 class EntryChecks:
@@ -40,7 +41,8 @@ class EntryChecks:
                 hint = suggest(str(key), valid) or f" (expected {', '.join(valid)})"
                 self.problem((*path, key), f"unknown key{hint}", key_line=True)
 
-    def integer(self, data: dict[str, Any], path: Path_, key: str, default: Any, minimum: int) -> Any:
+    def integer(self, data: dict[str, Any], path: Path_, key: str, default: Any, minimum: int,
+                maximum: int | None = None) -> Any:
         value = data.get(key, default)
         if value is default:
             return default
@@ -49,6 +51,9 @@ class EntryChecks:
             return default
         if value < minimum:
             self.problem((*path, key), f"must be at least {minimum}, found {value}")
+            return default
+        if maximum is not None and value > maximum:
+            self.problem((*path, key), f"must be at most {maximum:,}, found {value:,}")
             return default
         return value
 
@@ -92,6 +97,11 @@ class EntryChecks:
             self.problem(path, f"expected a transform name, found {kind(name)}")
             return None
         here = (*path, name)
+        depth = 1 + sum(isinstance(part, str) and part[:1].isupper() for part in path)  # the entries above
+        if depth > MAX_NESTING:
+            self.problem(path, f"transforms are nested more than {MAX_NESTING} levels deep here; "
+                         "a pipeline never needs that many")
+            return None
         if name in registry.REFUSED:
             self.problem(path, f"{name} is not allowed: {registry.REFUSED[name]}")
             return None
@@ -187,10 +197,28 @@ class EntryChecks:
             return None if any(n is None for n in nodes) else nodes
         return self.entry(value, spot)
 
+    def usable_values(self, name: str, params: dict[str, Any], here: Path_) -> bool:
+        """Every number finite, and each in the range its transform can use (see :mod:`limits`)."""
+        from .limits import relation_problems, value_problem
+
+        defaults = {k: p.default for k, p in registry.params_of(name).items() if not p.required}
+        ok = True
+        for key, value in params.items():
+            problem = value_problem(name, key, value, params, defaults)
+            if problem is not None:
+                self.problem((*here, key), problem)
+                ok = False
+        for key, problem in relation_problems(name, params, defaults) if ok else []:
+            self.problem((*here, key), problem)
+            ok = False
+        return ok
+
     def ranges(self, name: str, params: dict[str, Any], here: Path_) -> bool:
         """p within [0, 1], min_X <= max_X, and paths that exist: what users get wrong most."""
-        ok = True
         known = registry.params_of(name)
+        ok = self.usable_values(name, params, here)
+        if not ok:
+            return False
         p = params.get("p")
         if isinstance(p, (int, float)) and not 0 <= p <= 1:
             self.problem((*here, "p"), f"is a probability and must be between 0 and 1, found {p}")
@@ -212,16 +240,21 @@ class EntryChecks:
         return ok
 
     def audio_paths(self, value: Any, spot: Path_) -> bool:
+        """Each sounds_path / ir_path read now, once: every file that cannot be used is named."""
+        ok = True
         for i, item in enumerate(value if isinstance(value, list) else [value]):
             place = (*spot, i) if isinstance(value, list) else spot
-            path = self.base_dir / item
-            if not path.exists():
-                self.problem(place, f"no such file or folder: {path} (paths are relative to the config's folder)")
-                return False
-            if path.is_dir() and not any(_audio_files(path)):
-                self.problem(place, f"{path} holds no audio files ({' '.join(AUDIO_EXTENSIONS)})")
-                return False
-        return True
+            try:
+                sound_files(self.base_dir / item)
+            except SoundFolderError as exc:
+                shown = exc.problems[:MAX_NAMED]
+                more = len(exc.problems) - len(shown)
+                for problem in shown:
+                    self.problem(place, problem)
+                if more:
+                    self.problem(place, f"... and {more} more such file(s)")
+                ok = False
+        return ok
 
     def try_construct(self, nodes: list[Node], spec_nodes: list[Node] | None) -> None:
         """Build every transform once, so that audiomentations' and our own checks run now, located."""
@@ -237,5 +270,4 @@ class EntryChecks:
             self.problem(exc.path, exc.message)
 
 
-def _audio_files(folder: Path) -> Iterator[Path]:
-    return (p for p in folder.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file())
+

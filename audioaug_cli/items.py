@@ -11,6 +11,7 @@ import hashlib
 import os
 import threading
 from dataclasses import dataclass
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -97,10 +98,9 @@ def augment_source(config: Config, task: Task, output_dir: str) -> list[Outcome]
     from .pipeline import captured_warnings
 
     source = task.source
-    if source.conflict is not None:
-        error = (f"its outputs would have the same names as those of {source.conflict}; "
-                 "rename one of the two")
-        return [Outcome(source.rel, c, source.fingerprint, error=error) for c in task.copies]
+    problem = source.problem or _name_too_long(config, source.rel, task.copies, output_dir)
+    if problem is not None:
+        return [Outcome(source.rel, c, source.fingerprint, error=problem) for c in task.copies]
     try:
         samples, sample_rate = read_audio(source.path)
         samples, sample_rate = convert(samples, sample_rate, config.sample_rate, config.mono)
@@ -134,6 +134,26 @@ def augment_source(config: Config, task: Task, output_dir: str) -> list[Outcome]
                                files[-1] if features is not None else None)
         outcomes.append(Outcome(source.rel, copy, source.fingerprint, row=row, warnings=tuple(warned)))
     return outcomes
+
+
+@cache
+def _name_max(folder: str) -> int:
+    """The longest file name, in bytes, that the file system of ``folder`` allows."""
+    try:
+        return os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        return 255  # what every common file system allows
+
+
+def _name_too_long(config: Config, source: str, copies: tuple[int, ...], output_dir: str) -> str | None:
+    """Why this source's outputs cannot be named in OUTPUT_DIR, or None."""
+    longest = max((name for copy in copies for name in item_files(config, source, copy)),
+                  key=lambda name: len(os.path.basename(name).encode()))
+    size = len(os.path.basename(longest).encode())
+    if size <= _name_max(output_dir):
+        return None
+    return (f"its output name ({size} bytes, {os.path.basename(longest)[:24]}...) is longer than the "
+            f"{_name_max(output_dir)} bytes OUTPUT_DIR's file system allows; shorten the input's name")
 
 
 @dataclass(frozen=True)

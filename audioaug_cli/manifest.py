@@ -66,19 +66,37 @@ class Labels:
     def read(cls, path: Path) -> Labels:
         try:
             with path.open(newline="", encoding="utf-8-sig") as handle:
-                reader = csv.DictReader(handle)
-                header = tuple(reader.fieldnames or ())
+                reader = csv.reader(handle)
+                header = tuple(next(reader, ()))
                 if "file_name" not in header:
                     raise UsageError(f"{path}: the labels CSV needs a file_name column (paths relative to "
                                      f"INPUT_DIR); found columns: {', '.join(header) or 'none'}")
+                twice = sorted({c for c in header if header.count(c) > 1})
+                if twice:
+                    raise UsageError(f"{path}: line 1: the column {twice[0]!r} appears more than once; "
+                                     "each column needs its own name")
                 columns = tuple(c for c in header if c != "file_name")
                 clash = sorted(set(columns) & set(FEATURE_COLUMNS))
                 if clash:
                     raise UsageError(f"{path}: label column(s) {', '.join(clash)} clash with manifest columns; "
                                      "rename them")
-                values = {_relative(row["file_name"]): tuple(row.get(c) or "" for c in columns) for row in reader}
+                name_at = header.index("file_name")
+                where = [header.index(c) for c in columns]
+                values: dict[str, tuple[str, ...]] = {}
+                lines: dict[str, int] = {}
+                for cells in reader:
+                    if not any(cells):
+                        continue  # a blank line
+                    cells += [""] * (len(header) - len(cells))
+                    name = _relative(cells[name_at])
+                    if name in lines:
+                        raise UsageError(f"{path}: line {reader.line_num}: {name} already has a row (line "
+                                         f"{lines[name]}); give each file one row")
+                    lines[name] = reader.line_num
+                    values[name] = tuple(cells[i] for i in where)
         except (OSError, UnicodeDecodeError, csv.Error) as exc:
-            raise UsageError(f"{path}: cannot read the labels CSV: {exc}") from None
+            reason = "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else getattr(exc, "strerror", None) or exc
+            raise UsageError(f"{path}: cannot read the labels CSV: {reason}") from None
         return cls(columns, values)
 
     def value(self, source: str, column: str) -> str | None:

@@ -104,8 +104,11 @@ def build_node(node: Node, path: tuple[str | int, ...], base_dir: Path) -> Any:
     name, here = node.name, (*path, node.name)
     kwargs = dict(node.params)
     for key, value in node.params.items():
-        if key.endswith("_path"):
-            kwargs[key] = [str(base_dir / v) for v in value] if isinstance(value, list) else str(base_dir / value)
+        if key.endswith("_path"):  # the files the config check read, not a walk of audiomentations' own
+            from .inputs import sound_files
+
+            kwargs[key] = [file for v in (value if isinstance(value, list) else [value])
+                           for file in sound_files(base_dir / v)]
         elif isinstance(value, Node):
             kwargs[key] = build_node(value, (*here, key), base_dir)
         elif _holds_nodes(value):

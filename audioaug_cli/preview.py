@@ -16,7 +16,7 @@ import numpy as np
 from .audio_io import read_audio
 from .config import Config
 from .errors import ItemError, UsageError
-from .inputs import Source
+from .inputs import NOT_UTF8, Source, escaped, is_utf8
 from .items import Outcome, Task, augment_source
 
 PREVIEW_HINT = "pip install matplotlib"
@@ -32,18 +32,19 @@ def make_preview(config: Config, audio_file: Path, output_dir: Path) -> Preview:
     """Write the config's variants of ``audio_file`` into ``output_dir`` through the run's own
     item function (same seeds, same files, same manifest rows), then ``<stem>.png`` beside them."""
     if not audio_file.is_file():
-        raise UsageError(f"AUDIO_FILE {audio_file} is not a file")
+        raise UsageError(f"AUDIO_FILE {escaped(str(audio_file))} is not a regular file")
     try:
         import matplotlib
     except ImportError:
         raise UsageError(f"preview draws with matplotlib, which is not installed: {PREVIEW_HINT}") from None
     matplotlib.use("Agg")  # no screen needed, and nothing else of the caller's matplotlib changes
     stat = audio_file.stat()
-    source = Source(audio_file.name, str(audio_file), f"{stat.st_size}:{stat.st_mtime_ns}", size=stat.st_size)
+    source = Source(escaped(audio_file.name), str(audio_file), f"{stat.st_size}:{stat.st_mtime_ns}",
+                    None if is_utf8(audio_file.name) else NOT_UTF8, stat.st_size)
     outcomes = augment_source(config, Task(source, config.copy_numbers()), str(output_dir))
     failed = [o for o in outcomes if o.error is not None]
     if failed:
-        raise ItemError(f"{audio_file}: {failed[0].error}")
+        raise ItemError(f"{escaped(str(audio_file))}: {failed[0].error}")
     figure = preview_figure(config, audio_file, output_dir, outcomes)
     picture = output_dir / f"{audio_file.stem}.png"
     from .audio_io import atomic_file

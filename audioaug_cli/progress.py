@@ -43,6 +43,11 @@ class ProgressBar:
             self.bar.set_postfix_str(f"{self.audio_seconds / elapsed:.1f} audio-s/s", refresh=False)
             self.bar.update(1)
 
+    def left_out(self, rel: str, reason: str) -> None:
+        """An entry of INPUT_DIR the walk did not take: named with ``verbose``."""
+        if self.verbose:
+            self.write(f"ignored: {rel}: {reason}")
+
     def write(self, message: str) -> None:
         if self.bar is not None:
             self.bar.write(message, file=sys.stderr)
@@ -52,3 +57,4 @@ class ProgressBar:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
+            self.bar = None

@@ -21,14 +21,14 @@ from typing import Any, Protocol
 from .audio_io import remove_temporaries
 from .config import ClassCopies, Config, load_config
 from .errors import DiskFullError, UsageError, is_disk_full, suggest
-from .inputs import Source, WalkCounts, output_dir_inside, walk_inputs
+from .inputs import Source, WalkCounts, walk_inputs
 from .items import Outcome, Task, item_files
 from .manifest import Labels, write_errors, write_manifest
+from .outputs import ERRORS, refuse_foreign_files, remove_outputs
+from .plan import PlannedSize, is_upper_bound, planned_size
 from .provenance import PROVENANCE, Provenance, check_resumable, read_provenance
 from .state import LOCK, STATE_DIR, OutputLock, RunState
 from .workers import execute, worker_count
-
-ERRORS = "errors.csv"
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,10 @@ class Summary:
     disk_full: bool = False  # OUTPUT_DIR's filesystem filled up: the run stopped
     vanished: int = 0  # inputs gone from INPUT_DIR whose outputs are kept (see --prune)
     pruned: int = 0  # outputs removed by --prune
-    planned: list[str] = field(default_factory=list)  # --dry-run: what would be written
+    unmatched_labels: list[str] = field(default_factory=list)  # --labels rows that name no input found
+    planned: list[str] = field(default_factory=list)  # --dry-run: what would be written, and what would fail
+    planned_failures: int = 0  # --dry-run: items that would fail before being read (name clashes, names)
+    planned_size: PlannedSize | None = None  # --dry-run: how much audio, and how many bytes
 
     @property
     def exit_code(self) -> int:
@@ -77,9 +80,13 @@ class Summary:
         found = {"exit_code": self.exit_code, "written": self.written, "skipped": self.skipped,
                  "failed": self.failed, "ignored": self.ignored, "seconds": round(self.seconds, 3),
                  "audio_seconds": round(self.audio_seconds, 3), "interrupted": self.interrupted,
-                 "stopped_early": self.stopped_early, "vanished": self.vanished, "pruned": self.pruned}
-        if self.planned:
-            found["planned"] = len(self.planned)
+                 "stopped_early": self.stopped_early, "vanished": self.vanished, "pruned": self.pruned,
+                 "unmatched_labels": len(self.unmatched_labels)}
+        if self.planned_size is not None:
+            found["planned"] = len(self.planned) - self.planned_failures
+            found["planned_failures"] = self.planned_failures
+            found["planned_audio_seconds"] = round(self.planned_size.seconds, 3)
+            found["planned_bytes"] = self.planned_size.bytes
         return found
 
     def line(self) -> str:
@@ -94,6 +101,7 @@ class Reporter(Protocol):
 
     def start(self, total: int | None) -> None: ...
     def advance(self, outcome: Outcome) -> None: ...
+    def left_out(self, rel: str, reason: str) -> None: ...  # an entry of INPUT_DIR the walk did not take
 
 
 class _Silent:
@@ -103,6 +111,9 @@ class _Silent:
         pass
 
     def advance(self, outcome: Outcome) -> None:
+        pass
+
+    def left_out(self, rel: str, reason: str) -> None:
         pass
 
 
@@ -123,8 +134,10 @@ def run(config: Config | str | Path, input_dir: str | Path, output_dir: str | Pa
     _check_class_copies(config, labels, options.labels)
     if not (options.overwrite and not options.dry_run):
         check_resumable(config, output_dir)
+    refuse_foreign_files(output_dir, config.manifest, lambda: _planned_files(config, input_dir, output_dir, options,
+                                                                             labels))
     if options.dry_run:
-        return _dry_run(config, input_dir, output_dir, options, labels, started)
+        return _dry_run(config, input_dir, output_dir, options, labels, reporter, started)
     with ExitStack() as stack:
         cluster = None
         if options.backend == "dask":  # connect before writing anything: a bad address is a usage error
@@ -132,11 +145,23 @@ def run(config: Config | str | Path, input_dir: str | Path, output_dir: str | Pa
 
             cluster = stack.enter_context(dask_backend(options.scheduler, worker_count(options.jobs)))
         lock = OutputLock(output_dir)
-        lock.acquire()  # before anything in OUTPUT_DIR changes
+        _acquire(lock, output_dir)  # before anything in OUTPUT_DIR changes
         stack.callback(lock.release)
         summary = _run(config, input_dir, output_dir, options, reporter, labels, cluster)
     summary.seconds = time.monotonic() - started
     return summary
+
+
+def _acquire(lock: OutputLock, output_dir: Path) -> None:
+    """The lock is the first thing a run writes: a folder it cannot write is a usage error (exit 2)."""
+    try:
+        lock.acquire()
+    except OSError as exc:
+        if is_disk_full(exc):
+            raise DiskFullError(f"no space left on the filesystem of OUTPUT_DIR {output_dir}: nothing was done; "
+                                "free some space and rerun") from None
+        raise UsageError(f"cannot write to OUTPUT_DIR {output_dir}: {exc.strerror or exc}; nothing was written") \
+            from None
 
 
 def _run(config: Config, input_dir: Path, output_dir: Path, options: RunOptions, reporter: Reporter,
@@ -178,7 +203,7 @@ def _augment_all(config: Config, input_dir: Path, output_dir: Path, options: Run
         Provenance.of(config, "running", state.counts(), input_dir).write(output_dir)  # claims it
         claimed = True
     reporter.start(_count_todo(config, input_dir, output_dir, options, labels, state) if reporter.needs_total else None)
-    counts = WalkCounts()
+    counts = WalkCounts(report=reporter.left_out)
     tasks = _plan(config, input_dir, output_dir, options, labels, state, summary, counts)
     failed_sources: set[str] = set()
     try:
@@ -252,8 +277,7 @@ def _handle_vanished(state: RunState, input_dir: Path, output_dir: Path, prune: 
             continue  # left out by --include/--exclude this time, not gone
         names = state.forget_source(source, keep_outputs=not prune)
         if prune:
-            for name in names:
-                (output_dir / name).unlink(missing_ok=True)
+            remove_outputs(output_dir, names)
             summary.pruned += len(names)
         elif names:
             summary.vanished += 1
@@ -317,20 +341,33 @@ def _pending(config: Config, source: Source, output_dir: Path, state: RunState, 
 
 def _count_todo(config: Config, input_dir: Path, output_dir: Path, options: RunOptions, labels: Labels,
                 state: RunState) -> int:
-    sources = walk_inputs(input_dir, output_dir_inside(input_dir, output_dir), options.include, options.exclude)
+    sources = walk_inputs(input_dir, output_dir, options.include, options.exclude)
     return sum(len(_pending(config, s, output_dir, state, labels)) for s in sources)
 
 
 def _plan(config: Config, input_dir: Path, output_dir: Path, options: RunOptions, labels: Labels, state: RunState,
           summary: Summary, counts: WalkCounts) -> Iterator[Task]:
-    """Stream the tasks still to do; count the items already done as skipped."""
-    skip = output_dir_inside(input_dir, output_dir)
-    for source in walk_inputs(input_dir, skip, options.include, options.exclude, counts):
+    """Stream the tasks still to do; count the items already done as skipped, and the label rows
+    that name no input found."""
+    labelled: set[str] = set()
+    for source in walk_inputs(input_dir, output_dir, options.include, options.exclude, counts):
         state.mark_seen(source.rel)
+        if source.rel in labels.values:
+            labelled.add(source.rel)
         pending = _pending(config, source, output_dir, state, labels)
         summary.skipped += len(_copies_of(config, source, labels)) - len(pending)
         if pending:
             yield Task(source, pending)
+    if not (options.include or options.exclude):  # a row left out by a glob is not a mistake
+        summary.unmatched_labels = sorted(set(labels.values) - labelled)
+
+
+def _planned_files(config: Config, input_dir: Path, output_dir: Path, options: RunOptions, labels: Labels
+                   ) -> Iterator[str]:
+    """Every file this run could write for the inputs found (what --overwrite or a resume might redo)."""
+    for source in walk_inputs(input_dir, output_dir, options.include, options.exclude):
+        for copy in _copies_of(config, source, labels):
+            yield from item_files(config, source.rel, copy)
 
 
 def _record(outcome: Outcome, state: RunState, output_dir: Path, summary: Summary, failed: set[str]) -> None:
@@ -345,14 +382,23 @@ def _record(outcome: Outcome, state: RunState, output_dir: Path, summary: Summar
 
 
 def _dry_run(config: Config, input_dir: Path, output_dir: Path, options: RunOptions, labels: Labels,
-             started: float) -> Summary:
+             reporter: Reporter, started: float) -> Summary:
+    """What a run would do, as the run plans it: the items it would write (with the audio and
+    bytes they add up to) and those that would fail before being read."""
     summary = Summary()
+    summary.planned_size = size = PlannedSize(upper_bound=is_upper_bound(config))
     state = RunState(output_dir, readonly=True)
-    counts = WalkCounts()
+    counts = WalkCounts(report=reporter.left_out)
     try:
         for task in _plan(config, input_dir, output_dir, options, labels, state, summary, counts):
-            summary.planned.extend(f"{task.source.rel} -> {' '.join(item_files(config, task.source.rel, c))}"
+            source = task.source
+            if source.problem is not None:
+                summary.planned.append(f"{source.rel} -> fails: {source.problem}")
+                summary.planned_failures += len(task.copies)
+                continue
+            summary.planned.extend(f"{source.rel} -> {' '.join(item_files(config, source.rel, c))}"
                                    for c in task.copies)
+            size.add(planned_size(config, source.path), len(task.copies))
     finally:
         state.close()
     summary.ignored, summary.inputs = counts.ignored, counts.audio

@@ -32,25 +32,25 @@ class ClassCopies:
 class SectionChecks(EntryChecks):
     """Checks of the sections that hold more than a value."""
 
-    def class_copies(self, value: dict[str, Any]) -> ClassCopies | int:
+    def class_copies(self, value: dict[str, Any], maximum: int) -> ClassCopies | int:
         """``copies: {by: label, default: 1, values: {siren: 10}}``."""
         here: Path_ = ("copies",)
         self.unknown_keys(value, here, ("by", "default", "values"))
         by = value.get("by")
         if not isinstance(by, str) or not by:
             self.problem(here, f"copies by label needs 'by:', the --labels column to read, found {kind(by)}")
-        default = self.integer(value, here, "default", 1, minimum=0)
+        default = self.integer(value, here, "default", 1, minimum=0, maximum=maximum)
         values = value.get("values", {})
         counts: dict[str, int] = {}
         if not isinstance(values, dict):
             self.problem((*here, "values"), f"expected a mapping of label to copies, found {kind(values)}")
         else:
             for label, count in values.items():
-                if isinstance(count, int) and not isinstance(count, bool) and count >= 0:
+                if isinstance(count, int) and not isinstance(count, bool) and 0 <= count <= maximum:
                     counts[str(label)] = count
                 else:
-                    self.problem((*here, "values", str(label)), f"expected copies, an integer of 0 or more, "
-                                 f"found {kind(count)}")
+                    self.problem((*here, "values", str(label)), f"expected copies, an integer from 0 to "
+                                 f"{maximum:,}, found {kind(count)}")
         return ClassCopies(by, default, counts) if isinstance(by, str) and by else 1
 
     def spectrogram(self, value: Any) -> FeatureSettings | None:

@@ -59,8 +59,10 @@ def execute(config: Config, tasks: Iterable[Task], output_dir: Path, jobs: int |
     remaining = units(tasks)
     limit = _at_most(jobs)
     first = list(itertools.islice(remaining, limit + 1)) if limit > 1 else []
-    # -j 1, or a plan too small to gain from workers (starting them costs ~50 ms): work here
-    workers = worker_count(jobs) if len(first) > limit else 1
+    # -j 1, or a plan too small to gain from workers (starting them costs ~50 ms): work here. A few
+    # units of long files (one 20-minute file's copies) are worth the workers.
+    large = len(first) > 1 and sum(_load(unit) for unit in first) > 2 * UNIT_BYTES
+    workers = worker_count(jobs) if len(first) > limit or large else 1
     if workers == 1:
         for task in itertools.chain.from_iterable(itertools.chain(first, remaining)):
             yield augment_source(config, task, str(output_dir))
@@ -206,6 +208,10 @@ def _in_workers(config: Config, tasks: Iterable[Task], output_dir: Path, jobs: i
             with warnings.catch_warnings():  # stopped early (--fail-fast, a full disk): that is the point
                 warnings.filterwarnings("ignore", "[0-9]+ tasks have been successfully executed", UserWarning)
                 results.close()
+
+
+def _load(unit: list[Task]) -> int:
+    return sum(max(task.source.size, 1) * len(task.copies) for task in unit)
 
 
 def units(tasks: Iterable[Task]) -> Iterator[list[Task]]:

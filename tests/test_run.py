@@ -285,8 +285,9 @@ def test_an_unwritable_output_dir_is_a_clear_error(corpus: Path, tmp_path: Path,
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
     result = cli("run", write_config(SIMPLE), corpus, blocker / "out", "-j", "1")
-    assert result.exit_code == 1
-    assert result.stderr == f"error: cannot write the output: Not a directory: {blocker / 'out'}\n"
+    assert result.exit_code == 2  # nothing was written: a usage error
+    assert result.stderr == (f"error: cannot write to OUTPUT_DIR {blocker / 'out'}: Not a directory; "
+                             "nothing was written\n")
 
 
 def test_version() -> None:

@@ -141,8 +141,8 @@ def test_a_transform_that_makes_non_finite_audio_fails_that_item(tmp_path: Path,
                                                                  write_config: ConfigWriter) -> None:
     write_tone(tmp_path / "in" / "tone.wav")
     sf.write(tmp_path / "in" / "silence.wav", np.zeros(800, np.float32), 16000)
-    loud = "  - Gain: {min_gain_db: 200, max_gain_db: 200, p: 1.0}\n"  # 4 x 200 dB overflows float32
-    config = write_config("version: 1\npipeline:\n" + loud * 4)
+    loud = "  - Gain: {min_gain_db: 120, max_gain_db: 120, p: 1.0}\n"  # 8 x 120 dB overflows float32
+    config = write_config("version: 1\npipeline:\n" + loud * 8)
     result = cli("run", config, tmp_path / "in", tmp_path / "out", "-j", "1")
     assert result.exit_code == 1
     assert errors_of(tmp_path / "out") == {"tone.wav": "the augmented audio holds NaN or infinite samples"}
