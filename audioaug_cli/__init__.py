@@ -24,6 +24,16 @@ _API = {
 __all__ = ["__version__", *_API]
 
 
+def entry() -> None:
+    """The `audioaug` command (see :mod:`audioaug_cli.cli`). Ctrl-C while it is still starting,
+    before the command can handle it, exits 130 as Ctrl-C later does, without a traceback."""
+    try:
+        from .cli import entry as command
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
+    command()
+
+
 def __getattr__(name: str) -> Any:
     if name in _API:
         return getattr(importlib.import_module(f".{_API[name]}", __name__), name)

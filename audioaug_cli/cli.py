@@ -131,7 +131,12 @@ def run(config: Path, input_dir: Path, output_dir: Path, jobs: int | None, seed:
         fail(f"cannot keep the resume state in {output_dir / '.audioaug'}: {exc}", EXIT_FAILED)
     except KeyboardInterrupt:  # before the run's own handling began (loading, a cluster starting) or after
         bar.close()
-        fail("stopped: what finished is kept; rerun the same command to resume", EXIT_INTERRUPTED)
+        click.echo("stopped: what finished is kept; rerun the same command to resume", err=True)
+        # What was interrupted half made (a dask client or cluster) complains again as the process
+        # exits, from __del__ and atexit hooks, with tracebacks that say nothing more: the process
+        # is ending, so those reports are dropped.
+        sys.unraisablehook = lambda _unraisable: None
+        sys.exit(EXIT_INTERRUPTED)
     finally:
         bar.close()
     summary.seconds = max(summary.seconds, seconds_since_start())  # what a user's `time` says
@@ -142,7 +147,7 @@ def run(config: Path, input_dir: Path, output_dir: Path, jobs: int | None, seed:
             click.echo(line)
         if not quiet:
             size = summary.planned_size.describe() if summary.planned_size else ""
-            click.echo(f"dry run: {len(summary.planned) - summary.planned_failures} to write ({size}), "
+            click.echo(f"dry run: {summary.planned_items} to write ({size}), "
                        f"{summary.planned_failures} would fail, {summary.skipped} skipped (already done), "
                        f"{summary.ignored} ignored", err=True)
             _warn_unmatched(summary)
@@ -376,6 +381,13 @@ def entry() -> None:
     import gc
 
     try:
-        main()
+        code = main.main(standalone_mode=False)
+    except click.exceptions.Abort:  # Ctrl-C before the command could take it (click turns it into Abort)
+        click.echo("stopped", err=True)
+        code = EXIT_INTERRUPTED
+    except click.ClickException as exc:  # a usage error: click's own message and exit code
+        exc.show()
+        code = exc.exit_code
     finally:
         gc.freeze()
+    sys.exit(code if isinstance(code, int) else 0)

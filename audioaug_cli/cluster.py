@@ -34,8 +34,26 @@ def dask_backend(scheduler: str | None, jobs: int) -> Iterator[tuple[Any, tuple[
             except (OSError, TimeoutError) as exc:
                 raise UsageError(f"cannot reach the dask scheduler at {scheduler}: {exc}") from None
         else:
-            cluster = stack.enter_context(LocalCluster(
-                host="127.0.0.1", n_workers=jobs, threads_per_worker=1, processes=True,
-                dashboard_address=None, silence_logs=logging.ERROR))
+            try:
+                cluster = stack.enter_context(LocalCluster(
+                    host="127.0.0.1", n_workers=jobs, threads_per_worker=1, processes=True,
+                    dashboard_address=None, silence_logs=logging.ERROR))
+            except KeyboardInterrupt:
+                _close_half_started()
+                raise
             client = stack.enter_context(Client(cluster, set_as_default=False))
         yield parallel_config(backend="dask", client=client), (KilledWorker,)
+
+
+def _close_half_started() -> None:
+    """Ctrl-C while a LocalCluster starts leaves it half made, and distributed's exit hook then
+    fails to close it with a 30-line traceback: close such clusters now, quietly, and forget them."""
+    from distributed.deploy.spec import SpecCluster
+
+    logging.getLogger("distributed").setLevel(logging.CRITICAL)
+    for cluster in list(SpecCluster._instances):
+        try:
+            cluster.close(timeout=5)
+        except BaseException:  # noqa: B036 (half started: whatever closing it raises, the run is over)
+            pass
+        SpecCluster._instances.discard(cluster)

@@ -126,8 +126,9 @@ def augment_source(config: Config, task: Task, output_dir: str) -> list[Outcome]
             out, applied = item.samples, item.applied
         except Exception as exc:  # any failure is this item's alone, but for a full disk
             full = is_disk_full(exc)
-            outcomes.append(Outcome(source.rel, copy, source.fingerprint, error=DISK_FULL if full else one_line(exc),
-                                    warnings=tuple(warned), disk_full=full))
+            error = DISK_FULL if full else above_nyquist(augmenter.drawn(), sample_rate) or one_line(exc)
+            outcomes.append(Outcome(source.rel, copy, source.fingerprint, error=error, warnings=tuple(warned),
+                                    disk_full=full))
             continue
         channels, frames = (1, out.shape[0]) if out.ndim == 1 else out.shape
         row = ManifestRow.make(files[0], source.rel, copy, seed, sample_rate, channels, frames, applied,
@@ -180,8 +181,11 @@ def render_item(config: Config, augmenter: WaveformPipeline, features: FeatureAu
         out = samples
     else:
         out, applied = augmenter.augment(samples, sample_rate, seed)
+    peaking = above_nyquist([e for e in applied if e["name"] == "PeakingFilter"], sample_rate)
+    if peaking:  # a peak above Nyquist is no filter at all: NaN, or noise
+        raise ItemError(peaking)
     if applied and not all_finite(out):  # with nothing applied, out is the checked input
-        raise ItemError("the augmented audio holds NaN or infinite samples")
+        raise ItemError(above_nyquist(applied, sample_rate) or "the augmented audio holds NaN or infinite samples")
     if features is None:
         return RenderedItem(out, None, None, applied)
     encoded = encode_audio(out, sample_rate, FORMATS[config.format], config.subtype) if writes_audio(config) else None
@@ -190,6 +194,17 @@ def render_item(config: Config, augmenter: WaveformPipeline, features: FeatureAu
         return RenderedItem(out, encoded, features.clean(written, sample_rate), applied)
     feature, spectral = features.augment(written, sample_rate, seed)
     return RenderedItem(out, encoded, feature, applied + spectral)
+
+
+def above_nyquist(applied: list[dict[str, Any]], sample_rate: int) -> str | None:
+    """The reason an item failed when a filter drew frequencies above the input's Nyquist frequency."""
+    for entry in applied:
+        frequency = entry["params"].get("center_freq", entry["params"].get("cutoff_freq"))
+        if isinstance(frequency, (int, float)) and frequency >= sample_rate / 2:
+            return (f"{entry['name']}: its frequencies lie above this input's Nyquist frequency ({sample_rate // 2} "
+                    "Hz), where it cannot filter; lower them, or resample every input with `audio: {sample_rate: "
+                    "...}` in the config")
+    return None
 
 
 def writes_audio(config: Config) -> bool:

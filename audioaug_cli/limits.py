@@ -77,11 +77,11 @@ _BY_TRANSFORM: dict[tuple[str, str], Limit] = {
     ("Mp3Compression", "quality"): Limit(0, 9),
     ("RoomSimulator", "min_mic_distance"): Limit(0.01, 100.0, unit=" m"),
     ("RoomSimulator", "max_mic_distance"): Limit(0.01, 100.0, unit=" m"),
-    ("RoomSimulator", "max_order"): Limit(0, 20),
-    ("RoomSimulator", "padding"): Limit(0.0, 10.0, unit=" m"),
-    **{("RoomSimulator", f"{end}_size_{axis}"): Limit(1.0, 1000.0, unit=" m")
+    ("RoomSimulator", "max_order"): Limit(0, 10),
+    ("RoomSimulator", "padding"): Limit(0.01, 10.0, unit=" m"),
+    **{("RoomSimulator", f"{end}_size_{axis}"): Limit(1.0, 50.0, unit=" m")
        for end in ("min", "max") for axis in "xyz"},
-    **{("RoomSimulator", f"{end}_source_{axis}"): Limit(0.0, 1000.0, unit=" m")
+    **{("RoomSimulator", f"{end}_source_{axis}"): Limit(0.0, 50.0, unit=" m")
        for end in ("min", "max") for axis in "xyz"},
     **{("RoomSimulator", f"{end}_absorption_value"): Limit(0.0, 1.0, low_open=True) for end in ("min", "max")},
     **{("RoomSimulator", f"{end}_target_rt60"): Limit(0.0, 10.0, low_open=True, unit=" s") for end in ("min", "max")},
@@ -119,12 +119,18 @@ def relation_problems(transform: str, params: dict[str, Any], defaults: dict[str
     found = []
     if transform == "RoomSimulator":
         merged = {**defaults, **params}
+        padding = merged.get("padding")
         for axis in "xyz":
-            source, size = merged.get(f"max_source_{axis}"), merged.get(f"min_size_{axis}")
-            if _is_number(source) and _is_number(size) and source >= size:
-                key = f"max_source_{axis}" if f"max_source_{axis}" in params else f"min_size_{axis}"
-                found.append((key, f"the source must be inside the room: max_source_{axis} ({_number(source)}) "
-                              f"must be less than min_size_{axis} ({_number(size)})"))
+            low, high, size = (merged.get(f"{k}_{axis}") for k in ("min_source", "max_source", "min_size"))
+            if not (_is_number(low) and _is_number(high) and _is_number(size) and _is_number(padding)):
+                continue
+            # audiomentations draws the source between these, in every room it may draw
+            if max(low, padding) > min(high, size - padding):
+                key = next((k for k in (f"max_source_{axis}", f"min_source_{axis}", f"min_size_{axis}", "padding")
+                            if k in params), "padding")
+                found.append((key, f"the source cannot be placed inside every room: with padding {_number(padding)} "
+                              f"m, min_source_{axis} ({_number(low)}) to max_source_{axis} ({_number(high)}) must "
+                              f"overlap padding to min_size_{axis} ({_number(size)}) minus padding"))
     return found
 
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from .audio_io import TEMP_MARK
 from .errors import UsageError
 from .provenance import PROVENANCE, read_provenance
-from .state import STATE_DIR, RunState
+from .state import LOCK, STATE_DIR, RunState
 
 ERRORS = "errors.csv"
 _OUTPUT_NAME = re.compile(r"__aug\d+\.[A-Za-z0-9]+$")  # what item_files names: stem__augN.ext
@@ -93,3 +94,26 @@ def remove_outputs(output_dir: Path, names: Iterable[str]) -> int:
                 break
             folder = folder.parent
     return removed
+
+
+def remove_previous_run(output_dir: Path) -> None:
+    """--overwrite: delete what audioaug wrote here before, and nothing else (the lock stays held)."""
+    state_dir = output_dir / STATE_DIR
+    if not (state_dir / "state.sqlite").exists():
+        return
+    state = RunState(output_dir, readonly=True)
+    names = list(state.file_names())
+    state.close()
+    for name in names:
+        (output_dir / name).unlink(missing_ok=True)
+    try:
+        previous = read_provenance(output_dir)
+    except UsageError:
+        previous = None
+    if previous is not None:
+        (output_dir / previous.config["output"]["manifest"]).unlink(missing_ok=True)
+    for name in (ERRORS, PROVENANCE):
+        (output_dir / name).unlink(missing_ok=True)
+    for entry in state_dir.iterdir():
+        if entry.name != LOCK:
+            shutil.rmtree(entry) if entry.is_dir() else entry.unlink()

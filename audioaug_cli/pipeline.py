@@ -249,6 +249,15 @@ class WaveformPipeline:
         return out, applied_transforms(root, self.base_dir)
 
 
+    def drawn(self) -> list[dict[str, Any]]:
+        """What this thread's pipeline drew for its last item, applied or not yet (when it failed)."""
+        root = self._root()
+        if root is None:
+            return []
+        return [{"name": type(t).__name__, "params": t.parameters} for t in _walk(root)
+                if isinstance(getattr(t, "parameters", None), dict) and t.parameters.get("should_apply")]
+
+
 def _children(transform: Any) -> list[Any]:
     """Transforms held by a transform: a composition's children and sub-transform attributes."""
     from audiomentations.core.composition import BaseCompose

@@ -7,7 +7,6 @@ No printing here: progress goes through a :class:`Reporter` that the caller pass
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import sqlite3
 import threading
@@ -24,10 +23,10 @@ from .errors import DiskFullError, UsageError, is_disk_full, suggest
 from .inputs import Source, WalkCounts, walk_inputs
 from .items import Outcome, Task, item_files
 from .manifest import Labels, write_errors, write_manifest
-from .outputs import ERRORS, refuse_foreign_files, remove_outputs
+from .outputs import ERRORS, refuse_foreign_files, remove_outputs, remove_previous_run
 from .plan import PlannedSize, is_upper_bound, planned_size
-from .provenance import PROVENANCE, Provenance, check_resumable, read_provenance
-from .state import LOCK, STATE_DIR, OutputLock, RunState
+from .provenance import PROVENANCE, Provenance, check_resumable
+from .state import OutputLock, RunState
 from .workers import execute, worker_count
 
 
@@ -65,6 +64,7 @@ class Summary:
     pruned: int = 0  # outputs removed by --prune
     unmatched_labels: list[str] = field(default_factory=list)  # --labels rows that name no input found
     planned: list[str] = field(default_factory=list)  # --dry-run: what would be written, and what would fail
+    planned_items: int = 0  # --dry-run: items that would be written
     planned_failures: int = 0  # --dry-run: items that would fail before being read (name clashes, names)
     planned_size: PlannedSize | None = None  # --dry-run: how much audio, and how many bytes
 
@@ -83,7 +83,7 @@ class Summary:
                  "stopped_early": self.stopped_early, "vanished": self.vanished, "pruned": self.pruned,
                  "unmatched_labels": len(self.unmatched_labels)}
         if self.planned_size is not None:
-            found["planned"] = len(self.planned) - self.planned_failures
+            found["planned"] = self.planned_items
             found["planned_failures"] = self.planned_failures
             found["planned_audio_seconds"] = round(self.planned_size.seconds, 3)
             found["planned_bytes"] = self.planned_size.bytes
@@ -167,7 +167,7 @@ def _acquire(lock: OutputLock, output_dir: Path) -> None:
 def _run(config: Config, input_dir: Path, output_dir: Path, options: RunOptions, reporter: Reporter,
          labels: Labels, cluster: Any) -> Summary:
     if options.overwrite:
-        _remove_previous_run(output_dir)
+        remove_previous_run(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     remove_temporaries(output_dir)
     state = RunState(output_dir)
@@ -295,29 +295,6 @@ def _check_dirs(input_dir: Path, output_dir: Path) -> None:
         raise UsageError(f"OUTPUT_DIR {output_dir} exists and is not a folder")
 
 
-def _remove_previous_run(output_dir: Path) -> None:
-    """--overwrite: delete what audioaug wrote here before, and nothing else (the lock stays held)."""
-    state_dir = output_dir / STATE_DIR
-    if not (state_dir / "state.sqlite").exists():
-        return
-    state = RunState(output_dir, readonly=True)
-    names = list(state.file_names())
-    state.close()
-    for name in names:
-        (output_dir / name).unlink(missing_ok=True)
-    try:
-        previous = read_provenance(output_dir)
-    except UsageError:
-        previous = None
-    if previous is not None:
-        (output_dir / previous.config["output"]["manifest"]).unlink(missing_ok=True)
-    for name in (ERRORS, PROVENANCE):
-        (output_dir / name).unlink(missing_ok=True)
-    for entry in state_dir.iterdir():
-        if entry.name != LOCK:
-            shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
-
-
 def _check_class_copies(config: Config, labels: Labels, labels_path: Path | None) -> None:
     """copies by a label column needs --labels with that column: said before anything is written."""
     if not isinstance(config.copies, ClassCopies) or config.copies.by in labels.columns:
@@ -398,6 +375,7 @@ def _dry_run(config: Config, input_dir: Path, output_dir: Path, options: RunOpti
                 continue
             summary.planned.extend(f"{source.rel} -> {' '.join(item_files(config, source.rel, c))}"
                                    for c in task.copies)
+            summary.planned_items += len(task.copies)
             size.add(planned_size(config, source.path), len(task.copies))
     finally:
         state.close()
