@@ -268,6 +268,3 @@ class EntryChecks:
                 build_spec_pipeline(tuple(spec_nodes))
         except ConstructionError as exc:
             self.problem(exc.path, exc.message)
-
-
-

@@ -116,19 +116,24 @@ class _Walk:
             if entry.name.startswith("."):
                 continue
             rel = prefix + entry.name
+            link = entry.is_symlink()
             try:
-                link = entry.is_symlink()
-                st = os.stat(entry.path)  # follows links
+                is_dir = entry.is_dir()  # the entry's own type: no system call unless it is a link
             except OSError:
-                st = None  # a broken link (or a loop): read as a file, it fails alone with the reason
-            if st is not None and stat.S_ISDIR(st.st_mode):
-                subfolders.append((entry, rel, st, link))
-                continue
-            if not entry.name.lower().endswith(AUDIO_EXTENSIONS):
+                is_dir = False  # a link loop: read as a file, it fails alone with the reason
+            if not is_dir and not entry.name.lower().endswith(AUDIO_EXTENSIONS):
                 self.counts.leave_out(rel, "not an audio file")
                 continue
-            if not self._selected(rel):
+            if not is_dir and not self._selected(rel):
                 self.counts.leave_out(rel, "left out by --include/--exclude")
+                continue
+            try:
+                st: os.stat_result | None = entry.stat()  # follows links
+            except OSError:
+                st = None  # a broken link: read as a file, it fails alone with the reason
+            if is_dir:
+                if st is not None:  # (else it went away since the listing)
+                    subfolders.append((entry, rel, st, link))
                 continue
             if st is not None and not stat.S_ISREG(st.st_mode):
                 self.counts.leave_out(rel, "not a regular file (a FIFO, socket or device)")
