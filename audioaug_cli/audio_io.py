@@ -11,6 +11,7 @@ import stat
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext, suppress
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TypeVar
 
@@ -27,8 +28,17 @@ _INTEGER_CODED = ("PCM_", "ULAW", "ALAW", "ALAC_", "DPCM_", "DWVW_", "IMA_ADPCM"
 _temp_names = itertools.count()
 
 
-def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
-    """Decode a file as float32: shape (frames,) for mono, (channels, frames) otherwise.
+@dataclass(frozen=True)
+class Excerpt:
+    """A part of a file, in seconds: from ``start``, for ``duration`` (None: to the end)."""
+
+    start: float = 0.0
+    duration: float | None = None
+
+
+def read_audio(path: str | Path, excerpt: Excerpt | None = None) -> tuple[np.ndarray, int]:
+    """Decode a file as float32: shape (frames,) for mono, (channels, frames) otherwise; with
+    ``excerpt``, only that part of it (what `preview --start/--duration` shows).
 
     Raises ItemError with a one-line reason for anything that is not usable audio.
     """
@@ -41,7 +51,15 @@ def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
             truncated = _truncation(handle.extra_info)
             if truncated:
                 raise ItemError(truncated)
-            data = handle.read(dtype="float32", always_2d=True)
+            frames = -1
+            if excerpt is not None:
+                first = round(excerpt.start * handle.samplerate)
+                if first >= handle.frames:
+                    raise ItemError(f"the excerpt starts at {excerpt.start:g} s, after the end of the audio "
+                                    f"({handle.frames / handle.samplerate:g} s)")
+                handle.seek(first)
+                frames = -1 if excerpt.duration is None else max(1, round(excerpt.duration * handle.samplerate))
+            data = handle.read(frames, dtype="float32", always_2d=True)
             sample_rate, subtype = handle.samplerate, handle.subtype
     except soundfile.LibsndfileError as exc:
         _check_readable(path)  # libsndfile says only "System error" for these: name the reason

@@ -205,24 +205,37 @@ def _write_summary(path: Path, summary: Any) -> None:
               help="Where the variants and the picture go. [default: preview/<file's stem>]")
 @click.option("--copies", type=click.IntRange(min=1), default=None, help="Variants to make. [default: the config's]")
 @click.option("--seed", type=click.IntRange(min=0), default=None, help="Override the config's seed.")
-def preview(config: Path, audio_file: Path, output_dir: Path | None, copies: int | None, seed: int | None) -> None:
+@click.option("--start", type=click.FloatRange(min=0), default=None, metavar="SECONDS",
+              help="Preview only a part of AUDIO_FILE, from this time. [default: its start]")
+@click.option("--duration", type=click.FloatRange(min=0, min_open=True), default=None, metavar="SECONDS",
+              help="Preview only this long a part of AUDIO_FILE. [default: to its end]")
+def preview(config: Path, audio_file: Path, output_dir: Path | None, copies: int | None, seed: int | None,
+            start: float | None, duration: float | None) -> None:
     """Make a few variants of AUDIO_FILE exactly as `run` would, and a picture of them.
 
     The picture (<stem>.png) shows the original and each variant as waveform and log-mel
     spectrogram (and the augmented feature, with a spectrogram: section), each titled with the
     transforms applied and the parameters they drew. The variants are the files `run` would write
-    for AUDIO_FILE at the top of INPUT_DIR, with the same seeds.
+    for AUDIO_FILE at the top of INPUT_DIR, with the same seeds; with --start/--duration, they
+    are of that part of the file only (a quick look at a long recording).
 
     \b
     Example:
         audioaug preview configs/example.yaml sample_data/speech/vowels_16k.wav --copies 4
+        audioaug preview configs/example.yaml long_recording.flac --start 60 --duration 5
     """
+    from .audio_io import Excerpt
     from .config import load_config
     from .preview import default_output_dir, make_preview
 
+    excerpt = Excerpt(start or 0.0, duration) if start is not None or duration is not None else None
     try:
         loaded = load_config(config, seed=seed, copies=copies)
-        made = make_preview(loaded, audio_file, output_dir or default_output_dir(audio_file))
+        from .registry import NUMBA_NOTICE, numba_cache_empty
+
+        if numba_cache_empty():  # preview draws log-mel spectrograms with librosa, whatever the config
+            click.echo(NUMBA_NOTICE.format(what="preview draws with"), err=True)
+        made = make_preview(loaded, audio_file, output_dir or default_output_dir(audio_file), excerpt)
     except (ConfigError, UsageError) as exc:
         fail(str(exc), EXIT_USAGE)
     except AudioaugError as exc:
@@ -249,8 +262,11 @@ def _applied(transforms: str) -> str:
 @click.argument("file_names", nargs=-1, metavar="[FILE_NAME]...")
 @click.option("--input-dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="Where the sources are now. [default: the INPUT_DIR audioaug.json records]")
+@option("-j", "--jobs", type=click.IntRange(min=1), default=None,
+        help="Worker processes. [default: usable CPUs; 1 runs in-process]")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the outputs that do not match.")
-def replay(output_dir: Path, file_names: tuple[str, ...], input_dir: Path | None, quiet: bool) -> None:
+def replay(output_dir: Path, file_names: tuple[str, ...], input_dir: Path | None, jobs: int | None,
+           quiet: bool) -> None:
     """Make outputs again from their manifest rows and say whether each matches its file, byte for byte.
 
     Reads the config and INPUT_DIR recorded in OUTPUT_DIR/audioaug.json, and each output's source,
@@ -260,12 +276,13 @@ def replay(output_dir: Path, file_names: tuple[str, ...], input_dir: Path | None
     \b
     Example:
         audioaug replay out/ speech/vowels_16k__aug1.wav
+        audioaug replay out/ -j 4 -q
     """
     from .replay import replay as replay_outputs
 
     matched = total = 0
     try:
-        for result in replay_outputs(output_dir, file_names, input_dir):
+        for result in replay_outputs(output_dir, file_names, input_dir, jobs):
             total += 1
             matched += result.matches
             if not (quiet and result.matches):

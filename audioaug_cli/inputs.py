@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .audio_io import AUDIO_EXTENSIONS
+from .audio_io import AUDIO_EXTENSIONS, Excerpt
 
 NOT_UTF8 = ("its name is not valid UTF-8, so its outputs and manifest rows could not name it; "
             "rename it (e.g. `convmv -f latin1 -t utf8`)")
@@ -31,6 +31,7 @@ class Source:
     fingerprint: str  # size and mtime: a changed input is redone
     problem: str | None = None  # why this input fails without being read (a name clash, a non-UTF-8 name)
     size: int = 0  # bytes: how work is split between workers
+    excerpt: Excerpt | None = None  # only this part of the file (`preview --start/--duration`)
 
 
 @dataclass

@@ -102,7 +102,7 @@ def augment_source(config: Config, task: Task, output_dir: str) -> list[Outcome]
     if problem is not None:
         return [Outcome(source.rel, c, source.fingerprint, error=problem) for c in task.copies]
     try:
-        samples, sample_rate = read_audio(source.path)
+        samples, sample_rate = read_audio(source.path, source.excerpt)
         samples, sample_rate = convert(samples, sample_rate, config.sample_rate, config.mono)
     except ItemError as exc:
         return [Outcome(source.rel, c, source.fingerprint, error=str(exc)) for c in task.copies]

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .audio_io import read_audio
+from .audio_io import Excerpt, read_audio
 from .config import Config
 from .errors import ItemError, UsageError
 from .inputs import NOT_UTF8, Source, escaped, is_utf8
@@ -28,9 +28,12 @@ class Preview:
     outcomes: list[Outcome]
 
 
-def make_preview(config: Config, audio_file: Path, output_dir: Path) -> Preview:
+def make_preview(config: Config, audio_file: Path, output_dir: Path, excerpt: Excerpt | None = None) -> Preview:
     """Write the config's variants of ``audio_file`` into ``output_dir`` through the run's own
-    item function (same seeds, same files, same manifest rows), then ``<stem>.png`` beside them."""
+    item function (same seeds, same files, same manifest rows), then ``<stem>.png`` beside them.
+
+    With ``excerpt``, the variants are of that part of the file alone (the seeds are still the
+    file's): a quick look at a long recording, not what `run` writes for the whole of it."""
     if not audio_file.is_file():
         raise UsageError(f"AUDIO_FILE {escaped(str(audio_file))} is not a regular file")
     try:
@@ -40,12 +43,12 @@ def make_preview(config: Config, audio_file: Path, output_dir: Path) -> Preview:
     matplotlib.use("Agg")  # no screen needed, and nothing else of the caller's matplotlib changes
     stat = audio_file.stat()
     source = Source(escaped(audio_file.name), str(audio_file), f"{stat.st_size}:{stat.st_mtime_ns}",
-                    None if is_utf8(audio_file.name) else NOT_UTF8, stat.st_size)
+                    None if is_utf8(audio_file.name) else NOT_UTF8, stat.st_size, excerpt)
     outcomes = augment_source(config, Task(source, config.copy_numbers()), str(output_dir))
     failed = [o for o in outcomes if o.error is not None]
     if failed:
         raise ItemError(f"{escaped(str(audio_file))}: {failed[0].error}")
-    figure = preview_figure(config, audio_file, output_dir, outcomes)
+    figure = preview_figure(config, audio_file, output_dir, outcomes, excerpt)
     picture = output_dir / f"{audio_file.stem}.png"
     from .audio_io import atomic_file
 
@@ -57,12 +60,13 @@ def make_preview(config: Config, audio_file: Path, output_dir: Path) -> Preview:
     return Preview(picture, outcomes)
 
 
-def preview_figure(config: Config, audio_file: Path, output_dir: Path, outcomes: list[Outcome]) -> Any:
+def preview_figure(config: Config, audio_file: Path, output_dir: Path, outcomes: list[Outcome],
+                   excerpt: Excerpt | None = None) -> Any:
     """The figure: one row for the original and one per variant; columns waveform, log-mel
     spectrogram, and with a spectrogram: section the feature as written."""
     import matplotlib.pyplot as plt
 
-    original, rate = read_audio(audio_file)
+    original, rate = read_audio(audio_file, excerpt)
     clean = None
     if config.spectrogram is not None:
         from .audio_io import convert
@@ -70,8 +74,10 @@ def preview_figure(config: Config, audio_file: Path, output_dir: Path, outcomes:
 
         converted, converted_rate = convert(original, rate, config.sample_rate, config.mono)
         clean = clean_feature(converted, converted_rate, config.spectrogram)
-    rows: list[tuple[str, np.ndarray, int, np.ndarray | None]] = [(f"original: {audio_file.name}", original, rate,
-                                                                   clean)]
+    part = "" if excerpt is None else f" (from {excerpt.start:g} s" + (
+        f", {excerpt.duration:g} s)" if excerpt.duration is not None else ")")
+    rows: list[tuple[str, np.ndarray, int, np.ndarray | None]] = [(f"original: {audio_file.name}{part}", original,
+                                                                   rate, clean)]
     for outcome in outcomes:
         row = outcome.row
         if row is None:

@@ -48,6 +48,10 @@ class ProgressBar:
         if self.verbose:
             self.write(f"ignored: {rel}: {reason}")
 
+    def notice(self, message: str) -> None:
+        if not self.quiet:
+            self.write(message)
+
     def write(self, message: str) -> None:
         if self.bar is not None:
             self.bar.write(message, file=sys.stderr)

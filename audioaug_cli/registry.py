@@ -324,3 +324,40 @@ def transforms_markdown() -> str:
                 lines.append(f"| `{param['name']}` | {param['type']} | {default} | {description} |")
             lines.append("")
     return "\n".join(lines)
+
+
+# What runs librosa code that numba compiles on its first use on a machine (about 20 s here, then
+# cached): measured by running each transform with an empty NUMBA_CACHE_DIR. name -> parameters
+# that must hold (empty: always).
+NUMBA_COMPILED: dict[str, dict[str, Any]] = {
+    "AddBackgroundNoise": {}, "AddShortNoises": {}, "ApplyImpulseResponse": {},  # librosa.load
+    "AirAbsorption": {}, "Resample": {}, "Trim": {},
+    "PitchShift": {"method": "librosa_phase_vocoder"}, "TimeStretch": {"method": "librosa_phase_vocoder"},
+}
+NUMBA_NOTICE = ("note: {what} librosa code that numba compiles on its first use on a machine (about 20 s, "
+                "once; the compiled code is cached beside librosa, or in NUMBA_CACHE_DIR)")
+
+
+def compiles_librosa_code(nodes: Any, spectrogram: bool) -> bool:
+    """Whether a pipeline (its nodes, nested ones included) or a spectrogram: section runs librosa
+    code that numba compiles on first use."""
+    if spectrogram:
+        return True
+    for node in nodes:
+        condition = NUMBA_COMPILED.get(node.name)
+        if condition is not None and all(node.params.get(k) == v for k, v in condition.items()):
+            return True
+        if compiles_librosa_code(list(node.transforms or ()) + [n for v in node.nested.values() for n in v], False):
+            return True
+    return False
+
+
+def numba_cache_empty() -> bool:
+    """Whether numba has compiled nothing of librosa's here yet: no index file (``*.nbi``) in
+    NUMBA_CACHE_DIR when it is set, else beside librosa's modules or in numba's user cache."""
+    import os
+
+    found = importlib.util.find_spec("librosa")
+    places = [os.environ["NUMBA_CACHE_DIR"]] if os.environ.get("NUMBA_CACHE_DIR") else [
+        *(found.submodule_search_locations or [] if found else []), os.path.expanduser("~/.cache/numba")]
+    return not any(next(pathlib.Path(place).rglob("*.nbi"), None) for place in places if os.path.isdir(place))

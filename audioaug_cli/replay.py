@@ -4,6 +4,7 @@ whether each is byte for byte the file on disk. The audit that an honest manifes
 from __future__ import annotations
 
 import io
+import itertools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,12 +12,14 @@ from pathlib import Path
 import numpy as np
 
 from .audio_io import convert, read_audio
+from .config import Config
 from .errors import ItemError, UsageError
 from .items import audio_bytes, augmenters_for, render_item
 from .manifest import ManifestRow
 from .pipeline import captured_warnings
 from .provenance import read_provenance, recorded_config
 from .state import STATE_DIR, RunState
+from .workers import process_pool, worker_count
 
 MATCH = "match"
 
@@ -31,8 +34,11 @@ class Replayed:
         return self.outcome == MATCH
 
 
-def replay(output_dir: Path, file_names: Iterable[str] = (), input_dir: Path | None = None) -> Iterator[Replayed]:
-    """Replay the named outputs (audio or feature file names; none: every output)."""
+def replay(output_dir: Path, file_names: Iterable[str] = (), input_dir: Path | None = None,
+           jobs: int | None = 1) -> Iterator[Replayed]:
+    """Replay the named outputs (audio or feature file names; none: every output), in manifest
+    order. ``jobs`` worker processes share the sources (None: one per usable CPU); each source is
+    decoded once, in one of them."""
     previous = read_provenance(output_dir)
     if previous is None or not (output_dir / STATE_DIR / "state.sqlite").exists():
         raise UsageError(f"{output_dir} holds no audioaug run (no audioaug.json and resume state)")
@@ -50,20 +56,32 @@ def replay(output_dir: Path, file_names: Iterable[str] = (), input_dir: Path | N
     chosen = [row for row in rows if not wanted or wanted & set(row.files)]
     for name in sorted(wanted - {name for row in rows for name in row.files}):
         yield Replayed(name, "not in the manifest")
+    by_source = [list(group) for _source, group in itertools.groupby(chosen, key=lambda row: row.source)]
+    workers = min(worker_count(jobs), len(by_source))
+    if workers <= 1:
+        for source_rows in by_source:
+            yield from replay_source(config, output_dir, source_dir, source_rows)
+        return
+    with process_pool(workers) as executor:
+        chunk = max(1, len(by_source) // (8 * workers))  # a few results per worker in flight
+        for results in executor.map(replay_source, itertools.repeat(config), itertools.repeat(output_dir),
+                                    itertools.repeat(source_dir), by_source, chunksize=chunk):
+            yield from results
+
+
+def replay_source(config: Config, output_dir: Path, source_dir: Path, rows: list[ManifestRow]) -> list[Replayed]:
+    """The rows of one source (decoded once), made again and compared with their files."""
     augmenter, features = augmenters_for(config)
-    decoded: dict[str, tuple[np.ndarray, int] | str] = {}
-    for row in chosen:
-        if row.source not in decoded:
-            decoded.clear()  # rows come sorted by source: one input in memory at a time
-            decoded[row.source] = _decode(source_dir / row.source, config.sample_rate, config.mono)
-        source = decoded[row.source]
-        if isinstance(source, str):
-            yield Replayed(row.file_name, f"cannot replay ({row.source}: {source})")
-            continue
-        samples, rate = source
+    source = _decode(source_dir / rows[0].source, config.sample_rate, config.mono)
+    if isinstance(source, str):
+        return [Replayed(row.file_name, f"cannot replay ({row.source}: {source})") for row in rows]
+    samples, rate = source
+    found: list[Replayed] = []
+    for row in rows:
         with np.errstate(all="ignore"), captured_warnings():  # said when the run made them
             item = render_item(config, augmenter, features, samples.copy(), rate, row.copy, row.seed)
-        yield from _compare(output_dir, row, audio_bytes(config, item, rate), item.feature)
+        found.extend(_compare(output_dir, row, audio_bytes(config, item, rate), item.feature))
+    return found
 
 
 def _decode(path: Path, sample_rate: int | None, mono: bool) -> tuple[np.ndarray, int] | str:

@@ -102,6 +102,7 @@ class Reporter(Protocol):
     def start(self, total: int | None) -> None: ...
     def advance(self, outcome: Outcome) -> None: ...
     def left_out(self, rel: str, reason: str) -> None: ...  # an entry of INPUT_DIR the walk did not take
+    def notice(self, message: str) -> None: ...  # something the user should know before the work starts
 
 
 class _Silent:
@@ -114,6 +115,9 @@ class _Silent:
         pass
 
     def left_out(self, rel: str, reason: str) -> None:
+        pass
+
+    def notice(self, message: str) -> None:
         pass
 
 
@@ -138,6 +142,10 @@ def run(config: Config | str | Path, input_dir: str | Path, output_dir: str | Pa
                                                                              labels))
     if options.dry_run:
         return _dry_run(config, input_dir, output_dir, options, labels, reporter, started)
+    from .registry import NUMBA_NOTICE, compiles_librosa_code, numba_cache_empty
+
+    if compiles_librosa_code(config.pipeline, config.spectrogram is not None) and numba_cache_empty():
+        reporter.notice(NUMBA_NOTICE.format(what="this config uses"))
     with ExitStack() as stack:
         cluster = None
         if options.backend == "dask":  # connect before writing anything: a bad address is a usage error

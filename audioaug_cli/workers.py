@@ -10,6 +10,7 @@ import sys
 import threading
 import warnings
 from collections.abc import Generator, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -113,6 +114,21 @@ def _in_a_pool(config: Config, remaining: Iterator[list[Task]], output_dir: Path
         finished = True
     finally:
         if not finished:  # stopped early (interrupted, --fail-fast, a full disk) or broken
+            _stop_workers(executor)
+        _shut_down(executor)
+
+
+@contextmanager
+def process_pool(jobs: int) -> Iterator[Any]:
+    """An executor of ``jobs`` worker processes made as the run's own are (see :func:`_pool`);
+    leaving the block early (Ctrl-C, an error) kills them rather than waiting."""
+    executor = _pool(jobs)
+    finished = False
+    try:
+        yield executor
+        finished = True
+    finally:
+        if not finished:
             _stop_workers(executor)
         _shut_down(executor)
 

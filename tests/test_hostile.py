@@ -508,3 +508,30 @@ def test_a_garbage_mp3_fails_with_one_clear_line_and_nothing_else_on_stderr(tmp_
         {"source": "bad.mp3", "error": "cannot decode: not a valid MP3 file (no MPEG audio frames)"}]
     assert result.stderr.splitlines()[0].startswith("done: 2 written")
     assert "MPEG" not in result.stderr
+
+
+# -- the first numba compile ---------------------------------------------------------------------
+def test_the_first_numba_compile_is_announced(tmp_path: Path, write_config: ConfigWriter,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from audioaug_cli.registry import compiles_librosa_code, numba_cache_empty
+
+    def compiles(text: str) -> bool:
+        config = parse_config("version: 1\n" + text)
+        return compiles_librosa_code(config.pipeline, config.spectrogram is not None)
+
+    assert not compiles("pipeline: [Reverse, PitchShift, TimeStretch]\n")  # signalsmith: no librosa
+    assert compiles("pipeline: [{OneOf: {transforms: [Reverse, Resample]}}]\n")
+    assert compiles("pipeline: [{PitchShift: {method: librosa_phase_vocoder}}]\n")
+    assert compiles("pipeline: []\nspectrogram: {}\n")
+    cache = tmp_path / "numba-cache"
+    cache.mkdir()
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(cache))
+    assert numba_cache_empty()
+    (tmp_path / "in").mkdir()  # nothing to augment: the notice, without paying for the compile
+    result = cli("run", write_config("version: 1\npipeline: [Trim]\n"), tmp_path / "in", tmp_path / "out")
+    assert result.stderr.startswith("note: this config uses librosa code that numba compiles on its first use")
+    quiet = cli("run", write_config("version: 1\npipeline: [Reverse]\n"), tmp_path / "in", tmp_path / "out2")
+    assert "note:" not in quiet.stderr
+    (cache / "librosa_core").mkdir()
+    (cache / "librosa_core" / "audio.resample-1.py311.nbi").write_bytes(b"")
+    assert not numba_cache_empty()

@@ -6,7 +6,9 @@ import json
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 import pytest
+import soundfile as sf
 
 from audioaug_cli.config import load_config
 from audioaug_cli.preview import make_preview, preview_figure
@@ -64,3 +66,20 @@ def test_preview_errors_are_one_line(tmp_path: Path) -> None:
     assert broken.exit_code == 1
     assert broken.stderr.startswith(f"error: {tmp_path / 'broken.wav'}: cannot decode")
     assert broken.stderr.count("\n") == 1
+
+
+def test_preview_of_a_part_of_a_long_file(tmp_path: Path) -> None:
+    rate = 16000
+    audio = np.zeros(10 * rate, np.float32)
+    audio[4 * rate:5 * rate] = 0.5 * np.sin(2 * np.pi * 440 * np.arange(rate) / rate)  # a burst at 4-5 s
+    sf.write(tmp_path / "long.wav", audio, rate, subtype="FLOAT")
+    config = tmp_path / "c.yaml"
+    config.write_text("version: 1\noutput: {subtype: FLOAT}\npipeline: []\n")
+    shown = cli("preview", config, tmp_path / "long.wav", "-o", tmp_path / "p", "--start", "4", "--duration", "1")
+    assert shown.exit_code == 0, shown.output
+    variant, variant_rate = sf.read(tmp_path / "p" / "long__aug1.wav", dtype="float32")
+    assert variant_rate == rate and np.array_equal(variant, audio[4 * rate:5 * rate])
+    assert (tmp_path / "p" / "long.png").is_file()
+    late = cli("preview", config, tmp_path / "long.wav", "-o", tmp_path / "q", "--start", "11")
+    assert late.exit_code == 1
+    assert late.stderr.endswith("long.wav: the excerpt starts at 11 s, after the end of the audio (10 s)\n")

@@ -49,3 +49,17 @@ def test_replay_of_a_folder_audioaug_did_not_write_is_a_usage_error(tmp_path: Pa
     result = cli("replay", tmp_path)
     assert result.exit_code == 2
     assert result.stderr == f"error: {tmp_path} holds no audioaug run (no audioaug.json and resume state)\n"
+
+
+def test_replay_in_workers_says_what_replay_in_process_says(tmp_path: Path) -> None:
+    for i in range(6):
+        write_tone(tmp_path / "in" / f"t{i}.wav", freq=200 + 50 * i)
+    config = tmp_path / "c.yaml"
+    config.write_text(PIPELINE)
+    assert cli("run", config, tmp_path / "in", tmp_path / "out", "-j", "1").exit_code == 0
+    changed = tmp_path / "out" / "t4__aug2.wav"
+    changed.write_bytes(changed.read_bytes()[:-2] + b"\x00\x01")
+    alone, shared = (cli("replay", tmp_path / "out", "-j", jobs) for jobs in ("1", "2"))
+    assert alone.exit_code == shared.exit_code == 1
+    assert alone.stdout == shared.stdout and "differs: t4__aug2.wav" in shared.stdout
+    assert shared.stderr == "replayed 18: 17 match, 1 do not\n"
