@@ -67,6 +67,25 @@ def test_units_hold_every_item_once_in_order_and_stay_bounded() -> None:
     assert [len(t.copies) for unit in units for t in unit if t.source.rel == "big.wav"] == [1, 1, 1, 1]
 
 
+@pytest.mark.parametrize("sizes,copies,in_workers", [((10 << 20,), (1, 2), True),  # one long file, 2 copies
+                                                      ((50_000,) * 3, (1,), False)])  # a few short clips
+def test_a_long_files_copies_are_shared_by_the_workers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                      sizes: tuple[int, ...], copies: tuple[int, ...],
+                                                      in_workers: bool) -> None:
+    from audioaug_cli import workers
+    from audioaug_cli.config import parse_config
+    from audioaug_cli.inputs import Source
+    from audioaug_cli.items import Outcome, Task
+
+    pools: list[int] = []
+    monkeypatch.setattr(workers, "_in_local_workers", lambda _c, _units, _o, jobs: iter(pools.append(jobs) or []))
+    monkeypatch.setattr(workers, "augment_source",
+                        lambda _c, task, _o: [Outcome(task.source.rel, c, "1:1") for c in task.copies])
+    tasks = [Task(Source(f"f{i}.wav", "", "1:1", size=size), copies) for i, size in enumerate(sizes)]
+    list(workers.execute(parse_config("version: 1\npipeline: []\n"), tasks, tmp_path, jobs=2))
+    assert pools == ([2] if in_workers else [])
+
+
 def test_a_config_error_during_the_workers_warm_up_is_one_line(tmp_path: Path) -> None:
     """With -j 2, workers start warming up before the config is read: the error is still one line."""
     write_tone(tmp_path / "in" / "a.wav")
