@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TypeVar
+from typing import IO, Any, TypeVar
 
 import numpy as np
 
@@ -244,11 +244,26 @@ def _encode_into(target: object, samples: np.ndarray, sample_rate: int, fmt: str
     if subtype == "OPUS" and sample_rate not in OPUS_RATES:
         raise ItemError(f"Opus holds only {', '.join(str(r) for r in OPUS_RATES)} Hz audio, and this is "
                         f"{sample_rate} Hz: `audio: {{sample_rate: 48000}}` in the config resamples every input")
+    channels = 1 if samples.ndim == 1 else samples.shape[0]
     try:
-        soundfile.write(target, samples.T if samples.ndim == 2 else samples, sample_rate, format=fmt, subtype=subtype)
+        with soundfile.SoundFile(target, "w", sample_rate, channels, subtype, format=fmt) as handle:
+            if subtype in ("FLOAT", "DOUBLE"):
+                _without_peak_chunk(soundfile, handle)
+            handle.write(samples.T if samples.ndim == 2 else samples)
     except soundfile.LibsndfileError as exc:
         reason = _libsndfile_reason(exc).removeprefix("Error : ")
         raise ItemError(f"cannot write {fmt} {subtype}: {reason}") from None
+
+
+_SFC_SET_ADD_PEAK_CHUNK = 0x1050  # libsndfile's sf_command number (sndfile.h)
+
+
+def _without_peak_chunk(soundfile: Any, handle: Any) -> None:
+    """No PEAK chunk in a float WAV/AIFF: libsndfile stamps it with the wall-clock time, so the same
+    audio written a second later had other bytes (and `replay` said "differs"). The chunk is
+    optional (the peak it holds is the file's own largest sample), and readers do without it.
+    soundfile has no call for it; this is its own private handle to libsndfile, before any write."""
+    soundfile._snd.sf_command(handle._file, _SFC_SET_ADD_PEAK_CHUNK, soundfile._ffi.NULL, 0)
 
 
 class _Sink:

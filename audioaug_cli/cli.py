@@ -203,8 +203,9 @@ def _write_summary(path: Path, summary: Any) -> None:
 @click.argument("audio_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("-o", "--output-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where the variants and the picture go. [default: preview/<file's stem>]")
-@click.option("--copies", type=click.IntRange(min=1), default=None, help="Variants to make. [default: the config's]")
-@click.option("--seed", type=click.IntRange(min=0), default=None, help="Override the config's seed.")
+@option("--copies", type=click.IntRange(min=1, max=MAX_COPIES), default=None,
+        help="Variants to make. [default: the config's]")
+@option("--seed", type=click.IntRange(min=0), default=None, help="Override the config's seed (as run's --seed).")
 @click.option("--start", type=click.FloatRange(min=0), default=None, metavar="SECONDS",
               help="Preview only a part of AUDIO_FILE, from this time. [default: its start]")
 @click.option("--duration", type=click.FloatRange(min=0, min_open=True), default=None, metavar="SECONDS",

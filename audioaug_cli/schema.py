@@ -16,7 +16,7 @@ from typing import Any, Literal, Union
 import numpy as np
 
 from . import registry
-from .config import FORMATS
+from .config import FORMATS, MAX_COPIES
 from .features import LAYOUTS, PAD_MODES
 
 TRANSFORM_VALUE = {"$ref": "#/$defs/transform_or_list"}
@@ -39,8 +39,18 @@ def config_schema() -> dict[str, Any]:
     properties: dict[str, Any] = {
         "version": {"const": 1, "description": "The config format version."},
         "seed": {"type": "integer", "minimum": 0, "default": 0, "description": "The run seed."},
-        "copies": {"type": "integer", "minimum": 1, "default": 1,
-                   "description": "Augmented variants per input file."},
+        "copies": {"anyOf": [
+            {"type": "integer", "minimum": 1, "maximum": MAX_COPIES},
+            {"type": "object", "additionalProperties": False, "required": ["by"], "properties": {
+                "by": {"type": "string", "minLength": 1, "description": "The --labels column to read."},
+                "default": {"type": "integer", "minimum": 0, "maximum": MAX_COPIES, "default": 1,
+                            "description": "Copies for an input with no label row, or a value not listed."},
+                "values": {"type": "object", "additionalProperties": {
+                    "type": "integer", "minimum": 0, "maximum": MAX_COPIES}},
+            }}],
+            "default": 1,
+            "description": "Augmented variants per input file, or per label: {by: COLUMN, default: N, "
+                           "values: {label: N}}."},
         "audio": {"type": ["object", "null"], "additionalProperties": False, "properties": {
             "sample_rate": {"type": ["integer", "null"], "minimum": 1,
                             "description": "null keeps each file's rate; an integer resamples on load."},

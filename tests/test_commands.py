@@ -102,6 +102,17 @@ def test_schema_is_a_valid_json_schema_that_accepts_every_shipped_config() -> No
 
 
 @pytest.mark.parametrize("text", [
+    "version: 1\ncopies: 3\npipeline: []\n",
+    "version: 1\ncopies: {by: label, default: 1, values: {siren: 10, dog_bark: 4}}\npipeline: []\n",
+    "version: 1\ncopies: {by: label}\npipeline: []\n",
+])
+def test_schema_accepts_what_validate_accepts(text: str, tmp_path: Path) -> None:
+    (tmp_path / "c.yaml").write_text(text)
+    assert cli("validate", tmp_path / "c.yaml").exit_code == 0
+    assert list(jsonschema.Draft202012Validator(config_schema()).iter_errors(yaml.safe_load(text))) == []
+
+
+@pytest.mark.parametrize("text", [
     "version: 1\npipeline:\n  - PitchShift: {min_semitone: 2}\n",
     "version: 1\ncopie: 2\npipeline: []\n",
     "version: 1\npipeline:\n  - PitchShift: {method: fast}\n",
@@ -111,8 +122,13 @@ def test_schema_is_a_valid_json_schema_that_accepts_every_shipped_config() -> No
     "version: 1\npipeline: []\nspectrogram: {pipeline: [PitchShift]}\n",
     "version: 1\npipeline: [SpecTimeMask]\n",
     "version: 1\npipeline: []\nspectrogram: {pipeline: [{OneOf: {transforms: [{SpecTimeMask: {widht: 2}}]}}]}\n",
+    "version: 1\ncopies: 20000\npipeline: []\n",
+    "version: 1\ncopies: {by: label, default: 1, valeus: {siren: 10}}\npipeline: []\n",
+    "version: 1\ncopies: {default: 2}\npipeline: []\n",
 ])
-def test_schema_rejects_what_validate_rejects(text: str) -> None:
+def test_schema_rejects_what_validate_rejects(text: str, tmp_path: Path) -> None:
+    (tmp_path / "c.yaml").write_text(text)
+    assert cli("validate", tmp_path / "c.yaml").exit_code == 2
     validator = jsonschema.Draft202012Validator(config_schema())
     assert list(validator.iter_errors(yaml.safe_load(text)))
 

@@ -83,3 +83,16 @@ def test_preview_of_a_part_of_a_long_file(tmp_path: Path) -> None:
     late = cli("preview", config, tmp_path / "long.wav", "-o", tmp_path / "q", "--start", "11")
     assert late.exit_code == 1
     assert late.stderr.endswith("long.wav: the excerpt starts at 11 s, after the end of the audio (10 s)\n")
+
+
+def test_preview_reads_audioaug_seed_and_copies_as_run_does(tmp_path: Path) -> None:
+    clip = write_tone(tmp_path / "clip.wav")
+    config = tmp_path / "c.yaml"
+    config.write_text(SIMPLE)
+    by_option = cli("preview", config, clip, "-o", tmp_path / "a", "--seed", "7")
+    by_env = cli("preview", config, clip, "-o", tmp_path / "b", env={"AUDIOAUG_SEED": "7", "AUDIOAUG_COPIES": "2"})
+    plain = cli("preview", config, clip, "-o", tmp_path / "c")
+    assert by_option.exit_code == by_env.exit_code == plain.exit_code == 0
+    for name in ("clip__aug1.wav", "clip__aug2.wav"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    assert (tmp_path / "a" / "clip__aug1.wav").read_bytes() != (tmp_path / "c" / "clip__aug1.wav").read_bytes()

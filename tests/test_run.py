@@ -306,3 +306,31 @@ def test_summary_json_for_ci(corpus: Path, tmp_path: Path, write_config: ConfigW
     assert found["interrupted"] is False and found["seconds"] > 0
     again = cli("run", write_config(SIMPLE), corpus, tmp_path / "out", "-j", "1", "--summary-json", report)
     assert again.exit_code == 1 and json.loads(report.read_text())["skipped"] == 6
+
+
+def test_every_format_and_subtype_writes_the_same_bytes_a_second_later(tmp_path: Path) -> None:
+    """No time stamp in any header (libsndfile's PEAK chunk in float WAVs held the clock)."""
+    import time
+
+    import soundfile as sf
+
+    from audioaug_cli.audio_io import decode_audio, encode_audio, write_audio
+
+    audio = (0.1 * np.random.default_rng(0).standard_normal((2, 1000))).astype(np.float32)
+    kinds = [(f, s) for f in ("WAV", "FLAC", "OGG") for s in sf.available_subtypes(f) if sf.check_format(f, s)]
+
+    def encoded() -> dict[tuple[str, str], bytes | str]:
+        found: dict[tuple[str, str], bytes | str] = {}
+        for fmt, subtype in kinds:
+            try:
+                found[(fmt, subtype)] = bytes(encode_audio(audio, 48000, fmt, subtype))
+            except Exception as exc:  # a subtype libsndfile cannot write in stereo: the same refusal twice
+                found[(fmt, subtype)] = type(exc).__name__
+        return found
+
+    first = encoded()
+    time.sleep(1.1)
+    assert encoded() == first
+    assert np.array_equal(decode_audio(memoryview(first[("WAV", "FLOAT")])), audio)  # type: ignore[arg-type]
+    write_audio(tmp_path / "streamed.wav", audio, 48000, "WAV", "DOUBLE")  # the streamed write, too
+    assert (tmp_path / "streamed.wav").read_bytes() == first[("WAV", "DOUBLE")]
