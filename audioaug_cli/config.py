@@ -112,6 +112,8 @@ _Loader.add_implicit_resolver(
 def load_config(path: str | Path, *, seed: int | None = None, copies: int | None = None) -> Config:
     """Read and fully validate a config file; raise :class:`ConfigError` listing every problem."""
     path = Path(path)
+    if path.exists() and not (path.is_file() or path.is_dir()):  # reading a FIFO waits for a writer for ever
+        raise ConfigError(str(path), [Problem("", "not a regular file (a FIFO, socket or device)")])
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:

@@ -65,6 +65,8 @@ class Labels:
     @classmethod
     def read(cls, path: Path) -> Labels:
         try:
+            if not path.is_file():  # reading a FIFO waits for a writer for ever
+                raise UsageError(f"{path}: the labels CSV is not a regular file (a FIFO, socket or device)")
             with path.open(newline="", encoding="utf-8-sig") as handle:
                 reader = csv.reader(handle)
                 header = tuple(next(reader, ()))

@@ -288,6 +288,19 @@ def test_a_fifo_in_input_dir_is_ignored(corpus: Path, tmp_path: Path, write_conf
     assert "1 ignored" in result.stderr
 
 
+def test_a_fifo_as_config_or_labels_is_refused(corpus: Path, tmp_path: Path, write_config: ConfigWriter) -> None:
+    os.mkfifo(tmp_path / "pipe.yaml")
+    os.mkfifo(tmp_path / "labels.csv")
+    with within(20):
+        config = cli("validate", tmp_path / "pipe.yaml")
+        labels = cli("run", write_config(SIMPLE), corpus, tmp_path / "out", "--labels", tmp_path / "labels.csv")
+    assert config.exit_code == 2
+    assert config.stderr == f"error: {tmp_path / 'pipe.yaml'}: not a regular file (a FIFO, socket or device)\n"
+    assert labels.exit_code == 2
+    assert labels.stderr == (f"error: {tmp_path / 'labels.csv'}: the labels CSV is not a regular file (a FIFO, "
+                             "socket or device)\n")
+
+
 # -- 10. dry runs ----------------------------------------------------------------------------------
 def test_a_dry_run_counts_what_the_run_does(tmp_path: Path, write_config: ConfigWriter) -> None:
     inputs = tmp_path / "in"
