@@ -48,9 +48,9 @@ def execute(config: Config, tasks: Iterable[Task], output_dir: Path, jobs: int |
     cluster (``cluster``: joblib's parallel_config for it and what a lost worker raises), yielding
     results as they finish.
 
-    If a worker process dies, the pool goes with it: the tasks that were in flight are retried one
-    at a time in a fresh worker (a task that kills its worker again fails alone), and the rest of
-    the stream goes on in a new pool.
+    If a worker process dies, the pool goes with it: the tasks that were in flight are retried in a
+    fresh pool, and alone if a worker dies again (a task that kills its worker fails alone; see
+    :func:`_suspects_again`); the rest of the stream goes on in a new pool.
     """
     if cluster is not None:
         parallel_config, worker_lost = cluster
@@ -80,7 +80,22 @@ def _in_local_workers(config: Config, remaining: Iterator[list[Task]], output_di
             yield from _in_a_pool(config, remaining, output_dir, jobs)
             return
         except _PoolBroken as broken:  # a worker died, and with it the pool and what was in flight
-            for task in broken.suspects:
+            yield from _suspects_again(config, broken.suspects, output_dir, jobs)
+
+
+def _suspects_again(config: Config, suspects: list[Task], output_dir: Path, jobs: int) -> Iterator[list[Outcome]]:
+    """The tasks that were in flight when a worker died, again: each its own unit, ``jobs`` at a
+    time. If a worker dies again, the tasks then in flight run one at a time, each alone in a
+    worker (so the task that kills its worker fails alone), and the rest go on the same way. Each
+    death takes at least one task out, so this ends; and a fresh worker's start-up (librosa's
+    compiled code loads in ~2 s) is paid by ``jobs`` workers, not by every suspect."""
+    remaining = iter([[task] for task in suspects])
+    while True:
+        try:
+            yield from _in_a_pool(config, remaining, output_dir, jobs)
+            return
+        except _PoolBroken as again:
+            for task in again.suspects:
                 yield _alone_in_a_worker(config, task, output_dir)
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -159,3 +162,36 @@ def test_where_fork_is_not_used_loky_workers_give_the_same_results(tmp_path: Pat
     assert len(forked) == 80 and all(row is not None for _s, _c, row in forked)
     assert spawned == forked
     assert tree(tmp_path / "a") == tree(tmp_path / "b")
+
+
+def _killing_source(_config: object, task: Any, _output_dir: str) -> list[Any]:
+    """An item function whose one input kills the worker process it runs in (as the OOM killer would)."""
+    from audioaug_cli.items import Outcome
+
+    if task.source.rel == "killer.wav":
+        os.kill(os.getpid(), signal.SIGKILL)
+    return [Outcome(task.source.rel, c, "1:1", error="made") for c in task.copies]
+
+
+def _killing_unit(config: object, unit: list[Any], output_dir: str) -> list[Any]:
+    return [o for task in unit for o in _killing_source(config, task, output_dir)]
+
+
+def test_an_input_that_kills_its_worker_fails_alone_and_the_rest_is_made(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from audioaug_cli import workers
+    from audioaug_cli.config import parse_config
+    from audioaug_cli.inputs import Source
+    from audioaug_cli.items import Task
+
+    monkeypatch.setattr(workers, "augment_unit", _killing_unit)  # workers are forked: they see these too
+    monkeypatch.setattr(workers, "augment_source", _killing_source)
+    names = [f"f{i:02d}.wav" for i in range(30)]
+    names.insert(9, "killer.wav")
+    tasks = [Task(Source(name, "", "1:1", size=10), (1, 2)) for name in names]
+    outcomes = [o for batch in workers.execute(parse_config("version: 1\npipeline: []\n"), tasks, tmp_path, 2)
+                for o in batch]
+    made = {(o.source, o.copy): o.error for o in outcomes}
+    assert len(made) == 2 * len(names)  # every item once: none lost, none twice in the results
+    assert made.pop(("killer.wav", 1)) == made.pop(("killer.wav", 2)) == workers.WORKER_DIED
+    assert set(made.values()) == {"made"}
