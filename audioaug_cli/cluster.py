@@ -8,6 +8,9 @@ for the run (one single-threaded worker process per job) and closed after it.
 from __future__ import annotations
 
 import logging
+import signal
+import sys
+import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any
@@ -34,26 +37,56 @@ def dask_backend(scheduler: str | None, jobs: int) -> Iterator[tuple[Any, tuple[
             except (OSError, TimeoutError) as exc:
                 raise UsageError(f"cannot reach the dask scheduler at {scheduler}: {exc}") from None
         else:
-            try:
+            with _ctrl_c_deferred():
                 cluster = stack.enter_context(LocalCluster(
                     host="127.0.0.1", n_workers=jobs, threads_per_worker=1, processes=True,
                     dashboard_address=None, silence_logs=logging.ERROR))
-            except KeyboardInterrupt:
-                _close_half_started()
-                raise
-            client = stack.enter_context(Client(cluster, set_as_default=False))
+                client = stack.enter_context(Client(cluster, set_as_default=False))
+                client.register_plugin(_quiet_shutdown())
         yield parallel_config(backend="dask", client=client), (KilledWorker,)
 
 
-def _close_half_started() -> None:
-    """Ctrl-C while a LocalCluster starts leaves it half made, and distributed's exit hook then
-    fails to close it with a 30-line traceback: close such clusters now, quietly, and forget them."""
-    from distributed.deploy.spec import SpecCluster
 
-    logging.getLogger("distributed").setLevel(logging.CRITICAL)
-    for cluster in list(SpecCluster._instances):
-        try:
-            cluster.close(timeout=5)
-        except BaseException:  # noqa: B036 (half started: whatever closing it raises, the run is over)
-            pass
-        SpecCluster._instances.discard(cluster)
+def drop_distributed_cleanup_reports() -> None:
+    """In a process of the run's own: a dask client that outlives its event loop (joblib's, in a
+    worker that is being stopped) reports from ``Client.__del__`` that the loop is closed, a
+    traceback that says nothing. Those reports, and only those, are dropped."""
+    previous = sys.unraisablehook
+    if getattr(previous, "audioaug", False):
+        return
+
+    def hook(unraisable: Any) -> None:
+        if not getattr(unraisable.object, "__module__", "").startswith("distributed"):
+            previous(unraisable)
+
+    hook.audioaug = True  # type: ignore[attr-defined]
+    sys.unraisablehook = hook
+
+
+def _quiet_shutdown() -> Any:
+    """A worker plugin for the LocalCluster a run starts for itself (never a user's cluster)."""
+    from distributed.diagnostics.plugin import WorkerPlugin
+
+    class QuietShutdown(WorkerPlugin):
+        name = "audioaug-quiet-shutdown"
+
+        def setup(self, worker: Any) -> None:
+            drop_distributed_cleanup_reports()
+
+    return QuietShutdown()
+
+
+@contextmanager
+def _ctrl_c_deferred() -> Iterator[None]:
+    """Ctrl-C while a local cluster starts (a second or two) takes effect once it has started.
+    Interrupted half way, distributed leaves a cluster and a client half made, whose cleanup then
+    prints tracebacks at exit; started, they close like any other. (Its workers, started within,
+    leave Ctrl-C to this process, as the run's own workers do.)"""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
