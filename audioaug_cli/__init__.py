@@ -13,13 +13,13 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__version__ = "0.1.0"
+from audioaug_cli.version import __version__
 
 _API = {
-    "Config": "config", "load_config": "config", "parse_config": "config",
+    "Config": "config.model", "load_config": "config.load", "parse_config": "config.load",
     "AudioaugError": "errors", "ConfigError": "errors",
-    "RunOptions": "runner", "Summary": "runner", "item_seed": "items", "run": "runner",
-    "Augmenter": "api", "build_pipeline": "pipeline",
+    "RunOptions": "engine.run", "Summary": "engine.run", "item_seed": "engine.item", "run": "engine.run",
+    "Augmenter": "online", "build_pipeline": "transforms.waveform",
 }
 __all__ = ["__version__", *_API]
 
@@ -28,7 +28,7 @@ def entry() -> None:
     """The `audioaug` command (see :mod:`audioaug_cli.cli`). Ctrl-C while it is still starting,
     before the command can handle it, exits 130 as Ctrl-C later does, without a traceback."""
     try:
-        from .cli import entry as command
+        from audioaug_cli.cli import entry as command
     except KeyboardInterrupt:
         raise SystemExit(130) from None
     command()

@@ -1,3 +1,3 @@
-from .cli import entry
+from audioaug_cli.cli import entry
 
 entry()

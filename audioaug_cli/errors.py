@@ -1,4 +1,4 @@
-"""The few exceptions audioaug raises. The CLI maps each to an exit code."""
+"""The few exceptions audioaug raises, each with the exit code the command ends with."""
 
 from __future__ import annotations
 
@@ -7,10 +7,14 @@ from dataclasses import dataclass
 from typing import Any
 
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+EXIT_FAILED, EXIT_USAGE = 1, 2  # the command's exit codes: some work failed; nothing could start
 
 
 class AudioaugError(Exception):
-    """A problem the user can fix. Its message is meant to be shown as it is."""
+    """A problem the user can fix. Its message is meant to be shown as it is; ``exit_code`` is the
+    command's when it ends with it."""
+
+    exit_code = EXIT_FAILED
 
 
 def location(path: tuple[str | int, ...]) -> str:
@@ -57,6 +61,8 @@ class Problem:
 class ConfigError(AudioaugError):
     """The config is invalid. Carries every problem found, so all are reported at once."""
 
+    exit_code = EXIT_USAGE
+
     def __init__(self, source: str, problems: list[Problem]):
         self.source = source
         self.problems = problems
@@ -65,7 +71,9 @@ class ConfigError(AudioaugError):
 
 
 class UsageError(AudioaugError):
-    """The command line or the OUTPUT_DIR does not fit the request (exit 2)."""
+    """The command line or the OUTPUT_DIR does not fit the request."""
+
+    exit_code = EXIT_USAGE
 
 
 class ItemError(AudioaugError):

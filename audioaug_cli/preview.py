@@ -13,11 +13,11 @@ from typing import Any
 
 import numpy as np
 
-from .audio_io import Excerpt, read_audio
-from .config import Config
-from .errors import ItemError, UsageError
-from .inputs import NOT_UTF8, Source, escaped, is_utf8
-from .items import Outcome, Task, augment_source
+from audioaug_cli.config.model import Config
+from audioaug_cli.engine.item import Outcome, Task, augment_source
+from audioaug_cli.errors import ItemError, UsageError
+from audioaug_cli.io.audio import Excerpt, read_audio
+from audioaug_cli.io.inputs import NOT_UTF8, Source, escaped, is_utf8
 
 PREVIEW_HINT = "pip install matplotlib"
 
@@ -50,7 +50,7 @@ def make_preview(config: Config, audio_file: Path, output_dir: Path, excerpt: Ex
         raise ItemError(f"{escaped(str(audio_file))}: {failed[0].error}")
     figure = preview_figure(config, audio_file, output_dir, outcomes, excerpt)
     picture = output_dir / f"{audio_file.stem}.png"
-    from .audio_io import atomic_file
+    from audioaug_cli.io.atomic import atomic_file
 
     with atomic_file(picture) as handle:
         figure.savefig(handle, format="png", dpi=100)
@@ -69,8 +69,8 @@ def preview_figure(config: Config, audio_file: Path, output_dir: Path, outcomes:
     original, rate = read_audio(audio_file, excerpt)
     clean = None
     if config.spectrogram is not None:
-        from .audio_io import convert
-        from .features import clean_feature
+        from audioaug_cli.io.audio import convert
+        from audioaug_cli.transforms.spectrogram import clean_feature
 
         converted, converted_rate = convert(original, rate, config.sample_rate, config.mono)
         clean = clean_feature(converted, converted_rate, config.spectrogram)

@@ -11,15 +11,15 @@ from pathlib import Path
 
 import numpy as np
 
-from .audio_io import convert, read_audio
-from .config import Config
-from .errors import ItemError, UsageError
-from .items import audio_bytes, augmenters_for, render_item
-from .manifest import ManifestRow
-from .pipeline import captured_warnings
-from .provenance import read_provenance, recorded_config
-from .state import STATE_DIR, RunState
-from .workers import process_pool, worker_count
+from audioaug_cli.config.model import Config
+from audioaug_cli.engine.item import audio_bytes, augmenters_for, render_item
+from audioaug_cli.engine.provenance import read_provenance, recorded_config
+from audioaug_cli.engine.state import STATE_DIR, RunState
+from audioaug_cli.engine.workers import process_pool, worker_count
+from audioaug_cli.errors import ItemError, UsageError
+from audioaug_cli.io.audio import convert, read_audio
+from audioaug_cli.io.manifest import ManifestRow
+from audioaug_cli.transforms.warning_capture import captured_warnings
 
 MATCH = "match"
 

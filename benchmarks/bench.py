@@ -278,9 +278,9 @@ def feature_share(clips: int) -> float:
     spectrogram: section, alternating; the share is the difference over the whole."""
     from dataclasses import replace
 
-    from audioaug_cli.config import load_config
-    from audioaug_cli.inputs import walk_inputs
-    from audioaug_cli.items import Task, augment_source
+    from audioaug_cli.config.load import load_config
+    from audioaug_cli.engine.item import Task, augment_source
+    from audioaug_cli.io.inputs import walk_inputs
 
     article = load_config(HERE.parent / "configs" / "article.yaml")
     waveform_only = replace(article, spectrogram=None)

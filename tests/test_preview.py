@@ -10,10 +10,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from audioaug_cli.config import load_config
+from audioaug_cli.config.load import load_config
 from audioaug_cli.preview import make_preview, preview_figure
-
-from .conftest import ROOT, SIMPLE, cli, write_tone
+from tests.helpers import ROOT, SIMPLE, cli, write_tone
 
 matplotlib.use("Agg")
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .conftest import cli, write_tone
-from .test_parallel import PIPELINE
+from tests.helpers import PIPELINE, cli, write_tone
 
 
 def test_replay_matches_untouched_outputs_and_names_a_changed_one(corpus: Path, tmp_path: Path) -> None:

@@ -1,0 +1,64 @@
+"""What every command shares: options that read AUDIOAUG_* variables, and the one error handler
+that turns the core's exceptions into a message on stderr and the exception's exit code."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from audioaug_cli.errors import EXIT_FAILED, AudioaugError
+
+EXIT_INTERRUPTED = 130  # 128 + SIGINT
+
+
+def option(*decls: str, **kwargs: Any) -> Callable[[Any], Any]:
+    """A click option that also reads AUDIOAUG_<NAME> from the environment (e.g. AUDIOAUG_JOBS)."""
+    long = next(d for d in decls if d.startswith("--")).split("/")[0]
+    kwargs.setdefault("envvar", "AUDIOAUG_" + long.lstrip("-").replace("-", "_").upper())
+    kwargs.setdefault("show_envvar", True)
+    return click.option(*decls, **kwargs)
+
+
+def fail(message: str, code: int) -> NoReturn:
+    """Print each line of the message as an error and exit with ``code``."""
+    for line in message.splitlines() or [""]:
+        click.echo(f"error: {line}", err=True)
+    sys.exit(code)
+
+
+@contextmanager
+def exits_on_error(writing: str = "the output", state_dir: Path | None = None) -> Iterator[None]:
+    """The one error handler: an :class:`AudioaugError` is its message and its ``exit_code`` (2 for
+    config and usage errors, 1 otherwise); an OSError while ``writing`` and a broken resume state
+    in ``state_dir`` are exit 1 with one line. Never a traceback."""
+    try:
+        yield
+    except AudioaugError as exc:
+        fail(str(exc), exc.exit_code)
+    except OSError as exc:  # OUTPUT_DIR not writable, disk full, ...: what finished is kept
+        where = f": {exc.filename}" if exc.filename else ""
+        fail(f"cannot write {writing}: {exc.strerror or exc}{where}", EXIT_FAILED)
+    except sqlite3.Error as exc:
+        fail(f"cannot keep the resume state in {state_dir}: {exc}", EXIT_FAILED)
+
+
+_IMPORTED = time.monotonic()
+
+
+def seconds_since_start() -> float:
+    """How long this process has run: from the kernel's record of its start on Linux, so that
+    interpreter start-up and imports count; elsewhere from when this module was imported."""
+    try:
+        with open("/proc/self/stat") as stat, open("/proc/uptime") as uptime:
+            started_ticks = int(stat.read().rpartition(")")[2].split()[19])  # field 22, starttime
+            return float(uptime.read().split()[0]) - started_ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return time.monotonic() - _IMPORTED

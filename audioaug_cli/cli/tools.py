@@ -1,0 +1,101 @@
+"""`audioaug preview` and `audioaug replay`: what a config does to one file, and whether outputs
+can be made again byte for byte."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from audioaug_cli.cli.common import exits_on_error, option
+from audioaug_cli.config.model import MAX_COPIES
+from audioaug_cli.errors import EXIT_FAILED
+
+
+@click.command()
+@click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("audio_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("-o", "--output-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where the variants and the picture go. [default: preview/<file's stem>]")
+@option("--copies", type=click.IntRange(min=1, max=MAX_COPIES), default=None,
+        help="Variants to make. [default: the config's]")
+@option("--seed", type=click.IntRange(min=0), default=None, help="Override the config's seed (as run's --seed).")
+@click.option("--start", type=click.FloatRange(min=0), default=None, metavar="SECONDS",
+              help="Preview only a part of AUDIO_FILE, from this time. [default: its start]")
+@click.option("--duration", type=click.FloatRange(min=0, min_open=True), default=None, metavar="SECONDS",
+              help="Preview only this long a part of AUDIO_FILE. [default: to its end]")
+def preview(config: Path, audio_file: Path, output_dir: Path | None, copies: int | None, seed: int | None,
+            start: float | None, duration: float | None) -> None:
+    """Make a few variants of AUDIO_FILE exactly as `run` would, and a picture of them.
+
+    The picture (<stem>.png) shows the original and each variant as waveform and log-mel
+    spectrogram (and the augmented feature, with a spectrogram: section), each titled with the
+    transforms applied and the parameters they drew. The variants are the files `run` would write
+    for AUDIO_FILE at the top of INPUT_DIR, with the same seeds; with --start/--duration, they
+    are of that part of the file only (a quick look at a long recording).
+
+    \b
+    Example:
+        audioaug preview configs/example.yaml sample_data/speech/vowels_16k.wav --copies 4
+        audioaug preview configs/example.yaml long_recording.flac --start 60 --duration 5
+    """
+    from audioaug_cli.config.load import load_config
+    from audioaug_cli.io.audio import Excerpt
+    from audioaug_cli.preview import default_output_dir, make_preview
+
+    excerpt = Excerpt(start or 0.0, duration) if start is not None or duration is not None else None
+    with exits_on_error("the preview"):
+        loaded = load_config(config, seed=seed, copies=copies)
+        from audioaug_cli.transforms.registry import NUMBA_NOTICE, numba_cache_empty
+
+        if numba_cache_empty():  # preview draws log-mel spectrograms with librosa, whatever the config
+            click.echo(NUMBA_NOTICE.format(what="preview draws with"), err=True)
+        made = make_preview(loaded, audio_file, output_dir or default_output_dir(audio_file), excerpt)
+    for outcome in made.outcomes:
+        if outcome.row is not None:
+            click.echo(f"{outcome.row.file_name}: {_applied(outcome.row.transforms)}")
+    click.echo(f"picture: {made.picture}")
+
+
+def _applied(transforms: str) -> str:
+    import json
+
+    from audioaug_cli.preview import describe
+
+    return describe(json.loads(transforms))
+
+
+@click.command()
+@click.argument("output_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("file_names", nargs=-1, metavar="[FILE_NAME]...")
+@click.option("--input-dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="Where the sources are now. [default: the INPUT_DIR audioaug.json records]")
+@option("-j", "--jobs", type=click.IntRange(min=1), default=None,
+        help="Worker processes. [default: usable CPUs; 1 runs in-process]")
+@click.option("-q", "--quiet", is_flag=True, help="Print only the outputs that do not match.")
+def replay(output_dir: Path, file_names: tuple[str, ...], input_dir: Path | None, jobs: int | None,
+           quiet: bool) -> None:
+    """Make outputs again from their manifest rows and say whether each matches its file, byte for byte.
+
+    Reads the config and INPUT_DIR recorded in OUTPUT_DIR/audioaug.json, and each output's source,
+    copy and seed from the resume state; FILE_NAMEs (as in the manifest's file_name or feature_file
+    columns) pick outputs, none means all. Exit code 0 when every one matches, 1 otherwise.
+
+    \b
+    Example:
+        audioaug replay out/ speech/vowels_16k__aug1.wav
+        audioaug replay out/ -j 4 -q
+    """
+    from audioaug_cli.replay import replay as replay_outputs
+
+    matched = total = 0
+    with exits_on_error("the replay"):
+        for result in replay_outputs(output_dir, file_names, input_dir, jobs):
+            total += 1
+            matched += result.matches
+            if not (quiet and result.matches):
+                click.echo(f"{result.outcome}: {result.file_name}")
+    click.echo(f"replayed {total}: {matched} match, {total - matched} do not", err=True)
+    if matched < total:
+        sys.exit(EXIT_FAILED)

@@ -1,0 +1,92 @@
+"""`--backend dask`: joblib's dask backend on a dask.distributed cluster.
+
+With a scheduler address, the run uses that cluster: its workers need audioaug installed and must
+see INPUT_DIR and OUTPUT_DIR at the same paths. Without one, a LocalCluster on loopback is started
+for the run (one single-threaded worker process per job) and closed after it.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from typing import Any
+
+from audioaug_cli.errors import UsageError
+
+DASK_HINT = "pip install 'audioaug[dask]'"
+
+
+@contextmanager
+def dask_backend(scheduler: str | None, jobs: int) -> Iterator[tuple[Any, tuple[type[BaseException], ...]]]:
+    """Yield (a joblib parallel_config for the cluster, the exceptions that mean a worker died)."""
+    try:
+        from dask.distributed import Client, LocalCluster
+        from distributed.scheduler import KilledWorker
+    except ImportError:
+        raise UsageError(f"--backend dask needs dask.distributed, which is not installed: {DASK_HINT}") from None
+    from joblib import parallel_config
+
+    with ExitStack() as stack:
+        if scheduler:
+            try:
+                client = stack.enter_context(Client(scheduler, timeout="10s", set_as_default=False))
+            except (OSError, TimeoutError) as exc:
+                raise UsageError(f"cannot reach the dask scheduler at {scheduler}: {exc}") from None
+        else:
+            with _ctrl_c_deferred():
+                cluster = stack.enter_context(LocalCluster(
+                    host="127.0.0.1", n_workers=jobs, threads_per_worker=1, processes=True,
+                    dashboard_address=None, silence_logs=logging.ERROR))
+                client = stack.enter_context(Client(cluster, set_as_default=False))
+                client.register_plugin(_quiet_shutdown())
+        yield parallel_config(backend="dask", client=client), (KilledWorker,)
+
+
+
+def drop_distributed_cleanup_reports() -> None:
+    """In a process of the run's own: a dask client that outlives its event loop (joblib's, in a
+    worker that is being stopped) reports from ``Client.__del__`` that the loop is closed, a
+    traceback that says nothing. Those reports, and only those, are dropped."""
+    previous = sys.unraisablehook
+    if getattr(previous, "audioaug", False):
+        return
+
+    def hook(unraisable: Any) -> None:
+        if not getattr(unraisable.object, "__module__", "").startswith("distributed"):
+            previous(unraisable)
+
+    hook.audioaug = True  # type: ignore[attr-defined]
+    sys.unraisablehook = hook
+
+
+def _quiet_shutdown() -> Any:
+    """A worker plugin for the LocalCluster a run starts for itself (never a user's cluster)."""
+    from distributed.diagnostics.plugin import WorkerPlugin
+
+    class QuietShutdown(WorkerPlugin):
+        name = "audioaug-quiet-shutdown"
+
+        def setup(self, worker: Any) -> None:
+            drop_distributed_cleanup_reports()
+
+    return QuietShutdown()
+
+
+@contextmanager
+def _ctrl_c_deferred() -> Iterator[None]:
+    """Ctrl-C while a local cluster starts (a second or two) takes effect once it has started.
+    Interrupted half way, distributed leaves a cluster and a client half made, whose cleanup then
+    prints tracebacks at exit; started, they close like any other. (Its workers, started within,
+    leave Ctrl-C to this process, as the run's own workers do.)"""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)

@@ -1,0 +1,237 @@
+"""One unit of work, as a worker runs it: decode an input once, augment and write its copies.
+
+Nothing here raises for a bad input: each item's outcome is an :class:`Outcome`, a manifest row
+or a one-line error. What an item draws belongs to it alone (see :mod:`audioaug_cli.transforms.compat`
+and :class:`~audioaug_cli.transforms.waveform.WaveformPipeline`), so the same item gives the same
+bytes in any process or thread.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from audioaug_cli.config.model import FORMATS, Config
+from audioaug_cli.errors import ItemError, is_disk_full
+from audioaug_cli.io.atomic import write_array, write_bytes
+from audioaug_cli.io.audio import all_finite, convert, decode_audio, encode_audio, read_audio, write_audio
+from audioaug_cli.io.inputs import Source
+from audioaug_cli.io.manifest import ManifestRow
+
+if TYPE_CHECKING:
+    from audioaug_cli.transforms.spectrogram import FeatureAugmenter
+    from audioaug_cli.transforms.waveform import WaveformPipeline
+
+DISK_FULL = "no space left on OUTPUT_DIR's filesystem"
+
+
+def item_seed(seed: int, source: str, copy: int) -> int:
+    """An item's seed: the first 63 bits of BLAKE2b-64 over "<seed>:<copy>:<source>" (UTF-8).
+
+    Depends only on the run seed, the source's path relative to INPUT_DIR (with '/') and the copy
+    number, so it is the same on every machine, process and order of execution.
+    """
+    digest = hashlib.blake2b(f"{seed}:{copy}:{source}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") >> 1
+
+
+def output_name(source: str, copy: int, extension: str) -> str:
+    """'a/b.flac', copy 2, '.wav' -> 'a/b__aug2.wav'."""
+    stem, _dot, _ext = source.rpartition(".")
+    return f"{stem}__aug{copy}{extension}"
+
+
+def item_files(config: Config, source: str, copy: int) -> tuple[str, ...]:
+    """What an item writes, relative to OUTPUT_DIR: its audio, its feature, or both."""
+    if config.spectrogram is None:
+        return (output_name(source, copy, config.extension),)
+    feature = output_name(source, copy, ".npy")
+    return (output_name(source, copy, config.extension), feature) if config.spectrogram.write_audio else (feature,)
+
+
+@dataclass(frozen=True)
+class Task:
+    """The copies of one source still to make (decoded once)."""
+
+    source: Source
+    copies: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    source: str
+    copy: int
+    fingerprint: str
+    row: ManifestRow | None = None
+    error: str | None = None
+    warnings: tuple[str, ...] = ()  # what the transforms warned about, one line each
+    disk_full: bool = False  # not this item's fault: the run stops, and a rerun does the item
+
+    @property
+    def audio_seconds(self) -> float:
+        return self.row.duration if self.row else 0.0
+
+
+# One of each per config in a process, shared by its threads (WaveformPipeline gives each thread its own copy).
+_augmenters: dict[tuple[str, str], tuple[WaveformPipeline, FeatureAugmenter | None]] = {}
+_augmenters_lock = threading.Lock()
+
+
+def augmenters_for(config: Config) -> tuple[WaveformPipeline, FeatureAugmenter | None]:
+    from audioaug_cli.transforms.spectrogram import FeatureAugmenter
+    from audioaug_cli.transforms.waveform import WaveformPipeline
+
+    key = (config.hash, config.base_dir)
+    with _augmenters_lock:
+        if key not in _augmenters:
+            features = FeatureAugmenter(config.spectrogram) if config.spectrogram is not None else None
+            _augmenters[key] = (WaveformPipeline(config.pipeline, config.base_dir), features)
+        return _augmenters[key]
+
+
+def augment_source(config: Config, task: Task, output_dir: str) -> list[Outcome]:
+    """Decode one input once and write each of its pending copies. Never raises for bad input."""
+    from audioaug_cli.transforms.warning_capture import captured_warnings
+
+    source = task.source
+    problem = source.problem or _name_too_long(config, source.rel, task.copies, output_dir)
+    if problem is not None:
+        return [Outcome(source.rel, c, source.fingerprint, error=problem) for c in task.copies]
+    try:
+        samples, sample_rate = read_audio(source.path, source.excerpt)
+        samples, sample_rate = convert(samples, sample_rate, config.sample_rate, config.mono)
+    except ItemError as exc:
+        return [Outcome(source.rel, c, source.fingerprint, error=str(exc)) for c in task.copies]
+    augmenter, features = augmenters_for(config)
+    outcomes = []
+    for copy in task.copies:
+        seed = item_seed(config.seed, source.rel, copy)
+        files = item_files(config, source.rel, copy)
+        warned: list[str] = []
+        try:
+            with np.errstate(all="ignore"), captured_warnings() as warned:  # overflow etc.: caught below
+                source_samples = samples.copy(order="K") if len(task.copies) > 1 else samples
+                item = render_item(config, augmenter, features, source_samples, sample_rate, copy, seed)
+                if item.feature is not None:  # the feature first: a finished item always has both
+                    write_array(os.path.join(output_dir, files[-1]), item.feature)
+                if item.audio is not None:
+                    write_bytes(os.path.join(output_dir, files[0]), item.audio)
+                elif writes_audio(config):
+                    write_audio(os.path.join(output_dir, files[0]), item.samples, sample_rate,
+                                FORMATS[config.format], config.subtype)
+            out, applied = item.samples, item.applied
+        except Exception as exc:  # any failure is this item's alone, but for a full disk
+            full = is_disk_full(exc)
+            error = DISK_FULL if full else above_nyquist(augmenter.drawn(), sample_rate) or one_line(exc)
+            outcomes.append(Outcome(source.rel, copy, source.fingerprint, error=error, warnings=tuple(warned),
+                                    disk_full=full))
+            continue
+        channels, frames = (1, out.shape[0]) if out.ndim == 1 else out.shape
+        row = ManifestRow.make(files[0], source.rel, copy, seed, sample_rate, channels, frames, applied,
+                               files[-1] if features is not None else None)
+        outcomes.append(Outcome(source.rel, copy, source.fingerprint, row=row, warnings=tuple(warned)))
+    return outcomes
+
+
+@cache
+def _name_max(folder: str) -> int:
+    """The longest file name, in bytes, that the file system of ``folder`` allows."""
+    try:
+        return os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        return 255  # what every common file system allows
+
+
+def _name_too_long(config: Config, source: str, copies: tuple[int, ...], output_dir: str) -> str | None:
+    """Why this source's outputs cannot be named in OUTPUT_DIR, or None."""
+    longest = max((name for copy in copies for name in item_files(config, source, copy)),
+                  key=lambda name: len(os.path.basename(name).encode()))
+    size = len(os.path.basename(longest).encode())
+    if size <= _name_max(output_dir):
+        return None
+    return (f"its output name ({size} bytes, {os.path.basename(longest)[:24]}...) is longer than the "
+            f"{_name_max(output_dir)} bytes OUTPUT_DIR's file system allows; shorten the input's name")
+
+
+@dataclass(frozen=True)
+class RenderedItem:
+    """An item made in memory: what its files will hold, and what was applied."""
+
+    samples: np.ndarray  # the augmented audio, channels first, before encoding
+    audio: memoryview | None  # the audio file's bytes, when made in memory (see render_item)
+    feature: np.ndarray | None  # the .npy's array, with a spectrogram: section
+    applied: list[dict[str, Any]]  # the manifest's transforms
+
+
+def render_item(config: Config, augmenter: WaveformPipeline, features: FeatureAugmenter | None,
+                samples: np.ndarray, sample_rate: int, copy: int, seed: int) -> RenderedItem:
+    """One item, in memory: what `run` writes and `replay` compares. Copy 0 is the source as it
+    is (--include-original), with its clean feature.
+
+    A feature is computed from the audio as its file holds it, so with a ``spectrogram:`` section
+    the file is encoded here and ``audio`` holds its bytes. Without one, ``audio`` is None: `run`
+    encodes ``samples`` straight into the file (see :func:`audio_bytes` for the same bytes in memory).
+    """
+    applied: list[dict[str, Any]] = []
+    if copy == 0:
+        out = samples
+    else:
+        out, applied = augmenter.augment(samples, sample_rate, seed)
+    peaking = above_nyquist([e for e in applied if e["name"] == "PeakingFilter"], sample_rate)
+    if peaking:  # a peak above Nyquist is no filter at all: NaN, or noise
+        raise ItemError(peaking)
+    if applied and not all_finite(out):  # with nothing applied, out is the checked input
+        raise ItemError(above_nyquist(applied, sample_rate) or "the augmented audio holds NaN or infinite samples")
+    if features is None:
+        return RenderedItem(out, None, None, applied)
+    encoded = encode_audio(out, sample_rate, FORMATS[config.format], config.subtype) if writes_audio(config) else None
+    written = decode_audio(encoded) if encoded is not None else out  # the feature is of the audio as written
+    if copy == 0:
+        return RenderedItem(out, encoded, features.clean(written, sample_rate), applied)
+    feature, spectral = features.augment(written, sample_rate, seed)
+    return RenderedItem(out, encoded, feature, applied + spectral)
+
+
+def above_nyquist(applied: list[dict[str, Any]], sample_rate: int) -> str | None:
+    """The reason an item failed when a filter drew frequencies above the input's Nyquist frequency."""
+    for entry in applied:
+        frequency = entry["params"].get("center_freq", entry["params"].get("cutoff_freq"))
+        if isinstance(frequency, (int, float)) and frequency >= sample_rate / 2:
+            return (f"{entry['name']}: its frequencies lie above this input's Nyquist frequency ({sample_rate // 2} "
+                    "Hz), where it cannot filter; lower them, or resample every input with `audio: {sample_rate: "
+                    "...}` in the config")
+    return None
+
+
+def writes_audio(config: Config) -> bool:
+    """Whether items have an audio file (not with ``spectrogram.write_audio: false``)."""
+    return config.spectrogram is None or config.spectrogram.write_audio
+
+
+def audio_bytes(config: Config, item: RenderedItem, sample_rate: int) -> memoryview | None:
+    """The bytes of an item's audio file (None when items have none)."""
+    if item.audio is not None or not writes_audio(config):
+        return item.audio
+    return encode_audio(item.samples, sample_rate, FORMATS[config.format], config.subtype)
+
+
+def augment_unit(config: Config, unit: list[Task], output_dir: str) -> list[Outcome]:
+    """One unit of work in a worker: its tasks in order."""
+    return [outcome for task in unit for outcome in augment_source(config, task, output_dir)]
+
+
+def one_line(exc: BaseException) -> str:
+    """An item's failure as one line: our own messages as they are, others with their type."""
+    text = " ".join(str(exc).split())
+    if isinstance(exc, ItemError):
+        return text
+    if type(exc).__name__ == "MultichannelAudioNotSupportedException":  # raised by audiomentations
+        return (f"{text.split()[0]} works on mono audio only, and this input has more than one channel: "
+                "`audio: {mono: true}` in the config mixes every input down to mono")
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -1,0 +1,119 @@
+"""What OUTPUT_DIR holds: the files earlier audioaug runs wrote there, and nothing else replaced.
+
+A run writes its outputs, the manifest, errors.csv and audioaug.json. Before it writes anything it
+checks that none of those names is taken by a file that no earlier audioaug run recorded (a
+user's own ``metadata.csv``, a hand-made ``a__aug1.wav``): such a run is refused, naming the file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from audioaug_cli.engine.provenance import PROVENANCE, read_provenance
+from audioaug_cli.engine.state import LOCK, STATE_DIR, RunState
+from audioaug_cli.errors import UsageError
+from audioaug_cli.io.atomic import TEMP_MARK
+
+ERRORS = "errors.csv"
+_OUTPUT_NAME = re.compile(r"__aug\d+\.[A-Za-z0-9]+$")  # what item_files names: stem__augN.ext
+
+
+def refuse_foreign_files(output_dir: Path, manifest: str, planned: Callable[[], Iterable[str]]) -> None:
+    """Raise UsageError if a file audioaug did not write sits where this run would write.
+
+    ``planned()`` gives the output files this run may write (relative to OUTPUT_DIR); it is only
+    called when OUTPUT_DIR holds files with output-like names that no run recorded, so a first run
+    into a new folder, or a rerun of a clean one, never walks INPUT_DIR for it.
+    """
+    if not output_dir.is_dir():
+        return
+    previous = read_provenance(output_dir)
+    ours = {PROVENANCE, ERRORS, previous.config["output"]["manifest"]} if previous is not None else set()
+    for name in (config_name for config_name in (manifest, ERRORS, PROVENANCE) if config_name not in ours):
+        if os.path.lexists(output_dir / name):
+            raise _refusal(output_dir, name)
+    if previous is not None and previous.status != "complete":
+        # The last run was stopped: what it wrote after its last commit is not recorded yet, and a
+        # rerun writes those same files again. Only a finished run has recorded everything it wrote.
+        return
+    candidates = set(_output_like_files(output_dir))
+    if not candidates:
+        return
+    if (output_dir / STATE_DIR / "state.sqlite").exists():
+        state = RunState(output_dir, readonly=True)
+        try:
+            candidates -= set(state.file_names())
+        finally:
+            state.close()
+    if not candidates:
+        return
+    clash = sorted(candidates.intersection(planned()))
+    if clash:
+        raise _refusal(output_dir, clash[0], len(clash))
+
+
+def _refusal(output_dir: Path, name: str, count: int = 1) -> UsageError:
+    more = f" (and {count - 1} more)" if count > 1 else ""
+    return UsageError(f"OUTPUT_DIR {output_dir} already holds {name}{more}, which no audioaug run wrote, where this "
+                      "run would write; audioaug never replaces a file it did not write: move it away, or choose "
+                      "another OUTPUT_DIR")
+
+
+def _output_like_files(output_dir: Path) -> Iterable[str]:
+    for root, dirs, files in os.walk(output_dir):
+        if root == str(output_dir):
+            dirs[:] = [d for d in dirs if d != STATE_DIR]
+        rel_root = os.path.relpath(root, output_dir).replace(os.sep, "/")
+        for name in files:
+            if _OUTPUT_NAME.search(name) and not name.endswith(TEMP_MARK):
+                yield name if rel_root == "." else f"{rel_root}/{name}"
+
+
+def remove_outputs(output_dir: Path, names: Iterable[str]) -> int:
+    """Delete outputs (``--prune``), then the folders that this left empty (never OUTPUT_DIR itself,
+    nor a folder that was empty before). Return how many files went."""
+    removed = 0
+    emptied: set[Path] = set()
+    for name in names:
+        path = output_dir / name
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            continue
+        removed += 1
+        emptied.add(path.parent)
+    for folder in sorted(emptied, key=lambda p: len(p.parts), reverse=True):
+        while folder != output_dir and folder.is_relative_to(output_dir):
+            try:
+                folder.rmdir()  # only an empty folder goes
+            except OSError:
+                break
+            folder = folder.parent
+    return removed
+
+
+def remove_previous_run(output_dir: Path) -> None:
+    """--overwrite: delete what audioaug wrote here before, and nothing else (the lock stays held)."""
+    state_dir = output_dir / STATE_DIR
+    if not (state_dir / "state.sqlite").exists():
+        return
+    state = RunState(output_dir, readonly=True)
+    names = list(state.file_names())
+    state.close()
+    for name in names:
+        (output_dir / name).unlink(missing_ok=True)
+    try:
+        previous = read_provenance(output_dir)
+    except UsageError:
+        previous = None
+    if previous is not None:
+        (output_dir / previous.config["output"]["manifest"]).unlink(missing_ok=True)
+    for name in (ERRORS, PROVENANCE):
+        (output_dir / name).unlink(missing_ok=True)
+    for entry in state_dir.iterdir():
+        if entry.name != LOCK:
+            shutil.rmtree(entry) if entry.is_dir() else entry.unlink()

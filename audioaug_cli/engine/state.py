@@ -1,0 +1,211 @@
+"""What a run has finished, kept in OUTPUT_DIR/.audioaug/state.sqlite so that a rerun resumes.
+
+Only the parent process writes it (joblib reads the plan from its dispatch thread, hence the
+lock). sqlite's journal makes every commit all-or-nothing, so a
+kill at any moment leaves the state as of the last commit; items done after that are simply done
+again, with the same bytes.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+import weakref
+from collections.abc import Iterator
+from contextlib import suppress
+from pathlib import Path
+
+from audioaug_cli.errors import DISK_FULL, DiskFullError, UsageError
+from audioaug_cli.io.manifest import ManifestRow
+
+STATE_DIR = ".audioaug"
+COMMIT_EVERY_SECONDS = 1.0
+LOCK = "lock"
+RESERVE = "reserve"
+RESERVE_BYTES = 1 << 20  # freed when the disk fills up, so that what finished can still be recorded
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS outputs (
+    source TEXT NOT NULL, copy INTEGER NOT NULL, fingerprint TEXT NOT NULL,
+    file_name TEXT NOT NULL, row TEXT NOT NULL, PRIMARY KEY (source, copy));
+CREATE TABLE IF NOT EXISTS failures (
+    source TEXT NOT NULL, copy INTEGER NOT NULL, fingerprint TEXT NOT NULL,
+    error TEXT NOT NULL, PRIMARY KEY (source, copy));
+"""
+
+
+class OutputLock:
+    """Held by a run for as long as it writes to OUTPUT_DIR, so that a second run started on the
+    same OUTPUT_DIR is refused before it touches anything. The kernel releases it when the
+    process ends, however it ends (SIGKILL included), so a rerun is never locked out."""
+
+    def __init__(self, output_dir: Path):
+        self.output_dir = output_dir
+        self.fd: int | None = None
+
+    def acquire(self) -> None:
+        import fcntl
+
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        folder = self.output_dir / STATE_DIR
+        folder.mkdir(exist_ok=True)
+        fd = os.open(folder / LOCK, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise UsageError(f"another audioaug run (pid {holder}) is writing to OUTPUT_DIR {self.output_dir}; "
+                             "wait for it to finish, or choose another OUTPUT_DIR") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self.fd = fd
+        _held.add(self)
+
+    def release(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)  # closing releases the lock; the file stays, empty of meaning
+            self.fd = None
+        _held.discard(self)
+
+
+_held: weakref.WeakSet[OutputLock] = weakref.WeakSet()
+
+
+def _close_in_child() -> None:
+    """A forked worker must not keep the lock alive after its parent is gone."""
+    for lock in list(_held):
+        if lock.fd is not None:
+            with suppress(OSError):
+                os.close(lock.fd)
+            lock.fd = None
+
+
+os.register_at_fork(after_in_child=_close_in_child)
+
+
+class RunState:
+    def __init__(self, output_dir: Path, readonly: bool = False):
+        path = output_dir / STATE_DIR / "state.sqlite"
+        self.readonly = readonly
+        self.lock = threading.Lock()
+        self.reserve = output_dir / STATE_DIR / RESERVE
+        if readonly:
+            target, uri = (f"file:{path}?mode=ro", True) if path.exists() else (":memory:", False)
+            self.db = sqlite3.connect(target, uri=uri, check_same_thread=False)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(path, check_same_thread=False)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self._keep_reserve()
+        if not readonly or not path.exists():
+            self.db.executescript(_SCHEMA)
+        self.db.execute("CREATE TEMP TABLE seen (source TEXT PRIMARY KEY)")
+        self._last_commit = time.monotonic()
+
+    def _keep_reserve(self) -> None:
+        """Set aside room on OUTPUT_DIR's filesystem for the last records of a run that fills it."""
+        fd = os.open(self.reserve, os.O_WRONLY | os.O_CREAT, 0o666)
+        try:
+            os.posix_fallocate(fd, 0, RESERVE_BYTES)
+        except OSError as exc:
+            if exc.errno in DISK_FULL:
+                raise DiskFullError(f"the filesystem of {self.reserve.parent.parent} is full: nothing was done; "
+                                    "free some space and rerun") from None
+            # a filesystem without fallocate: run without a reserve
+        finally:
+            os.close(fd)
+
+    def free_reserve(self) -> None:
+        with suppress(OSError):
+            self.reserve.unlink()
+
+    def is_done(self, source: str, copy: int, fingerprint: str, output_dir: Path) -> bool:
+        with self.lock:
+            found = self.db.execute("SELECT row FROM outputs WHERE source=? AND copy=? AND fingerprint=?",
+                                    (source, copy, fingerprint)).fetchone()
+        return found is not None and all((output_dir / n).is_file() for n in ManifestRow.from_json(found[0]).files)
+
+    def record_output(self, row: ManifestRow, fingerprint: str) -> None:
+        with self.lock:
+            self.db.execute("INSERT OR REPLACE INTO outputs VALUES (?, ?, ?, ?, ?)",
+                            (row.source, row.copy, fingerprint, row.file_name, row.to_json()))
+            self.db.execute("DELETE FROM failures WHERE source=? AND copy=?", (row.source, row.copy))
+            self._maybe_commit()
+
+    def record_failure(self, source: str, copy: int, fingerprint: str, error: str) -> tuple[str, ...]:
+        """Record a failed item; return the files of a stale output it had, to be removed."""
+        with self.lock:
+            old = self.db.execute("SELECT row FROM outputs WHERE source=? AND copy=?",
+                                  (source, copy)).fetchone()
+            self.db.execute("DELETE FROM outputs WHERE source=? AND copy=?", (source, copy))
+            self.db.execute("INSERT OR REPLACE INTO failures VALUES (?, ?, ?, ?)",
+                            (source, copy, fingerprint, error))
+            self._maybe_commit()
+        return ManifestRow.from_json(old[0]).files if old else ()
+
+    def mark_seen(self, source: str) -> None:
+        """Note that the walk found this input in this run (see :meth:`unseen_sources`)."""
+        with self.lock:
+            self.db.execute("INSERT OR IGNORE INTO seen VALUES (?)", (source,))
+
+    def unseen_sources(self) -> list[str]:
+        """Inputs with recorded outputs or failures that this run's walk did not find."""
+        with self.lock:
+            found = self.db.execute(
+                "SELECT source FROM outputs WHERE source NOT IN (SELECT source FROM seen) UNION "
+                "SELECT source FROM failures WHERE source NOT IN (SELECT source FROM seen) ORDER BY source")
+            return [s for (s,) in found]
+
+    def forget_source(self, source: str, keep_outputs: bool) -> list[str]:
+        """Drop an input's failures, and unless keep_outputs its outputs; return their file names."""
+        with self.lock:
+            self.db.execute("DELETE FROM failures WHERE source=?", (source,))
+            names = [name for (row,) in self.db.execute("SELECT row FROM outputs WHERE source=?", (source,))
+                     for name in ManifestRow.from_json(row).files]
+            if not keep_outputs:
+                self.db.execute("DELETE FROM outputs WHERE source=?", (source,))
+            return names
+
+    def rows(self) -> Iterator[ManifestRow]:
+        """Manifest rows of every output in OUTPUT_DIR, sorted by (source, copy)."""
+        for (row,) in self.db.execute("SELECT row FROM outputs ORDER BY source, copy"):
+            yield ManifestRow.from_json(row)
+
+    def errors(self) -> Iterator[tuple[str, str]]:
+        """(source, error) for every failed input: its first failed copy's reason."""
+        yield from self.db.execute(
+            "SELECT source, error FROM failures f WHERE copy = "
+            "(SELECT MIN(copy) FROM failures g WHERE g.source = f.source) ORDER BY source")
+
+    def counts(self) -> dict[str, int]:
+        outputs = self.db.execute("SELECT COUNT(*), COUNT(DISTINCT source) FROM outputs").fetchone()
+        failed = self.db.execute("SELECT COUNT(DISTINCT source) FROM failures").fetchone()
+        return {"outputs": outputs[0], "sources": outputs[1], "failed_inputs": failed[0]}
+
+    def file_names(self) -> Iterator[str]:
+        """Every file of every recorded output."""
+        for row in self.rows():
+            yield from row.files
+
+    def _maybe_commit(self) -> None:
+        if time.monotonic() - self._last_commit >= COMMIT_EVERY_SECONDS:
+            self.commit()
+
+    def commit(self) -> None:
+        """Make what is recorded so far survive a kill. Called with the lock held, or at the end."""
+        if not self.readonly:
+            self.db.commit()
+        self._last_commit = time.monotonic()
+
+    def close(self) -> None:
+        with self.lock:
+            try:
+                self.commit()
+            finally:
+                self.db.close()
+                if not self.readonly:
+                    self.free_reserve()

@@ -1,0 +1,293 @@
+"""Where units of work run: in this process (-j 1, and plans too small to gain from more), in
+worker processes on this machine (forked from this one on Linux, loky's elsewhere), or on a dask
+cluster through joblib's dask backend. Results stream back as they finish, in any order."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import sys
+import threading
+import warnings
+from collections.abc import Generator, Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from audioaug_cli.config.model import Config
+from audioaug_cli.engine.item import Outcome, Task, augment_source, augment_unit
+
+WORKER_DIED = ("the worker process died while augmenting this file (killed by the system, "
+               "e.g. out of memory?)")
+UNIT_BYTES = 2 << 20  # at most this many input bytes x copies per unit of work...
+UNIT_ITEMS = 8  # ...and at most this many items, so that results (and the resume state) keep flowing
+
+
+def worker_count(jobs: int | None) -> int:
+    """``-j``, or when not given the CPUs this process may use (joblib counts cgroup limits)."""
+    if jobs is not None:
+        return jobs
+    from joblib import cpu_count
+
+    return int(cpu_count())
+
+
+def _at_most(jobs: int | None) -> int:
+    """An upper bound of :func:`worker_count` that costs no import (joblib's takes ~50 ms)."""
+    if jobs is not None:
+        return jobs
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def execute(config: Config, tasks: Iterable[Task], output_dir: Path, jobs: int | None,
+            cluster: Any = None) -> Generator[list[Outcome], None, None]:
+    """Run tasks in this process, in ``jobs`` local workers (None: one per usable CPU), or on a dask
+    cluster (``cluster``: joblib's parallel_config for it and what a lost worker raises), yielding
+    results as they finish.
+
+    If a worker process dies, the pool goes with it: the tasks that were in flight are retried in a
+    fresh pool, and alone if a worker dies again (a task that kills its worker fails alone; see
+    :func:`_suspects_again`); the rest of the stream goes on in a new pool.
+    """
+    if cluster is not None:
+        parallel_config, worker_lost = cluster
+        with parallel_config:  # the cluster's own thread count decides how many run at once
+            yield from _in_workers(config, tasks, output_dir, None, worker_lost)
+        return
+    remaining = units(tasks)
+    limit = _at_most(jobs)
+    first = list(itertools.islice(remaining, limit + 1)) if limit > 1 else []
+    # -j 1, or a plan too small to gain from workers (starting them costs ~50 ms): work here. A few
+    # units of long files (one 20-minute file's copies) are worth the workers.
+    large = len(first) > 1 and sum(_load(unit) for unit in first) > 2 * UNIT_BYTES
+    workers = worker_count(jobs) if len(first) > limit or large else 1
+    if workers == 1:
+        for task in itertools.chain.from_iterable(itertools.chain(first, remaining)):
+            yield augment_source(config, task, str(output_dir))
+        return
+    yield from _in_local_workers(config, itertools.chain(first, remaining), output_dir, workers)
+
+
+def _in_local_workers(config: Config, remaining: Iterator[list[Task]], output_dir: Path, jobs: int
+                      ) -> Iterator[list[Outcome]]:
+    """Units of work on worker processes; a few more are in flight than there are workers, and
+    results come back as they finish."""
+    while True:
+        try:
+            yield from _in_a_pool(config, remaining, output_dir, jobs)
+            return
+        except _PoolBroken as broken:  # a worker died, and with it the pool and what was in flight
+            yield from _suspects_again(config, broken.suspects, output_dir, jobs)
+
+
+def _suspects_again(config: Config, suspects: list[Task], output_dir: Path, jobs: int) -> Iterator[list[Outcome]]:
+    """The tasks that were in flight when a worker died, again: each its own unit, ``jobs`` at a
+    time. If a worker dies again, the tasks then in flight run one at a time, each alone in a
+    worker (so the task that kills its worker fails alone), and the rest go on the same way. Each
+    death takes at least one task out, so this ends; and a fresh worker's start-up (librosa's
+    compiled code loads in ~2 s) is paid by ``jobs`` workers, not by every suspect."""
+    remaining = iter([[task] for task in suspects])
+    while True:
+        try:
+            yield from _in_a_pool(config, remaining, output_dir, jobs)
+            return
+        except _PoolBroken as again:
+            for task in again.suspects:
+                yield _alone_in_a_worker(config, task, output_dir)
+
+
+class _PoolBroken(Exception):
+    def __init__(self, suspects: list[Task]):
+        self.suspects = suspects
+
+
+def _in_a_pool(config: Config, remaining: Iterator[list[Task]], output_dir: Path, jobs: int
+               ) -> Iterator[list[Outcome]]:
+    from concurrent.futures import FIRST_COMPLETED, Future, wait
+    from concurrent.futures.process import BrokenProcessPool
+
+    executor = _pool(jobs)
+    in_flight: dict[Future[list[Outcome]], list[Task]] = {}
+    finished = False
+    try:
+        for unit in itertools.islice(remaining, 2 * jobs):
+            in_flight[executor.submit(augment_unit, config, unit, str(output_dir))] = unit
+        while in_flight:
+            done, _pending = wait(in_flight, return_when=FIRST_COMPLETED)
+            for future in done:
+                try:
+                    outcomes = future.result()
+                except BrokenProcessPool:
+                    raise _PoolBroken([task for unit in in_flight.values() for task in unit]) from None
+                del in_flight[future]
+                for unit in itertools.islice(remaining, 1):
+                    in_flight[executor.submit(augment_unit, config, unit, str(output_dir))] = unit
+                yield outcomes
+        finished = True
+    finally:
+        if not finished:  # stopped early (interrupted, --fail-fast, a full disk) or broken
+            _stop_workers(executor)
+        _shut_down(executor)
+
+
+@contextmanager
+def process_pool(jobs: int) -> Iterator[Any]:
+    """An executor of ``jobs`` worker processes made as the run's own are (see :func:`_pool`);
+    leaving the block early (Ctrl-C, an error) kills them rather than waiting."""
+    executor = _pool(jobs)
+    finished = False
+    try:
+        yield executor
+        finished = True
+    finally:
+        if not finished:
+            _stop_workers(executor)
+        _shut_down(executor)
+
+
+def _pool(jobs: int) -> Any:
+    """Workers forked from this process once the config is checked, so that each starts with numpy,
+    scipy and audiomentations already imported: a spawned worker spends ~0.6 s importing them,
+    which on a corpus of a few seconds' work costs more than the parallelism saves. On Linux; macOS
+    and Windows do not fork safely, and get loky's spawned workers."""
+    if not sys.platform.startswith("linux"):
+        from joblib.externals.loky import get_reusable_executor
+
+        return get_reusable_executor(max_workers=jobs)
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    return ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork"),
+                               initializer=_worker_started, initargs=(os.getpid(),))
+
+
+def _worker_started(parent: int) -> None:
+    """In each worker: Ctrl-C and SIGTERM are the parent's to handle (it stops the workers), and a
+    worker never outlives its parent, however the parent ends (SIGKILL included)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    _die_with_parent()
+    if os.getppid() != parent:  # the parent died before the line above could take effect
+        os._exit(1)
+
+
+def _die_with_parent() -> None:
+    import ctypes
+    import signal
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG (Linux): sent when the forking thread ends
+    except (OSError, AttributeError):
+        pass
+
+
+def _stop_workers(executor: Any) -> None:
+    """Kill the pool's workers now, mid-item: what they were writing is a temporary file."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    if not isinstance(executor, ProcessPoolExecutor):  # loky's
+        executor.shutdown(wait=True, kill_workers=True)
+        return
+    kill = getattr(executor, "kill_workers", None)  # Python >= 3.14
+    if kill is not None:
+        kill()
+        return
+    for process in list(executor._processes.values()):  # (the standard library has no public way before 3.14)
+        process.kill()
+
+
+def _shut_down(executor: Any) -> None:
+    from concurrent.futures import ProcessPoolExecutor
+
+    if isinstance(executor, ProcessPoolExecutor):
+        executor.shutdown(wait=True, cancel_futures=True)
+    else:  # loky's, which takes no cancel_futures (nothing is queued by then)
+        executor.shutdown(wait=True)
+
+
+def _in_workers(config: Config, tasks: Iterable[Task], output_dir: Path, jobs: int | None,
+                worker_lost: tuple[type[BaseException], ...]) -> Iterator[list[Outcome]]:
+    """joblib's Parallel over the tasks, with the backend in force (dask's)."""
+    from joblib import Parallel, delayed
+
+    remaining = units(tasks)
+    lock = threading.Lock()
+    while True:
+        in_flight: dict[tuple[str, int], list[Task]] = {}
+        calls = (delayed(augment_unit)(config, unit, str(output_dir))
+                 for unit in _tracked(remaining, lock, in_flight))
+        # Units are already sized for the workers; joblib's own batching would regroup them.
+        parallel = Parallel(n_jobs=jobs, return_as="generator_unordered", batch_size=1)
+        results = parallel(calls)
+        try:
+            for outcomes in results:
+                in_flight.pop((outcomes[0].source, outcomes[0].copy), None)
+                yield outcomes
+            return
+        except worker_lost:
+            with lock:
+                suspects = [task for unit in in_flight.values() for task in unit]
+            for task in suspects:
+                yield _alone_in_a_worker(config, task, output_dir)
+        finally:
+            with warnings.catch_warnings():  # stopped early (--fail-fast, a full disk): that is the point
+                warnings.filterwarnings("ignore", "[0-9]+ tasks have been successfully executed", UserWarning)
+                results.close()
+
+
+def _load(unit: list[Task]) -> int:
+    return sum(max(task.source.size, 1) * len(task.copies) for task in unit)
+
+
+def units(tasks: Iterable[Task]) -> Iterator[list[Task]]:
+    """Group tasks into units of bounded work: a few small files together, a large file's copies
+    split across units, so that no worker is left with a long tail and results come back often."""
+    unit: list[Task] = []
+    load = items = 0
+    for task in tasks:
+        per_copy = max(task.source.size, 1)
+        copies = task.copies
+        while copies:
+            room = max(1, min((UNIT_BYTES - load) // per_copy, UNIT_ITEMS - items))  # at least one copy
+            unit.append(Task(task.source, copies[:room]))
+            load += per_copy * len(copies[:room])
+            items += len(copies[:room])
+            copies = copies[room:]
+            if load >= UNIT_BYTES or items >= UNIT_ITEMS:
+                yield unit
+                unit, load, items = [], 0, 0
+    if unit:
+        yield unit
+
+
+def _tracked(units: Iterator[list[Task]], lock: threading.Lock,
+             in_flight: dict[tuple[str, int], list[Task]]) -> Iterator[list[Task]]:
+    """Hand out units (joblib pulls from its own thread), remembering each until its result comes."""
+    while True:
+        with lock:
+            unit = next(units, None)
+            if unit is None:
+                return
+            in_flight[(unit[0].source.rel, unit[0].copies[0])] = unit
+        yield unit
+
+
+def _alone_in_a_worker(config: Config, task: Task, output_dir: Path) -> list[Outcome]:
+    """A task that was in flight when a worker died, in a worker of its own: if it kills that
+    one too, it fails alone."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    executor = _pool(1)
+    try:
+        outcomes: list[Outcome] = executor.submit(augment_source, config, task, str(output_dir)).result()
+        return outcomes
+    except BrokenProcessPool:
+        return [Outcome(task.source.rel, c, task.source.fingerprint, error=WORKER_DIED) for c in task.copies]
+    finally:
+        _shut_down(executor)

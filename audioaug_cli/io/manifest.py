@@ -1,0 +1,141 @@
+"""Manifest and errors rows, the labels CSV, and writing them as CSV files."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from audioaug_cli.errors import UsageError
+from audioaug_cli.io.atomic import write_text
+
+COLUMNS = ("file_name", "source", "copy", "seed", "sample_rate", "channels", "frames", "duration", "transforms")
+FEATURE_COLUMNS = (*COLUMNS, "feature_file")  # with a spectrogram: section
+ERROR_COLUMNS = ("source", "error")
+
+
+@dataclass(frozen=True)
+class ManifestRow:
+    """One written file, as its manifest row; ``transforms`` is the JSON list of what was applied."""
+
+    file_name: str  # relative to OUTPUT_DIR, '/' separated
+    source: str  # relative to INPUT_DIR
+    copy: int
+    seed: int
+    sample_rate: int
+    channels: int
+    frames: int
+    duration: float
+    transforms: str
+    feature_file: str | None = None  # relative to OUTPUT_DIR: the item's .npy, with a spectrogram: section
+
+    @classmethod
+    def make(cls, file_name: str, source: str, copy: int, seed: int, sample_rate: int, channels: int,
+             frames: int, transforms: list[dict[str, Any]], feature_file: str | None = None) -> ManifestRow:
+        return cls(file_name, source, copy, seed, sample_rate, channels, frames, round(frames / sample_rate, 6),
+                   json.dumps(transforms), feature_file)
+
+    @property
+    def files(self) -> tuple[str, ...]:
+        """Every file this output is made of, relative to OUTPUT_DIR."""
+        extra = (self.feature_file,) if self.feature_file and self.feature_file != self.file_name else ()
+        return (self.file_name, *extra)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> ManifestRow:
+        return cls(**json.loads(text))
+
+    def values(self, columns: tuple[str, ...]) -> tuple[Any, ...]:
+        return tuple(getattr(self, c) for c in columns)
+
+
+class Labels:
+    """Columns from ``--labels``, copied onto every output of the matching input file."""
+
+    def __init__(self, columns: tuple[str, ...] = (), values: dict[str, tuple[str, ...]] | None = None):
+        self.columns = columns
+        self.values = values or {}
+
+    @classmethod
+    def read(cls, path: Path) -> Labels:
+        try:
+            if not path.is_file():  # reading a FIFO waits for a writer for ever
+                raise UsageError(f"{path}: the labels CSV is not a regular file (a FIFO, socket or device)")
+            with path.open(newline="", encoding="utf-8-sig") as handle:
+                reader = csv.reader(handle)
+                header = tuple(next(reader, ()))
+                if "file_name" not in header:
+                    raise UsageError(f"{path}: the labels CSV needs a file_name column (paths relative to "
+                                     f"INPUT_DIR); found columns: {', '.join(header) or 'none'}")
+                twice = sorted({c for c in header if header.count(c) > 1})
+                if twice:
+                    raise UsageError(f"{path}: line 1: the column {twice[0]!r} appears more than once; "
+                                     "each column needs its own name")
+                columns = tuple(c for c in header if c != "file_name")
+                clash = sorted(set(columns) & set(FEATURE_COLUMNS))
+                if clash:
+                    raise UsageError(f"{path}: label column(s) {', '.join(clash)} clash with manifest columns; "
+                                     "rename them")
+                name_at = header.index("file_name")
+                where = [header.index(c) for c in columns]
+                values: dict[str, tuple[str, ...]] = {}
+                lines: dict[str, int] = {}
+                for cells in reader:
+                    if not any(cells):
+                        continue  # a blank line
+                    cells += [""] * (len(header) - len(cells))
+                    name = _relative(cells[name_at])
+                    if name in lines:
+                        raise UsageError(f"{path}: line {reader.line_num}: {name} already has a row (line "
+                                         f"{lines[name]}); give each file one row")
+                    lines[name] = reader.line_num
+                    values[name] = tuple(cells[i] for i in where)
+        except (OSError, UnicodeDecodeError, csv.Error) as exc:
+            reason = "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else getattr(exc, "strerror", None) or exc
+            raise UsageError(f"{path}: cannot read the labels CSV: {reason}") from None
+        return cls(columns, values)
+
+    def value(self, source: str, column: str) -> str | None:
+        """A source's value in one column; None when the CSV has no row for it."""
+        row = self.values.get(source)
+        return None if row is None else row[self.columns.index(column)]
+
+    def for_source(self, source: str) -> tuple[str, ...]:
+        return self.values.get(source, ("",) * len(self.columns))
+
+
+def _relative(name: str) -> str:
+    name = name.replace("\\", "/")
+    return name[2:] if name.startswith("./") else name
+
+
+def write_manifest(path: Path, rows: Iterable[ManifestRow], labels: Labels, columns: tuple[str, ...] = COLUMNS
+                   ) -> None:
+    """Write rows (already sorted by source, copy) with the label columns appended, atomically."""
+    def write(handle: IO[str]) -> None:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow((*columns, *labels.columns))
+        for row in rows:
+            writer.writerow((*row.values(columns), *labels.for_source(row.source)))
+    write_text(path, write)
+
+
+def write_errors(path: Path, errors: Iterable[tuple[str, str]]) -> int:
+    """Write errors.csv atomically if there are errors; remove a stale one otherwise."""
+    rows = list(errors)  # one per failed input: small
+    if not rows:
+        path.unlink(missing_ok=True)
+        return 0
+
+    def write(handle: IO[str]) -> None:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(ERROR_COLUMNS)
+        writer.writerows(rows)
+    write_text(path, write)
+    return len(rows)

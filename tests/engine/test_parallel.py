@@ -1,0 +1,183 @@
+"""Real processes: parallel workers give byte-identical results (SPEC guarantee 1)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from audioaug_cli.config.load import parse_config
+from tests.helpers import PIPELINE, audioaug, tree, write_tone
+
+
+def test_jobs_1_and_jobs_2_write_identical_trees(tmp_path: Path) -> None:
+    inputs = tmp_path / "in"
+    for i in range(12):  # uneven lengths, so workers finish out of order
+        write_tone(inputs / f"d{i % 3}" / f"clip{i:02d}.wav", 0.2 + 0.15 * (i % 5), 16000, 1 + (i % 4 == 0),
+                   200 + 37 * i)
+    config = tmp_path / "c.yaml"
+    config.write_text(PIPELINE)
+    one, two = audioaug("run", config, inputs, tmp_path / "one", "-j", "1"), \
+        audioaug("run", config, inputs, tmp_path / "two", "-j", "2")
+    assert one.returncode == 0, one.stderr
+    assert two.returncode == 0, two.stderr
+    first, second = tree(tmp_path / "one"), tree(tmp_path / "two")
+    assert len([n for n in first if n.endswith(".wav")]) == 36
+    assert first == second
+
+
+def test_units_hold_every_item_once_in_order_and_stay_bounded() -> None:
+    from audioaug_cli.engine.item import Task
+    from audioaug_cli.engine.workers import UNIT_BYTES, UNIT_ITEMS
+    from audioaug_cli.engine.workers import units as _units
+    from audioaug_cli.io.inputs import Source
+
+    small = [Task(Source(f"s{i}.wav", "", "1:1", size=50_000), (1, 2, 3)) for i in range(10)]
+    big = Task(Source("big.wav", "", "1:1", size=5 * UNIT_BYTES), (1, 2, 3, 4))
+    units = list(_units([*small[:5], big, *small[5:]]))
+    items = [(t.source.rel, c) for unit in units for t in unit for c in t.copies]
+    expected = [(t.source.rel, c) for t in [*small[:5], big, *small[5:]] for c in t.copies]
+    assert items == expected
+    for unit in units:
+        count = sum(len(t.copies) for t in unit)
+        load = sum(t.source.size * len(t.copies) for t in unit)
+        assert count <= UNIT_ITEMS
+        assert load < UNIT_BYTES + max(t.source.size for t in unit)  # may close one part over
+    assert [len(t.copies) for unit in units for t in unit if t.source.rel == "big.wav"] == [1, 1, 1, 1]
+
+
+@pytest.mark.parametrize("sizes,copies,in_workers", [((10 << 20,), (1, 2), True),  # one long file, 2 copies
+                                                      ((50_000,) * 3, (1,), False)])  # a few short clips
+def test_a_long_files_copies_are_shared_by_the_workers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                      sizes: tuple[int, ...], copies: tuple[int, ...],
+                                                      in_workers: bool) -> None:
+    from audioaug_cli.config.load import parse_config
+    from audioaug_cli.engine import workers
+    from audioaug_cli.engine.item import Outcome, Task
+    from audioaug_cli.io.inputs import Source
+
+    pools: list[int] = []
+
+    def started(_config: object, _units: object, _output_dir: object, jobs: int) -> Iterator[list[Outcome]]:
+        pools.append(jobs)
+        return iter([])
+
+    monkeypatch.setattr(workers, "_in_local_workers", started)
+    monkeypatch.setattr(workers, "augment_source",
+                        lambda _c, task, _o: [Outcome(task.source.rel, c, "1:1") for c in task.copies])
+    tasks = [Task(Source(f"f{i}.wav", "", "1:1", size=size), copies) for i, size in enumerate(sizes)]
+    list(workers.execute(parse_config("version: 1\npipeline: []\n"), tasks, tmp_path, jobs=2))
+    assert pools == ([2] if in_workers else [])
+
+
+def test_a_config_error_with_workers_asked_for_is_one_line(tmp_path: Path) -> None:
+    """With -j 2, the config is checked before any worker starts: one line, exit 2, nothing written."""
+    write_tone(tmp_path / "in" / "a.wav")
+    config = tmp_path / "c.yaml"
+    config.write_text("version: 1\npipeline: [AddGaussianNoise, Nope]\n")
+    done = audioaug("run", config, tmp_path / "in", tmp_path / "out", "-j", "2")
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [f"error: {config}: line 2: pipeline[1]: unknown transform 'Nope' "
+                                        "(`audioaug transforms` lists them)"]
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("files,forked", [(6, False), (16, False), (40, True)])
+def test_workers_are_started_only_for_a_plan_that_gains_from_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                  files: int, forked: bool) -> None:
+    """Up to two units of work (16 small files) for two workers: starting them would cost more than they save."""
+    from audioaug_cli.engine import workers
+    from audioaug_cli.engine.item import Task
+    from audioaug_cli.io.inputs import walk_inputs
+
+    for i in range(files):
+        write_tone(tmp_path / "in" / f"f{i:02d}.wav", 0.1, 16000)
+    pools: list[int] = []
+    real_pool = workers._pool
+
+    def counted(jobs: int) -> object:
+        pools.append(jobs)
+        return real_pool(jobs)
+
+    monkeypatch.setattr(workers, "_pool", counted)
+    config = parse_config("version: 1\ncopies: 1\npipeline: [Reverse]\n")
+    tasks = [Task(s, (1,)) for s in walk_inputs(tmp_path / "in")]
+    outcomes = [o for batch in workers.execute(config, tasks, tmp_path / "out", 2) for o in batch]
+    assert sorted(o.source for o in outcomes) == sorted(t.source.rel for t in tasks)
+    assert all(o.row is not None for o in outcomes)
+    assert pools == ([2] if forked else [])
+
+
+def test_a_transform_warning_is_one_line_naming_the_input(tmp_path: Path) -> None:
+    """Python would print the warning with its file, line and source; users see one line, once."""
+    for name in ("a.wav", "b.wav"):
+        write_tone(tmp_path / "in" / name, 0.5, 16000)
+    write_tone(tmp_path / "sounds" / "n.wav", 0.5, 22050)
+    config = tmp_path / "c.yaml"
+    config.write_text("version: 1\npipeline:\n  - AddBackgroundNoise: {sounds_path: sounds, p: 1.0}\n")
+    done = audioaug("run", config, tmp_path / "in", tmp_path / "out", "-j", "1")
+    assert done.returncode == 0, done.stderr
+    warned, summary = done.stderr.splitlines()
+    assert warned.startswith("warning: a.wav: ") and "had to be resampled from 22050 Hz to 16000 Hz" in warned
+    assert summary.startswith("done: 2 written")
+    quiet = audioaug("run", config, tmp_path / "in", tmp_path / "quiet", "-j", "1", "-q")
+    assert (quiet.returncode, quiet.stderr) == (0, "")
+
+
+def test_where_fork_is_not_used_loky_workers_give_the_same_results(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """macOS and Windows get loky's spawned workers: the same outcomes as forked ones."""
+    from audioaug_cli.engine import workers
+    from audioaug_cli.engine.item import Task
+    from audioaug_cli.io.inputs import walk_inputs
+
+    for i in range(40):
+        write_tone(tmp_path / "in" / f"f{i:02d}.wav", 0.1, 16000, 1, 200 + 9 * i)
+    config = parse_config(PIPELINE)
+    tasks = [Task(s, (1, 2)) for s in walk_inputs(tmp_path / "in")]
+    forked = sorted((o.source, o.copy, o.row) for batch in workers.execute(config, tasks, tmp_path / "a", 2)
+                    for o in batch)
+    monkeypatch.setattr(sys, "platform", "darwin")
+    spawned = sorted((o.source, o.copy, o.row) for batch in workers.execute(config, tasks, tmp_path / "b", 2)
+                     for o in batch)
+    assert len(forked) == 80 and all(row is not None for _s, _c, row in forked)
+    assert spawned == forked
+    assert tree(tmp_path / "a") == tree(tmp_path / "b")
+
+
+def _killing_source(_config: object, task: Any, _output_dir: str) -> list[Any]:
+    """An item function whose one input kills the worker process it runs in (as the OOM killer would)."""
+    from audioaug_cli.engine.item import Outcome
+
+    if task.source.rel == "killer.wav":
+        os.kill(os.getpid(), signal.SIGKILL)
+    return [Outcome(task.source.rel, c, "1:1", error="made") for c in task.copies]
+
+
+def _killing_unit(config: object, unit: list[Any], output_dir: str) -> list[Any]:
+    return [o for task in unit for o in _killing_source(config, task, output_dir)]
+
+
+def test_an_input_that_kills_its_worker_fails_alone_and_the_rest_is_made(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from audioaug_cli.config.load import parse_config
+    from audioaug_cli.engine import workers
+    from audioaug_cli.engine.item import Task
+    from audioaug_cli.io.inputs import Source
+
+    monkeypatch.setattr(workers, "augment_unit", _killing_unit)  # workers are forked: they see these too
+    monkeypatch.setattr(workers, "augment_source", _killing_source)
+    names = [f"f{i:02d}.wav" for i in range(30)]
+    names.insert(9, "killer.wav")
+    tasks = [Task(Source(name, "", "1:1", size=10), (1, 2)) for name in names]
+    outcomes = [o for batch in workers.execute(parse_config("version: 1\npipeline: []\n"), tasks, tmp_path, 2)
+                for o in batch]
+    made = {(o.source, o.copy): o.error for o in outcomes}
+    assert len(made) == 2 * len(names)  # every item once: none lost, none twice in the results
+    assert made.pop(("killer.wav", 1)) == made.pop(("killer.wav", 2)) == workers.WORKER_DIED
+    assert set(made.values()) == {"made"}
