@@ -16,10 +16,17 @@ from typing import Any
 from audioaug_cli.version import __version__
 
 _API = {
-    "Config": "config.model", "load_config": "config.load", "parse_config": "config.load",
-    "AudioaugError": "errors", "ConfigError": "errors",
-    "RunOptions": "engine.run", "Summary": "engine.run", "item_seed": "engine.item", "run": "engine.run",
-    "Augmenter": "online", "build_pipeline": "transforms.waveform",
+    "Config": "config.model",
+    "load_config": "config.load",
+    "parse_config": "config.load",
+    "AudioaugError": "errors",
+    "ConfigError": "errors",
+    "RunOptions": "engine.run",
+    "Summary": "engine.run",
+    "item_seed": "engine.item",
+    "run": "engine.run",
+    "Augmenter": "online",
+    "build_pipeline": "transforms.waveform",
 }
 __all__ = ["__version__", *_API]
 

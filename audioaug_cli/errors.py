@@ -43,7 +43,6 @@ def kind(value: Any) -> str:
     return repr(value)
 
 
-
 @dataclass(frozen=True)
 class Problem:
     """One thing wrong with a config: where (path and line) and what."""

@@ -100,8 +100,10 @@ class Augmenter:
         if array.ndim not in (1, 2) or array.size == 0:
             raise ValueError(f"samples must be (frames,) or (frames, channels), found shape {array.shape}")
         if array.ndim == 2 and array.shape[1] > array.shape[0]:
-            raise ValueError(f"samples has shape {array.shape}: more channels than frames. The Augmenter takes "
-                             "soundfile's layout, (frames, channels), as sf.read returns it; pass samples.T")
+            raise ValueError(
+                f"samples has shape {array.shape}: more channels than frames. The Augmenter takes "
+                "soundfile's layout, (frames, channels), as sf.read returns it; pass samples.T"
+            )
         if array.ndim == 2 and array.shape[1] == 1:
             array = array[:, 0]
         channels_first = np.ascontiguousarray(array.T) if array.ndim == 2 else array.copy()

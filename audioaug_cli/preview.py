@@ -42,8 +42,14 @@ def make_preview(config: Config, audio_file: Path, output_dir: Path, excerpt: Ex
         raise UsageError(f"preview draws with matplotlib, which is not installed: {PREVIEW_HINT}") from None
     matplotlib.use("Agg")  # no screen needed, and nothing else of the caller's matplotlib changes
     stat = audio_file.stat()
-    source = Source(escaped(audio_file.name), str(audio_file), f"{stat.st_size}:{stat.st_mtime_ns}",
-                    None if is_utf8(audio_file.name) else NOT_UTF8, stat.st_size, excerpt)
+    source = Source(
+        escaped(audio_file.name),
+        str(audio_file),
+        f"{stat.st_size}:{stat.st_mtime_ns}",
+        None if is_utf8(audio_file.name) else NOT_UTF8,
+        stat.st_size,
+        excerpt,
+    )
     outcomes = augment_source(config, Task(source, config.copy_numbers()), str(output_dir))
     failed = [o for o in outcomes if o.error is not None]
     if failed:
@@ -60,8 +66,9 @@ def make_preview(config: Config, audio_file: Path, output_dir: Path, excerpt: Ex
     return Preview(picture, outcomes)
 
 
-def preview_figure(config: Config, audio_file: Path, output_dir: Path, outcomes: list[Outcome],
-                   excerpt: Excerpt | None = None) -> Any:
+def preview_figure(
+    config: Config, audio_file: Path, output_dir: Path, outcomes: list[Outcome], excerpt: Excerpt | None = None
+) -> Any:
     """The figure: one row for the original and one per variant; columns waveform, log-mel
     spectrogram, and with a spectrogram: section the feature as written."""
     import matplotlib.pyplot as plt
@@ -74,18 +81,28 @@ def preview_figure(config: Config, audio_file: Path, output_dir: Path, outcomes:
 
         converted, converted_rate = convert(original, rate, config.sample_rate, config.mono)
         clean = clean_feature(converted, converted_rate, config.spectrogram)
-    part = "" if excerpt is None else f" (from {excerpt.start:g} s" + (
-        f", {excerpt.duration:g} s)" if excerpt.duration is not None else ")")
-    rows: list[tuple[str, np.ndarray, int, np.ndarray | None]] = [(f"original: {audio_file.name}{part}", original,
-                                                                   rate, clean)]
+    part = (
+        ""
+        if excerpt is None
+        else f" (from {excerpt.start:g} s" + (f", {excerpt.duration:g} s)" if excerpt.duration is not None else ")")
+    )
+    rows: list[tuple[str, np.ndarray, int, np.ndarray | None]] = [
+        (f"original: {audio_file.name}{part}", original, rate, clean)
+    ]
     for outcome in outcomes:
         row = outcome.row
         if row is None:
             continue
         audio = read_audio(output_dir / row.file_name)[0] if row.file_name.endswith(config.extension) else None
         feature = np.load(output_dir / row.feature_file) if row.feature_file else None
-        rows.append((f"copy {row.copy}: {describe(json.loads(row.transforms))}",
-                     audio if audio is not None else original, row.sample_rate, feature))
+        rows.append(
+            (
+                f"copy {row.copy}: {describe(json.loads(row.transforms))}",
+                audio if audio is not None else original,
+                row.sample_rate,
+                feature,
+            )
+        )
     columns = 3 if config.spectrogram is not None else 2
     figure = plt.figure(figsize=(5 * columns, 3.1 * len(rows)), layout="constrained")
     row_figures = figure.subfigures(len(rows), 1, squeeze=False)[:, 0]
@@ -103,8 +120,9 @@ def describe(applied: list[dict[str, Any]]) -> str:
     """'PitchShift(num_semitones=2.31), SpecTimeMask(masks=[[3, 40]], mask_value=-1)', or 'nothing applied'."""
     if not applied:
         return "nothing applied"
-    return ", ".join(f"{entry['name']}({', '.join(f'{k}={_short(v)}' for k, v in entry['params'].items())})"
-                     for entry in applied)
+    return ", ".join(
+        f"{entry['name']}({', '.join(f'{k}={_short(v)}' for k, v in entry['params'].items())})" for entry in applied
+    )
 
 
 def _short(value: Any) -> str:
@@ -139,8 +157,14 @@ def _log_mel(axis: Any, audio: np.ndarray, sample_rate: int) -> None:
     first = _channels_first(audio)[0]
     n_fft = min(2048, 1 << max(int(np.log2(max(len(first), 2))), 1))
     mel = librosa.feature.melspectrogram(y=first, sr=sample_rate, n_fft=n_fft, hop_length=n_fft // 4)
-    librosa.display.specshow(librosa.power_to_db(mel, ref=np.max), sr=sample_rate, hop_length=n_fft // 4,
-                             x_axis="time", y_axis="mel", ax=axis)
+    librosa.display.specshow(
+        librosa.power_to_db(mel, ref=np.max),
+        sr=sample_rate,
+        hop_length=n_fft // 4,
+        x_axis="time",
+        y_axis="mel",
+        ax=axis,
+    )
     axis.set_title("log-mel spectrogram (first channel)", fontsize=8)
 
 

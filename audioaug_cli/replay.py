@@ -34,8 +34,9 @@ class Replayed:
         return self.outcome == MATCH
 
 
-def replay(output_dir: Path, file_names: Iterable[str] = (), input_dir: Path | None = None,
-           jobs: int | None = 1) -> Iterator[Replayed]:
+def replay(
+    output_dir: Path, file_names: Iterable[str] = (), input_dir: Path | None = None, jobs: int | None = 1
+) -> Iterator[Replayed]:
     """Replay the named outputs (audio or feature file names; none: every output), in manifest
     order. ``jobs`` worker processes share the sources (None: one per usable CPU); each source is
     decoded once, in one of them."""
@@ -44,8 +45,9 @@ def replay(output_dir: Path, file_names: Iterable[str] = (), input_dir: Path | N
         raise UsageError(f"{output_dir} holds no audioaug run (no audioaug.json and resume state)")
     source_dir = input_dir or (Path(previous.input_dir) if previous.input_dir else None)
     if source_dir is None:
-        raise UsageError("audioaug.json does not say where INPUT_DIR was (an older audioaug wrote it): "
-                         "give --input-dir")
+        raise UsageError(
+            "audioaug.json does not say where INPUT_DIR was (an older audioaug wrote it): give --input-dir"
+        )
     config = recorded_config(previous)
     state = RunState(output_dir, readonly=True)
     try:
@@ -64,8 +66,14 @@ def replay(output_dir: Path, file_names: Iterable[str] = (), input_dir: Path | N
         return
     with process_pool(workers) as executor:
         chunk = max(1, len(by_source) // (8 * workers))  # a few results per worker in flight
-        for results in executor.map(replay_source, itertools.repeat(config), itertools.repeat(output_dir),
-                                    itertools.repeat(source_dir), by_source, chunksize=chunk):
+        for results in executor.map(
+            replay_source,
+            itertools.repeat(config),
+            itertools.repeat(output_dir),
+            itertools.repeat(source_dir),
+            by_source,
+            chunksize=chunk,
+        ):
             yield from results
 
 
@@ -93,8 +101,9 @@ def _decode(path: Path, sample_rate: int | None, mono: bool) -> tuple[np.ndarray
         return str(exc)
 
 
-def _compare(output_dir: Path, row: ManifestRow, audio: memoryview | None, feature: np.ndarray | None
-             ) -> Iterator[Replayed]:
+def _compare(
+    output_dir: Path, row: ManifestRow, audio: memoryview | None, feature: np.ndarray | None
+) -> Iterator[Replayed]:
     made: dict[str, bytes] = {}
     if audio is not None:
         made[row.file_name] = bytes(audio)

@@ -45,8 +45,10 @@ def synthesise(root: Path, count: int, seconds: float, rate: int, channels: int)
     rng = np.random.default_rng(count)
     t = np.arange(int(seconds * rate)) / rate
     for i in range(count):
-        tone = [0.2 * np.sin(2 * np.pi * (110 + 7 * i + 50 * c) * t) + 0.02 * rng.standard_normal(len(t))
-                for c in range(channels)]
+        tone = [
+            0.2 * np.sin(2 * np.pi * (110 + 7 * i + 50 * c) * t) + 0.02 * rng.standard_normal(len(t))
+            for c in range(channels)
+        ]
         path = root / f"part{i % 4}" / f"clip{i:04d}.wav"
         path.parent.mkdir(parents=True, exist_ok=True)
         sf.write(path, np.stack(tone, axis=1).astype(np.float32), rate, subtype="PCM_16")
@@ -86,9 +88,11 @@ def alternate(contenders: dict[str, Command], rounds: int, scratch: Path) -> dic
 
 def peak_rss_mb(argv: list[str]) -> float:
     """Peak resident memory of a command (its largest process), in MiB."""
-    probe = ("import resource, subprocess, sys\n"
-             "subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL)\n"
-             "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+    probe = (
+        "import resource, subprocess, sys\n"
+        "subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL)\n"
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+    )
     out = subprocess.run([PYTHON, "-c", probe, *argv], cwd=HERE.parent, capture_output=True, text=True, check=True)
     return int(out.stdout.split()[-1]) / 1024
 
@@ -126,15 +130,31 @@ def main() -> None:
             if not label.startswith("10 x"):
                 short = {
                     "floor (read + write)": lambda o, r=root: [PYTHON, str(HERE / "floor.py"), str(r), str(o)],
-                    "floor without fsync": lambda o, r=root: [PYTHON, str(HERE / "floor.py"), str(r), str(o),
-                                                              "--no-fsync"],
+                    "floor without fsync": lambda o, r=root: [
+                        PYTHON,
+                        str(HERE / "floor.py"),
+                        str(r),
+                        str(o),
+                        "--no-fsync",
+                    ],
                     "empty pipeline -j 1": lambda o, r=root: [*AUDIOAUG, "run", str(empty), str(r), str(o), "-j", "1"],
                 }
-                contenders["plain audiomentations loop"] = \
-                    lambda o, r=root: [PYTHON, str(HERE / "plain_loop.py"), str(r), str(o)]
+                contenders["plain audiomentations loop"] = lambda o, r=root: [
+                    PYTHON,
+                    str(HERE / "plain_loop.py"),
+                    str(r),
+                    str(o),
+                ]
             for jobs in range(1, cores + 1):
-                contenders[f"audioaug -j {jobs}"] = \
-                    lambda o, r=root, j=jobs: [*AUDIOAUG, "run", str(seed), str(r), str(o), "-j", str(j)]
+                contenders[f"audioaug -j {jobs}"] = lambda o, r=root, j=jobs: [
+                    *AUDIOAUG,
+                    "run",
+                    str(seed),
+                    str(r),
+                    str(o),
+                    "-j",
+                    str(j),
+                ]
             contenders["audioaug, default -j"] = lambda o, r=root: [*AUDIOAUG, "run", str(seed), str(r), str(o)]
             medians = alternate(short, rounds * 5, scratch) if short else {}
             medians.update(alternate(contenders, rounds * (5 if label.startswith("10 x") else 1), scratch))
@@ -142,12 +162,12 @@ def main() -> None:
             parallel[label] = _speedups(medians, "audioaug")
             if not label.startswith("10 x"):
                 ratios[label] = {
-                    "audioaug -j 1 / plain loop (wall, target <= 1.05)":
-                        medians["audioaug -j 1"] / medians["plain audiomentations loop"],
-                    "empty pipeline / floor (throughput, target >= 0.90)":
-                        medians["floor (read + write)"] / medians["empty pipeline -j 1"],
-                    "empty pipeline / floor without fsync (throughput, informational)":
-                        medians["floor without fsync"] / medians["empty pipeline -j 1"],
+                    "audioaug -j 1 / plain loop (wall, target <= 1.05)": medians["audioaug -j 1"]
+                    / medians["plain audiomentations loop"],
+                    "empty pipeline / floor (throughput, target >= 0.90)": medians["floor (read + write)"]
+                    / medians["empty pipeline -j 1"],
+                    "empty pipeline / floor without fsync (throughput, informational)": medians["floor without fsync"]
+                    / medians["empty pipeline -j 1"],
                 }
             print(f"\n{label} ({audio:.0f} audio-s):")
             for name, t in medians.items():
@@ -157,8 +177,10 @@ def main() -> None:
         seed4 = scratch / "seed4.yaml"
         seed4.write_text(SEED_PIPELINE.format(copies=4))
         stereo = corpora["20 x 30 s stereo 44.1 kHz"][0]
-        four = {f"-j {j}": (lambda o, j=j: [*AUDIOAUG, "run", str(seed4), str(stereo), str(o), "-j", str(j)])
-                for j in range(1, cores + 1)}
+        four = {
+            f"-j {j}": (lambda o, j=j: [*AUDIOAUG, "run", str(seed4), str(stereo), str(o), "-j", str(j)])
+            for j in range(1, cores + 1)
+        }
         four["default -j"] = lambda o: [*AUDIOAUG, "run", str(seed4), str(stereo), str(o)]
         four_medians = alternate(four, rounds, scratch)
         parallel["20 x 30 s stereo 44.1 kHz, 4 copies"] = _speedups(four_medians, "")
@@ -181,9 +203,15 @@ def main() -> None:
             "floor without fsync": lambda d, o: [*floor, str(d), str(o), "--no-fsync"],
             "empty": lambda d, o: [*AUDIOAUG, "run", str(empty), str(d), str(o), "-j", "1"],
         }
-        sized = alternate({f"{name} {n}": (lambda o, c=command, d=d: c(d, o))
-                           for n, d in ((count, mono), (4 * count, scratch / "mono4x"))
-                           for name, command in per_size.items()}, rounds, scratch)
+        sized = alternate(
+            {
+                f"{name} {n}": (lambda o, c=command, d=d: c(d, o))
+                for n, d in ((count, mono), (4 * count, scratch / "mono4x"))
+                for name, command in per_size.items()
+            },
+            rounds,
+            scratch,
+        )
         per_file = {name: sized[f"{name} {4 * count}"] - sized[f"{name} {count}"] for name in per_size}
         print(f"\nempty pipeline per file, start-up excluded ({count} vs {4 * count} files):")
         for name in ("floor", "floor without fsync"):
@@ -199,19 +227,34 @@ def main() -> None:
         copies = 1 if args.tiny else max(1, math.ceil(30 / single["j1"]))  # at least ~30 s at -j 1
         scaled = scratch / "scaled.yaml"
         scaled.write_text(SEED_PIPELINE.format(copies=copies))
-        scaling = alternate({f"-j {j}": lambda o, j=j: [*AUDIOAUG, "run", str(scaled), str(both), str(o), "-j", str(j)]
-                             for j in range(1, cores + 1)}, rounds, scratch)
-        results["scaling"] = {"copies": copies, "seconds": scaling,
-                              "speedup -j N / -j 1 (target for -j 2: >= 1.75)":
-                                  {name: scaling["-j 1"] / t for name, t in scaling.items()}}
+        scaling = alternate(
+            {
+                f"-j {j}": lambda o, j=j: [*AUDIOAUG, "run", str(scaled), str(both), str(o), "-j", str(j)]
+                for j in range(1, cores + 1)
+            },
+            rounds,
+            scratch,
+        )
+        results["scaling"] = {
+            "copies": copies,
+            "seconds": scaling,
+            "speedup -j N / -j 1 (target for -j 2: >= 1.75)": {
+                name: scaling["-j 1"] / t for name, t in scaling.items()
+            },
+        }
         print(f"\nscaling ({copies} copies of both corpora; -j 1 takes {scaling['-j 1']:.1f} s):")
         for name, t in scaling.items():
             print(f"  {name}: {t:.2f} s, speedup {scaling['-j 1'] / t:.2f}x")
 
         # Start-up: --help against importing click alone.
-        startup = alternate({"audioaug --help": lambda o: [*AUDIOAUG, "--help"],
-                             "python -c 'import click'": lambda o: [PYTHON, "-c", "import click"]},
-                            3 if args.tiny else 15, scratch)
+        startup = alternate(
+            {
+                "audioaug --help": lambda o: [*AUDIOAUG, "--help"],
+                "python -c 'import click'": lambda o: [PYTHON, "-c", "import click"],
+            },
+            3 if args.tiny else 15,
+            scratch,
+        )
         results["startup seconds"] = startup
         help_ratio = startup["audioaug --help"] / startup["python -c 'import click'"]
         results["help / import click (target <= 2.0)"] = help_ratio
@@ -220,33 +263,50 @@ def main() -> None:
         few, many = (5, 20) if args.tiny else (100, 400)
         synthesise(scratch / "few", few, 2.0, 16000, 1)
         synthesise(scratch / "many", many, 2.0, 16000, 1)
-        memory = {f"{n} files": peak_rss_mb([*AUDIOAUG, "run", str(seed), str(scratch / d), str(scratch / f"o{n}"),
-                                              "-j", "1"]) for n, d in ((few, "few"), (many, "many"))}
+        memory = {
+            f"{n} files": peak_rss_mb(
+                [*AUDIOAUG, "run", str(seed), str(scratch / d), str(scratch / f"o{n}"), "-j", "1"]
+            )
+            for n, d in ((few, "few"), (many, "many"))
+        }
         long_seconds = 6.0 if args.tiny else 600.0
         synthesise(scratch / "long", 1, long_seconds, 48000, 2)
-        long_peak = peak_rss_mb([*AUDIOAUG, "run", str(seed), str(scratch / "long"), str(scratch / "olong"),
-                                 "-j", "1"])
+        long_peak = peak_rss_mb([*AUDIOAUG, "run", str(seed), str(scratch / "long"), str(scratch / "olong"), "-j", "1"])
         results["peak memory MiB"] = {**memory, f"one {long_seconds / 60:g}-minute 48 kHz stereo file": long_peak}
         results[f"memory {many} / {few} files (target <= 1.10)"] = memory[f"{many} files"] / memory[f"{few} files"]
 
     results["PitchShift methods"] = pitch_methods(rounds)
     targets = {
         "-j 2 speed-up, 200 x 4 s mono (>= 1.45)": (parallel["200 x 4 s mono 16 kHz"]["-j 2"], ">=", 1.45),
-        "-j 2 speed-up, 20 x 30 s stereo, 4 copies (>= 1.75)":
-            (parallel["20 x 30 s stereo 44.1 kHz, 4 copies"]["-j 2"], ">=", 1.75),
+        "-j 2 speed-up, 20 x 30 s stereo, 4 copies (>= 1.75)": (
+            parallel["20 x 30 s stereo 44.1 kHz, 4 copies"]["-j 2"],
+            ">=",
+            1.75,
+        ),
         # Below a few units of work the default runs in-process, the same code as -j 1: equal but for noise.
-        "default -j vs -j 1, slowest corpus (>= 0.98)": (min(p["default -j"] for p in parallel.values()), ">=",
-                                                         0.98),
+        "default -j vs -j 1, slowest corpus (>= 0.98)": (min(p["default -j"] for p in parallel.values()), ">=", 0.98),
         "feature share of an item, article config (<= 0.25)": (share, "<=", 0.25),
-        "-j 1 vs plain loop (<= 1.05)": (max(r["audioaug -j 1 / plain loop (wall, target <= 1.05)"]
-                                             for r in ratios.values()), "<=", 1.05),
-        "empty pipeline vs floor (>= 0.90)": (min(r["empty pipeline / floor (throughput, target >= 0.90)"]
-                                                  for r in ratios.values()), ">=", 0.90),
-        "-j 2 speed-up, ~30 single-core s (>= 1.75)": (scaling["-j 1"] / scaling.get("-j 2", scaling["-j 1"]), ">=",
-                                                       1.75),
+        "-j 1 vs plain loop (<= 1.05)": (
+            max(r["audioaug -j 1 / plain loop (wall, target <= 1.05)"] for r in ratios.values()),
+            "<=",
+            1.05,
+        ),
+        "empty pipeline vs floor (>= 0.90)": (
+            min(r["empty pipeline / floor (throughput, target >= 0.90)"] for r in ratios.values()),
+            ">=",
+            0.90,
+        ),
+        "-j 2 speed-up, ~30 single-core s (>= 1.75)": (
+            scaling["-j 1"] / scaling.get("-j 2", scaling["-j 1"]),
+            ">=",
+            1.75,
+        ),
         "--help vs import click (<= 2.0)": (results["help / import click (target <= 2.0)"], "<=", 2.0),
-        f"memory {many} vs {few} files (<= 1.10)": (results[f"memory {many} / {few} files (target <= 1.10)"],
-                                                    "<=", 1.10),
+        f"memory {many} vs {few} files (<= 1.10)": (
+            results[f"memory {many} / {few} files (target <= 1.10)"],
+            "<=",
+            1.10,
+        ),
     }
     print("\ntargets (ratios measured in this run):")
     summary = {}
@@ -256,8 +316,10 @@ def main() -> None:
         print(f"  {name:<38} {value:6.3f}  {'met' if met else 'MISSED'}")
     print(f"  peak memory, {long_seconds / 60:g}-minute 48 kHz stereo file: {long_peak:.0f} MiB")
     strict = min(r["empty pipeline / floor without fsync (throughput, informational)"] for r in ratios.values())
-    print(f"  (informational) empty pipeline vs the floor without fsync: {strict:.3f}; soundfile.write(path)\n"
-          "  fsyncs every file on close, audioaug does not (outputs survive a kill, not a power cut)")
+    print(
+        f"  (informational) empty pipeline vs the floor without fsync: {strict:.3f}; soundfile.write(path)\n"
+        "  fsyncs every file on close, audioaug does not (outputs survive a kill, not a power cut)"
+    )
     results["targets"] = summary
     (args.out / "bench.json").write_text(json.dumps(results, indent=2) + "\n")
     plot(throughput, scaling, args.out / "bench.png")
@@ -268,8 +330,10 @@ def _speedups(medians: dict[str, float], prefix: str) -> dict[str, float]:
     """-j 2 and the default -j against -j 1, from whole-command medians."""
     head = f"{prefix} " if prefix else ""
     one = medians[f"{head}-j 1"]
-    return {"-j 2": one / medians.get(f"{head}-j 2", one),
-            "default -j": one / medians[f"{prefix}, default -j" if prefix else "default -j"]}
+    return {
+        "-j 2": one / medians.get(f"{head}-j 2", one),
+        "default -j": one / medians[f"{prefix}, default -j" if prefix else "default -j"],
+    }
 
 
 def feature_share(clips: int) -> float:
@@ -298,8 +362,10 @@ def feature_share(clips: int) -> float:
                 times[name].append(time.perf_counter() - start)
     whole, waveform = sum(times["with"]), sum(times["without"])
     share = (whole - waveform) / whole
-    print(f"\narticle config on {clips} x 4 s clips, 2 copies: {whole / (2 * clips) * 1000:.1f} ms an item, "
-          f"of which the feature {share:.0%}")
+    print(
+        f"\narticle config on {clips} x 4 s clips, 2 copies: {whole / (2 * clips) * 1000:.1f} ms an item, "
+        f"of which the feature {share:.0%}"
+    )
     return share
 
 
@@ -309,9 +375,13 @@ def pitch_methods(rounds: int) -> dict[str, float]:
 
     from audiomentations import PitchShift
 
-    signals = {"4 s mono 16 kHz": (np.random.default_rng(1).standard_normal(64000).astype(np.float32) * 0.1, 16000),
-               "30 s stereo 44.1 kHz": (np.random.default_rng(2).standard_normal((2, 1323000)).astype(np.float32)
-                                        * 0.1, 44100)}
+    signals = {
+        "4 s mono 16 kHz": (np.random.default_rng(1).standard_normal(64000).astype(np.float32) * 0.1, 16000),
+        "30 s stereo 44.1 kHz": (
+            np.random.default_rng(2).standard_normal((2, 1323000)).astype(np.float32) * 0.1,
+            44100,
+        ),
+    }
     out: dict[str, float] = {}
     for label, (samples, rate) in signals.items():
         times: dict[str, list[float]] = {"signalsmith_stretch": [], "librosa_phase_vocoder": []}
@@ -326,8 +396,10 @@ def pitch_methods(rounds: int) -> dict[str, float]:
         out[f"{label}: signalsmith_stretch s"] = fast
         out[f"{label}: librosa_phase_vocoder s"] = slow
         out[f"{label}: phase vocoder / signalsmith"] = slow / fast
-        print(f"PitchShift on {label}: signalsmith_stretch {fast * 1000:.1f} ms, librosa_phase_vocoder "
-              f"{slow * 1000:.1f} ms ({slow / fast:.1f}x slower)")
+        print(
+            f"PitchShift on {label}: signalsmith_stretch {fast * 1000:.1f} ms, librosa_phase_vocoder "
+            f"{slow * 1000:.1f} ms ({slow / fast:.1f}x slower)"
+        )
     return out
 
 

@@ -1,7 +1,7 @@
 """The floor: read and write every file with soundfile, nothing else.
 
-    python floor.py IN OUT              soundfile.write(path): libsndfile fsyncs each file on close
-    python floor.py IN OUT --no-fsync   soundfile.write(handle): no fsync, as audioaug writes
+python floor.py IN OUT              soundfile.write(path): libsndfile fsyncs each file on close
+python floor.py IN OUT --no-fsync   soundfile.write(handle): no fsync, as audioaug writes
 """
 
 import sys

@@ -1,6 +1,6 @@
 """The loop a user writes by hand: read, the seed pipeline seeded per file, write.
 
-    python plain_loop.py IN OUT
+python plain_loop.py IN OUT
 """
 
 import random
@@ -11,11 +11,13 @@ import numpy as np
 import soundfile as sf
 from audiomentations import AddGaussianNoise, Compose, PitchShift, Shift
 
-augment = Compose([
-    AddGaussianNoise(min_amplitude=0.001, max_amplitude=0.015, p=0.5),
-    PitchShift(min_semitones=-4, max_semitones=4, p=0.5),
-    Shift(min_shift=-0.5, max_shift=0.5, p=0.5),
-])
+augment = Compose(
+    [
+        AddGaussianNoise(min_amplitude=0.001, max_amplitude=0.015, p=0.5),
+        PitchShift(min_semitones=-4, max_semitones=4, p=0.5),
+        Shift(min_shift=-0.5, max_shift=0.5, p=0.5),
+    ]
+)
 source, target = Path(sys.argv[1]), Path(sys.argv[2])
 for index, path in enumerate(sorted(source.rglob("*.wav"))):
     random.seed(index)

@@ -21,7 +21,7 @@ def envelope(n: int, sr: int, attack: float = 0.01, release: float = 0.05) -> np
     env = np.ones(n)
     a, r = int(attack * sr), int(release * sr)
     env[:a] = np.linspace(0, 1, a)
-    env[n - r:] = np.linspace(1, 0, r)
+    env[n - r :] = np.linspace(1, 0, r)
     return env
 
 
@@ -47,8 +47,9 @@ def speech_like(sr: int, seconds: float, pitch: float) -> np.ndarray:
 
 def chord(sr: int, seconds: float, freqs: list[float]) -> np.ndarray:
     t = np.arange(int(seconds * sr)) / sr
-    tone = sum(np.sin(2 * np.pi * f * t) * np.exp(-t * 0.8) * (0.6 ** k)
-               for f in freqs for k, f in enumerate([f, 2 * f, 3 * f]))
+    tone = sum(
+        np.sin(2 * np.pi * f * t) * np.exp(-t * 0.8) * (0.6**k) for f in freqs for k, f in enumerate([f, 2 * f, 3 * f])
+    )
     return 0.3 * tone * envelope(len(t), sr) / np.abs(tone).max()
 
 
@@ -72,7 +73,7 @@ def rain(sr: int, seconds: float) -> np.ndarray:
     out = 0.15 * pink_noise(n)
     for start in RNG.integers(0, n - sr // 50, size=int(seconds * 40)):
         drop = RNG.standard_normal(sr // 50) * np.exp(-np.arange(sr // 50) / (sr / 2000))
-        out[start:start + sr // 50] += 0.2 * drop
+        out[start : start + sr // 50] += 0.2 * drop
     return 0.6 * out / np.abs(out).max()
 
 
@@ -90,10 +91,16 @@ def main(root: Path) -> None:
     write(root / "music" / "arpeggio_24k.wav", arpeggio(24000, 2.0), 24000)
     write(root / "ambience" / "rain_16k.wav", rain(16000, 2.0), 16000)
     configs = Path(__file__).resolve().parent.parent / "configs"
-    write(configs / "noises" / "hum_16k.wav", 0.3 * np.sin(2 * np.pi * 50 * np.arange(16000) / 16000)
-          + 0.05 * pink_noise(16000), 16000)
-    write(configs / "noises" / "babble_16k.wav", 0.5 * (speech_like(16000, 1.0, 150) + speech_like(16000, 1.0, 190)),
-          16000)
+    write(
+        configs / "noises" / "hum_16k.wav",
+        0.3 * np.sin(2 * np.pi * 50 * np.arange(16000) / 16000) + 0.05 * pink_noise(16000),
+        16000,
+    )
+    write(
+        configs / "noises" / "babble_16k.wav",
+        0.5 * (speech_like(16000, 1.0, 150) + speech_like(16000, 1.0, 190)),
+        16000,
+    )
     t = np.arange(int(0.4 * 16000)) / 16000
     ir = RNG.standard_normal(len(t)) * np.exp(-t / 0.08)
     ir[0] = 1.0

@@ -26,10 +26,5 @@ def write_config(tmp_path: Path) -> Callable[..., Path]:
         path = tmp_path / name
         path.write_text(text)
         return path
+
     return write
-
-
-
-
-
-

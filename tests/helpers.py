@@ -25,13 +25,21 @@ def tone(seconds: float = 0.5, sample_rate: int = 16000, channels: int = 1, freq
     """A sine with a little deterministic noise, frames-first (as soundfile writes)."""
     t = np.arange(int(seconds * sample_rate)) / sample_rate
     rng = np.random.default_rng(int(freq))
-    waves = [0.3 * np.sin(2 * np.pi * freq * (1 + 0.25 * c) * t) + 0.01 * rng.standard_normal(len(t))
-             for c in range(channels)]
+    waves = [
+        0.3 * np.sin(2 * np.pi * freq * (1 + 0.25 * c) * t) + 0.01 * rng.standard_normal(len(t))
+        for c in range(channels)
+    ]
     return np.stack(waves, axis=1).astype(np.float32) if channels > 1 else waves[0].astype(np.float32)
 
 
-def write_tone(path: Path, seconds: float = 0.5, sample_rate: int = 16000, channels: int = 1,
-               freq: float = 440.0, subtype: str = "PCM_16") -> Path:
+def write_tone(
+    path: Path,
+    seconds: float = 0.5,
+    sample_rate: int = 16000,
+    channels: int = 1,
+    freq: float = 440.0,
+    subtype: str = "PCM_16",
+) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     sf.write(path, tone(seconds, sample_rate, channels, freq), sample_rate, subtype=subtype)
     return path
@@ -54,8 +62,11 @@ def cli(*args: str | os.PathLike[str], env: dict[str, str] | None = None) -> Res
 
 def tree(folder: Path) -> dict[str, bytes]:
     """Every file under folder (relative path -> bytes), except the resume state."""
-    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*"))
-            if p.is_file() and ".audioaug" not in p.relative_to(folder).parts}
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and ".audioaug" not in p.relative_to(folder).parts
+    }
 
 
 PIPELINE = """\
@@ -73,14 +84,19 @@ pipeline:
 
 
 def audioaug(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "audioaug_cli", *map(str, args)], capture_output=True, text=True,
-                          cwd=ROOT, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "audioaug_cli", *map(str, args)], capture_output=True, text=True, cwd=ROOT, timeout=300
+    )
 
 
 def start(config: Path, inputs: Path, out: Path, *extra: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "audioaug_cli", "run", str(config), str(inputs), str(out),
-                             "-j", "2", "-q", *extra], cwd=ROOT, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [sys.executable, "-m", "audioaug_cli", "run", str(config), str(inputs), str(out), "-j", "2", "-q", *extra],
+        cwd=ROOT,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
 
 
 def finish(process: subprocess.Popen[bytes], expected: int = 0) -> int:
@@ -106,6 +122,7 @@ AUDIOAUG = str(Path(sys.executable).with_name("audioaug"))
 @contextmanager
 def within(seconds: int) -> Iterator[None]:
     """Fail, instead of hanging, if the block takes longer than ``seconds``."""
+
     def expire(_signum: int, _frame: object) -> None:
         raise TimeoutError(f"took more than {seconds} s")
 

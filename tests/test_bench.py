@@ -11,21 +11,33 @@ from tests.helpers import ROOT
 
 
 def test_benchmark_runs_in_tiny_mode(tmp_path: Path) -> None:
-    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench.py"), "--tiny", "--out", str(tmp_path)],
-                          capture_output=True, text=True, timeout=600, cwd=ROOT)
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench.py"), "--tiny", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=ROOT,
+    )
     assert done.returncode == 0, done.stderr
     results = json.loads((tmp_path / "bench.json").read_text())
-    assert set(results["targets"]) == {"-j 2 speed-up, 200 x 4 s mono (>= 1.45)",
-                                       "-j 2 speed-up, 20 x 30 s stereo, 4 copies (>= 1.75)",
-                                       "default -j vs -j 1, slowest corpus (>= 0.98)",
-                                       "feature share of an item, article config (<= 0.25)",
-                                       "-j 1 vs plain loop (<= 1.05)", "empty pipeline vs floor (>= 0.90)",
-                                       "-j 2 speed-up, ~30 single-core s (>= 1.75)", "--help vs import click (<= 2.0)",
-                                       "memory 20 vs 5 files (<= 1.10)"}
+    assert set(results["targets"]) == {
+        "-j 2 speed-up, 200 x 4 s mono (>= 1.45)",
+        "-j 2 speed-up, 20 x 30 s stereo, 4 copies (>= 1.75)",
+        "default -j vs -j 1, slowest corpus (>= 0.98)",
+        "feature share of an item, article config (<= 0.25)",
+        "-j 1 vs plain loop (<= 1.05)",
+        "empty pipeline vs floor (>= 0.90)",
+        "-j 2 speed-up, ~30 single-core s (>= 1.75)",
+        "--help vs import click (<= 2.0)",
+        "memory 20 vs 5 files (<= 1.10)",
+    }
     assert all(isinstance(t["measured"], float) and t["measured"] > 0 for t in results["targets"].values())
     assert len(results["peak memory MiB"]) == 3
     assert set(results["parallel speed-up over -j 1 (whole command)"]) == {
-        "10 x 1 s mono 16 kHz", "200 x 4 s mono 16 kHz", "20 x 30 s stereo 44.1 kHz",
-        "20 x 30 s stereo 44.1 kHz, 4 copies"}
+        "10 x 1 s mono 16 kHz",
+        "200 x 4 s mono 16 kHz",
+        "20 x 30 s stereo 44.1 kHz",
+        "20 x 30 s stereo 44.1 kHz, 4 copies",
+    }
     assert (tmp_path / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "targets (ratios measured in this run):" in done.stdout

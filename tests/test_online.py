@@ -29,8 +29,9 @@ def float_run(corpus: Path, tmp_path: Path) -> tuple[Augmenter, Path, Path, list
     return Augmenter.from_yaml(config), corpus, tmp_path / "out", manifest(tmp_path / "out")
 
 
-def test_every_manifest_row_is_reproduced_from_its_seed(float_run: tuple[Augmenter, Path, Path,
-                                                                           list[dict[str, str]]]) -> None:
+def test_every_manifest_row_is_reproduced_from_its_seed(
+    float_run: tuple[Augmenter, Path, Path, list[dict[str, str]]],
+) -> None:
     augment, inputs, out, rows = float_run
     assert len(rows) == 9 and any("AddGaussianNoise" in r["transforms"] for r in rows)
     for row in rows:
@@ -50,8 +51,9 @@ def test_eight_threads_reproduce_the_rows_too(float_run: tuple[Augmenter, Path, 
     def one(row: dict[str, str]) -> bool:
         samples, rate = sources[row["source"]]
         audio, applied = augment(samples, rate, seed=int(row["seed"]))
-        return bool(np.array_equal(audio, sf.read(out / row["file_name"], dtype="float32")[0])) \
-            and applied == json.loads(row["transforms"])
+        return bool(
+            np.array_equal(audio, sf.read(out / row["file_name"], dtype="float32")[0])
+        ) and applied == json.loads(row["transforms"])
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         assert all(pool.map(one, rows * 6))
@@ -79,5 +81,6 @@ def test_an_augmenter_pickles_as_its_config(float_run: tuple[Augmenter, Path, Pa
     augment, inputs, out, rows = float_run
     copy = pickle.loads(pickle.dumps(augment))
     samples, rate = sf.read(inputs / rows[0]["source"])
-    assert np.array_equal(copy(samples, rate, seed=int(rows[0]["seed"]))[0],
-                          sf.read(out / rows[0]["file_name"], dtype="float32")[0])
+    assert np.array_equal(
+        copy(samples, rate, seed=int(rows[0]["seed"]))[0], sf.read(out / rows[0]["file_name"], dtype="float32")[0]
+    )

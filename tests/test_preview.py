@@ -70,14 +70,14 @@ def test_preview_errors_are_one_line(tmp_path: Path) -> None:
 def test_preview_of_a_part_of_a_long_file(tmp_path: Path) -> None:
     rate = 16000
     audio = np.zeros(10 * rate, np.float32)
-    audio[4 * rate:5 * rate] = 0.5 * np.sin(2 * np.pi * 440 * np.arange(rate) / rate)  # a burst at 4-5 s
+    audio[4 * rate : 5 * rate] = 0.5 * np.sin(2 * np.pi * 440 * np.arange(rate) / rate)  # a burst at 4-5 s
     sf.write(tmp_path / "long.wav", audio, rate, subtype="FLOAT")
     config = tmp_path / "c.yaml"
     config.write_text("version: 1\noutput: {subtype: FLOAT}\npipeline: []\n")
     shown = cli("preview", config, tmp_path / "long.wav", "-o", tmp_path / "p", "--start", "4", "--duration", "1")
     assert shown.exit_code == 0, shown.output
     variant, variant_rate = sf.read(tmp_path / "p" / "long__aug1.wav", dtype="float32")
-    assert variant_rate == rate and np.array_equal(variant, audio[4 * rate:5 * rate])
+    assert variant_rate == rate and np.array_equal(variant, audio[4 * rate : 5 * rate])
     assert (tmp_path / "p" / "long.png").is_file()
     late = cli("preview", config, tmp_path / "long.wav", "-o", tmp_path / "q", "--start", "11")
     assert late.exit_code == 1

@@ -23,11 +23,17 @@ def test_replay_matches_untouched_outputs_and_names_a_changed_one(corpus: Path, 
     (tmp_path / "out" / "a__aug1.wav").unlink()
     some = cli("replay", tmp_path / "out", "music/stereo__aug2.wav", "a__aug1.wav", "a__aug3.wav", "zzz.wav")
     assert some.exit_code == 1
-    assert some.stdout.splitlines() == ["not in the manifest: zzz.wav", "missing from OUTPUT_DIR: a__aug1.wav",
-                                        "match: a__aug3.wav", "differs: music/stereo__aug2.wav"]
+    assert some.stdout.splitlines() == [
+        "not in the manifest: zzz.wav",
+        "missing from OUTPUT_DIR: a__aug1.wav",
+        "match: a__aug3.wav",
+        "differs: music/stereo__aug2.wav",
+    ]
     quiet = cli("replay", tmp_path / "out", "-q")
-    assert quiet.exit_code == 1 and quiet.stdout.splitlines() == ["missing from OUTPUT_DIR: a__aug1.wav",
-                                                                  "differs: music/stereo__aug2.wav"]
+    assert quiet.exit_code == 1 and quiet.stdout.splitlines() == [
+        "missing from OUTPUT_DIR: a__aug1.wav",
+        "differs: music/stereo__aug2.wav",
+    ]
 
 
 def test_replay_reads_the_sources_from_where_they_are_now(tmp_path: Path) -> None:

@@ -29,9 +29,11 @@ def validate(config: Path) -> None:
         loaded = load_config(config)
     rate = f"{loaded.sample_rate} Hz" if loaded.sample_rate else "each file's rate"
     channels = "mono" if loaded.mono else "each file's channels"
-    click.echo(f"{config}: valid (version {loaded.version}, seed {loaded.seed}, {loaded.describe_copies()}, "
-               f"{rate}, {channels}, "
-               f"{loaded.format} {loaded.subtype}, manifest {loaded.manifest})")
+    click.echo(
+        f"{config}: valid (version {loaded.version}, seed {loaded.seed}, {loaded.describe_copies()}, "
+        f"{rate}, {channels}, "
+        f"{loaded.format} {loaded.subtype}, manifest {loaded.manifest})"
+    )
     click.echo(pipeline_tree(loaded))
 
 
@@ -84,8 +86,9 @@ def transforms(name: str | None, as_json: bool, markdown: bool) -> None:
         default = "required" if param["required"] else f"default {json.dumps(param['default'])}"
         click.echo(f"  {param['name']}: {param['type']}; {default}")
         if param["description"]:
-            click.echo(click.wrap_text(param["description"], width=96, initial_indent="      ",
-                                       subsequent_indent="      "))
+            click.echo(
+                click.wrap_text(param["description"], width=96, initial_indent="      ", subsequent_indent="      ")
+            )
 
 
 @click.command()

@@ -17,38 +17,88 @@ from audioaug_cli.errors import EXIT_FAILED
 @click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
 @click.argument("input_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.argument("output_dir", type=click.Path(path_type=Path))
-@option("-j", "--jobs", type=click.IntRange(min=1), default=None,
-        help="Worker processes. [default: usable CPUs; 1 runs in-process]")
+@option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Worker processes. [default: usable CPUs; 1 runs in-process]",
+)
 @option("--seed", type=click.IntRange(min=0), default=None, help="Override the config's seed.")
-@option("--copies", type=click.IntRange(min=1, max=MAX_COPIES), default=None,
-        help="Override the config's copies per input.")
+@option(
+    "--copies", type=click.IntRange(min=1, max=MAX_COPIES), default=None, help="Override the config's copies per input."
+)
 @option("--overwrite", is_flag=True, help="Start over: delete what audioaug wrote in OUTPUT_DIR before (only that).")
 @option("--fail-fast", is_flag=True, help="Stop at the first input that fails.")
 @option("--dry-run", is_flag=True, help="Print what would be written, write nothing.")
-@option("--include", multiple=True, metavar="GLOB",
-        help="Only inputs whose path relative to INPUT_DIR matches (repeatable; * also crosses /).")
+@option(
+    "--include",
+    multiple=True,
+    metavar="GLOB",
+    help="Only inputs whose path relative to INPUT_DIR matches (repeatable; * also crosses /).",
+)
 @option("--exclude", multiple=True, metavar="GLOB", help="Leave out inputs whose relative path matches (repeatable).")
-@option("--include-original", is_flag=True,
-        help="Also write each input, converted to the output format, as copy 0 (b__aug0.wav, no transforms).")
+@option(
+    "--include-original",
+    is_flag=True,
+    help="Also write each input, converted to the output format, as copy 0 (b__aug0.wav, no transforms).",
+)
 @option("--prune", is_flag=True, help="Remove outputs whose input no longer exists in INPUT_DIR.")
-@option("--labels", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-        help="CSV with a file_name column (relative to INPUT_DIR); its other columns go into the manifest.")
-@option("--backend", type=click.Choice(["loky", "dask"]), default="loky", show_default=True,
-        help="Where workers run: processes on this machine, or a dask.distributed cluster "
-             "(pip install 'audioaug[dask]').")
-@option("--scheduler", metavar="ADDRESS", default=None, envvar=["AUDIOAUG_SCHEDULER", "DASK_SCHEDULER_ADDRESS"],
-        help="With --backend dask: an existing scheduler (e.g. tcp://10.0.0.5:8786). [default: start a local "
-             "cluster of -j workers]")
-@option("--summary-json", type=click.Path(dir_okay=False, path_type=Path), default=None, metavar="PATH",
-        help="Also write the run's counts, time and exit code as JSON to PATH (for CI).")
-@option("--progress/--no-progress", default=None,
-        help="Show a progress bar on stderr. [default: when stderr is a terminal]")
+@option(
+    "--labels",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="CSV with a file_name column (relative to INPUT_DIR); its other columns go into the manifest.",
+)
+@option(
+    "--backend",
+    type=click.Choice(["loky", "dask"]),
+    default="loky",
+    show_default=True,
+    help="Where workers run: processes on this machine, or a dask.distributed cluster (pip install 'audioaug[dask]').",
+)
+@option(
+    "--scheduler",
+    metavar="ADDRESS",
+    default=None,
+    envvar=["AUDIOAUG_SCHEDULER", "DASK_SCHEDULER_ADDRESS"],
+    help="With --backend dask: an existing scheduler (e.g. tcp://10.0.0.5:8786). [default: start a local "
+    "cluster of -j workers]",
+)
+@option(
+    "--summary-json",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    metavar="PATH",
+    help="Also write the run's counts, time and exit code as JSON to PATH (for CI).",
+)
+@option(
+    "--progress/--no-progress", default=None, help="Show a progress bar on stderr. [default: when stderr is a terminal]"
+)
 @option("-q", "--quiet", is_flag=True, help="No progress bar and no summary line; errors only.")
 @option("-v", "--verbose", is_flag=True, help="Print each failure as it happens, and each file the walk ignores.")
-def run(config: Path, input_dir: Path, output_dir: Path, jobs: int | None, seed: int | None, copies: int | None,
-        overwrite: bool, fail_fast: bool, dry_run: bool, include: tuple[str, ...], exclude: tuple[str, ...],
-        include_original: bool, prune: bool, labels: Path | None, backend: str, scheduler: str | None,
-        summary_json: Path | None, progress: bool | None, quiet: bool, verbose: bool) -> None:
+def run(
+    config: Path,
+    input_dir: Path,
+    output_dir: Path,
+    jobs: int | None,
+    seed: int | None,
+    copies: int | None,
+    overwrite: bool,
+    fail_fast: bool,
+    dry_run: bool,
+    include: tuple[str, ...],
+    exclude: tuple[str, ...],
+    include_original: bool,
+    prune: bool,
+    labels: Path | None,
+    backend: str,
+    scheduler: str | None,
+    summary_json: Path | None,
+    progress: bool | None,
+    quiet: bool,
+    verbose: bool,
+) -> None:
     """Augment every audio file under INPUT_DIR into OUTPUT_DIR, with a manifest.
 
     OUTPUT_DIR mirrors INPUT_DIR: in/a/b.flac with 3 copies gives out/a/b__aug1.wav ..
@@ -65,9 +115,21 @@ def run(config: Path, input_dir: Path, output_dir: Path, jobs: int | None, seed:
 
     show_bar = (sys.stderr.isatty() if progress is None else progress) and not quiet and not dry_run
     bar = ProgressBar(show_bar, verbose=verbose, quiet=quiet)
-    options = RunOptions(jobs=jobs, seed=seed, copies=copies, include_original=include_original, overwrite=overwrite,
-                         fail_fast=fail_fast, dry_run=dry_run, include=include, exclude=exclude, labels=labels,
-                         prune=prune, backend=backend, scheduler=scheduler)
+    options = RunOptions(
+        jobs=jobs,
+        seed=seed,
+        copies=copies,
+        include_original=include_original,
+        overwrite=overwrite,
+        fail_fast=fail_fast,
+        dry_run=dry_run,
+        include=include,
+        exclude=exclude,
+        labels=labels,
+        prune=prune,
+        backend=backend,
+        scheduler=scheduler,
+    )
     try:
         with exits_on_error("the output", output_dir / ".audioaug"):
             summary = run_pipeline(config, input_dir, output_dir, options, bar)
@@ -89,9 +151,12 @@ def run(config: Path, input_dir: Path, output_dir: Path, jobs: int | None, seed:
             click.echo(line)
         if not quiet:
             size = summary.planned_size.describe() if summary.planned_size else ""
-            click.echo(f"dry run: {summary.planned_items} to write ({size}), "
-                       f"{summary.planned_failures} would fail, {summary.skipped} skipped (already done), "
-                       f"{summary.ignored} ignored", err=True)
+            click.echo(
+                f"dry run: {summary.planned_items} to write ({size}), "
+                f"{summary.planned_failures} would fail, {summary.skipped} skipped (already done), "
+                f"{summary.ignored} ignored",
+                err=True,
+            )
             _warn_unmatched(summary)
         return
     if not quiet:
@@ -105,16 +170,24 @@ def _report(summary: Any, input_dir: Path, output_dir: Path) -> None:
     if not summary.inputs and not summary.interrupted:
         from audioaug_cli.io.audio import AUDIO_EXTENSIONS
 
-        ignored = (f" ({summary.ignored} file(s) ignored: not audio, or left out by --include/--exclude)"
-                   if summary.ignored else "")
-        click.echo(f"warning: no audio files in {input_dir}{ignored}; audioaug reads "
-                   f"{' '.join(AUDIO_EXTENSIONS)} files, in subfolders too", err=True)
+        ignored = (
+            f" ({summary.ignored} file(s) ignored: not audio, or left out by --include/--exclude)"
+            if summary.ignored
+            else ""
+        )
+        click.echo(
+            f"warning: no audio files in {input_dir}{ignored}; audioaug reads "
+            f"{' '.join(AUDIO_EXTENSIONS)} files, in subfolders too",
+            err=True,
+        )
     _warn_unmatched(summary)
     if summary.failed:
         click.echo(f"{summary.failed} input(s) failed: see {output_dir / 'errors.csv'}", err=True)
     if summary.vanished:
-        click.echo(f"{summary.vanished} input(s) no longer in INPUT_DIR still have outputs here; "
-                   "--prune removes them", err=True)
+        click.echo(
+            f"{summary.vanished} input(s) no longer in INPUT_DIR still have outputs here; --prune removes them",
+            err=True,
+        )
     if summary.pruned:
         click.echo(f"pruned {summary.pruned} output(s) of inputs no longer in INPUT_DIR", err=True)
     if summary.interrupted:
@@ -124,8 +197,11 @@ def _report(summary: Any, input_dir: Path, output_dir: Path) -> None:
 def _warn_unmatched(summary: Any) -> None:
     unmatched = summary.unmatched_labels
     if unmatched:
-        click.echo(f"warning: {len(unmatched)} row(s) of --labels name no input found in INPUT_DIR "
-                   f"(first: {unmatched[0]}); file_name is relative to INPUT_DIR", err=True)
+        click.echo(
+            f"warning: {len(unmatched)} row(s) of --labels name no input found in INPUT_DIR "
+            f"(first: {unmatched[0]}); file_name is relative to INPUT_DIR",
+            err=True,
+        )
 
 
 def _write_summary(path: Path, summary: Any) -> None:

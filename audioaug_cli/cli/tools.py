@@ -16,17 +16,43 @@ from audioaug_cli.errors import EXIT_FAILED
 @click.command()
 @click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
 @click.argument("audio_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("-o", "--output-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Where the variants and the picture go. [default: preview/<file's stem>]")
-@option("--copies", type=click.IntRange(min=1, max=MAX_COPIES), default=None,
-        help="Variants to make. [default: the config's]")
+@click.option(
+    "-o",
+    "--output-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where the variants and the picture go. [default: preview/<file's stem>]",
+)
+@option(
+    "--copies",
+    type=click.IntRange(min=1, max=MAX_COPIES),
+    default=None,
+    help="Variants to make. [default: the config's]",
+)
 @option("--seed", type=click.IntRange(min=0), default=None, help="Override the config's seed (as run's --seed).")
-@click.option("--start", type=click.FloatRange(min=0), default=None, metavar="SECONDS",
-              help="Preview only a part of AUDIO_FILE, from this time. [default: its start]")
-@click.option("--duration", type=click.FloatRange(min=0, min_open=True), default=None, metavar="SECONDS",
-              help="Preview only this long a part of AUDIO_FILE. [default: to its end]")
-def preview(config: Path, audio_file: Path, output_dir: Path | None, copies: int | None, seed: int | None,
-            start: float | None, duration: float | None) -> None:
+@click.option(
+    "--start",
+    type=click.FloatRange(min=0),
+    default=None,
+    metavar="SECONDS",
+    help="Preview only a part of AUDIO_FILE, from this time. [default: its start]",
+)
+@click.option(
+    "--duration",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    metavar="SECONDS",
+    help="Preview only this long a part of AUDIO_FILE. [default: to its end]",
+)
+def preview(
+    config: Path,
+    audio_file: Path,
+    output_dir: Path | None,
+    copies: int | None,
+    seed: int | None,
+    start: float | None,
+    duration: float | None,
+) -> None:
     """Make a few variants of AUDIO_FILE exactly as `run` would, and a picture of them.
 
     The picture (<stem>.png) shows the original and each variant as waveform and log-mel
@@ -69,13 +95,23 @@ def _applied(transforms: str) -> str:
 @click.command()
 @click.argument("output_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.argument("file_names", nargs=-1, metavar="[FILE_NAME]...")
-@click.option("--input-dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
-              help="Where the sources are now. [default: the INPUT_DIR audioaug.json records]")
-@option("-j", "--jobs", type=click.IntRange(min=1), default=None,
-        help="Worker processes. [default: usable CPUs; 1 runs in-process]")
+@click.option(
+    "--input-dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="Where the sources are now. [default: the INPUT_DIR audioaug.json records]",
+)
+@option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Worker processes. [default: usable CPUs; 1 runs in-process]",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Print only the outputs that do not match.")
-def replay(output_dir: Path, file_names: tuple[str, ...], input_dir: Path | None, jobs: int | None,
-           quiet: bool) -> None:
+def replay(
+    output_dir: Path, file_names: tuple[str, ...], input_dir: Path | None, jobs: int | None, quiet: bool
+) -> None:
     """Make outputs again from their manifest rows and say whether each matches its file, byte for byte.
 
     Reads the config and INPUT_DIR recorded in OUTPUT_DIR/audioaug.json, and each output's source,

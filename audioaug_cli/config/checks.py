@@ -48,8 +48,11 @@ class Checker:
             seen: set[Any] = set()
             for k, v in node.value:
                 if k.value in seen:
-                    self.problems.append(Problem(location((*path, k.value)), "duplicate key; each key may "
-                                                 "appear once", k.start_mark.line + 1))
+                    self.problems.append(
+                        Problem(
+                            location((*path, k.value)), "duplicate key; each key may appear once", k.start_mark.line + 1
+                        )
+                    )
                 seen.add(k.value)
                 self._check_duplicate_keys(v, (*path, k.value))
         elif isinstance(node, yaml.SequenceNode):
@@ -63,8 +66,9 @@ class Checker:
                 hint = suggest(str(key), valid) or f" (expected {', '.join(valid)})"
                 self.problem((*path, key), f"unknown key{hint}", key_line=True)
 
-    def integer(self, data: dict[str, Any], path: Place, key: str, default: Any, minimum: int,
-                maximum: int | None = None) -> Any:
+    def integer(
+        self, data: dict[str, Any], path: Place, key: str, default: Any, minimum: int, maximum: int | None = None
+    ) -> Any:
         value = data.get(key, default)
         if value is default:
             return default
@@ -79,8 +83,9 @@ class Checker:
             return default
         return value
 
-    def number(self, data: dict[str, Any], path: Place, key: str, default: Any, minimum: float,
-               above: bool = False) -> Any:
+    def number(
+        self, data: dict[str, Any], path: Place, key: str, default: Any, minimum: float, above: bool = False
+    ) -> Any:
         """A number at least ``minimum`` (greater than it, with ``above``); null only where the default is."""
         value = data.get(key, default)
         if value is default or (value is None and default is None):
@@ -98,6 +103,9 @@ class Checker:
         if any(value is v or (type(value) is type(v) and value == v) for v in valid):
             return value
         shown = " or ".join(kind(v) if not isinstance(v, str) else v for v in valid)
-        self.problem((*path, key), f"expected {shown}, found {kind(value)}"
-                     + (suggest(value, [v for v in valid if isinstance(v, str)]) if isinstance(value, str) else ""))
+        self.problem(
+            (*path, key),
+            f"expected {shown}, found {kind(value)}"
+            + (suggest(value, [v for v in valid if isinstance(v, str)]) if isinstance(value, str) else ""),
+        )
         return default

@@ -38,8 +38,11 @@ def entry(check: Checker, value: Any, path: Place, spec: bool = False) -> Node |
         name, body = next(iter(value.items()))
         body = {} if body is None else body
     else:
-        check.problem(path, "expected a transform name, or a mapping of one transform name to its "
-                     f"parameters (e.g. PitchShift: {{p: 0.5}}), found {kind(value)}")
+        check.problem(
+            path,
+            "expected a transform name, or a mapping of one transform name to its "
+            f"parameters (e.g. PitchShift: {{p: 0.5}}), found {kind(value)}",
+        )
         return None
     if not isinstance(name, str):
         check.problem(path, f"expected a transform name, found {kind(name)}")
@@ -47,8 +50,9 @@ def entry(check: Checker, value: Any, path: Place, spec: bool = False) -> Node |
     here = (*path, name)
     depth = 1 + sum(isinstance(part, str) and part[:1].isupper() for part in path)  # the entries above
     if depth > MAX_NESTING:
-        check.problem(path, f"transforms are nested more than {MAX_NESTING} levels deep here; "
-                     "a pipeline never needs that many")
+        check.problem(
+            path, f"transforms are nested more than {MAX_NESTING} levels deep here; a pipeline never needs that many"
+        )
         return None
     if name in registry.REFUSED:
         check.problem(path, f"{name} is not allowed: {registry.REFUSED[name]}")
@@ -58,13 +62,15 @@ def entry(check: Checker, value: Any, path: Place, spec: bool = False) -> Node |
         leaves, others = others, leaves
     if name in others:
         where = "spectrogram.pipeline" if spec else "the waveform pipeline"
-        check.problem(path, f"{name} is a {'waveform' if spec else 'spectrogram'} transform: it belongs in "
-                     f"{'the top-level pipeline' if spec else 'spectrogram.pipeline'}, not in {where}")
+        check.problem(
+            path,
+            f"{name} is a {'waveform' if spec else 'spectrogram'} transform: it belongs in "
+            f"{'the top-level pipeline' if spec else 'spectrogram.pipeline'}, not in {where}",
+        )
         return None
     if name not in registry.COMPOSITIONS and name not in leaves:
         valid = [*leaves, *registry.COMPOSITIONS]
-        check.problem(path, f"unknown transform {name!r}{suggest(name, valid)} "
-                     "(`audioaug transforms` lists them)")
+        check.problem(path, f"unknown transform {name!r}{suggest(name, valid)} (`audioaug transforms` lists them)")
         return None
     if not isinstance(body, dict):
         check.problem(here, f"expected a mapping of parameters, found {kind(body)}")
@@ -79,9 +85,11 @@ def composition(check: Checker, name: str, body: dict[str, Any], here: Place, sp
     checked = parameters(check, name, params, here, skip=("transforms",))
     children = body.get("transforms")
     if not isinstance(children, list) or not children:
-        check.problem((*here, "transforms") if "transforms" in body else here,
-                     f"{name} needs 'transforms:', a non-empty list of transforms"
-                     + (f", found {kind(children)}" if "transforms" in body else ""))
+        check.problem(
+            (*here, "transforms") if "transforms" in body else here,
+            f"{name} needs 'transforms:', a non-empty list of transforms"
+            + (f", found {kind(children)}" if "transforms" in body else ""),
+        )
         return None
     nodes = [entry(check, c, (*here, "transforms", i), spec) for i, c in enumerate(children)]
     children_ok = [n for n in nodes if n is not None]
@@ -94,8 +102,10 @@ def composition(check: Checker, name: str, body: dict[str, Any], here: Place, sp
     if count is not None:
         low, high = (count, count) if isinstance(count, int) else (count[0], count[1] or len(nodes))
         if not 0 <= low <= high <= len(nodes):
-            check.problem((*here, "num_transforms"), f"must pick between 0 and {len(nodes)} transforms "
-                         f"with low <= high, found {kind(count)}")
+            check.problem(
+                (*here, "num_transforms"),
+                f"must pick between 0 and {len(nodes)} transforms with low <= high, found {kind(count)}",
+            )
     return Node(name, checked, tuple(children_ok))
 
 
@@ -104,8 +114,9 @@ def leaf(check: Checker, name: str, body: dict[str, Any], here: Place) -> Node |
     return None if checked is None else Node(name, checked)
 
 
-def parameters(check: Checker, name: str, body: dict[str, Any], here: Place,
-               skip: tuple[str, ...] = ()) -> dict[str, Any] | None:
+def parameters(
+    check: Checker, name: str, body: dict[str, Any], here: Place, skip: tuple[str, ...] = ()
+) -> dict[str, Any] | None:
     known = registry.params_of(name)
     renamed = registry.RENAMED.get(name, {})
     ok = True
@@ -115,8 +126,7 @@ def parameters(check: Checker, name: str, body: dict[str, Any], here: Place,
         if key not in known:
             ok = False
             if key in renamed:
-                check.problem(spot, f"unknown parameter; audiomentations renamed it to {renamed[key]}",
-                             key_line=True)
+                check.problem(spot, f"unknown parameter; audiomentations renamed it to {renamed[key]}", key_line=True)
             else:
                 hint = suggest(str(key), [*known, *skip]) or f" (valid: {', '.join(known)})"
                 check.problem(spot, f"unknown parameter{hint}", key_line=True)

@@ -52,15 +52,18 @@ class Limit:
 
 
 SECONDS = Limit(0.0, MAX_SECONDS, unit=" s")
-_BY_NAME: tuple[tuple[re.Pattern[str], Limit], ...] = tuple((re.compile(pattern), limit) for pattern, limit in (
-    (r"_freq$", Limit(1.0, 96_000.0, unit=" Hz")),
-    (r"_db$|_db_", Limit(-120.0, 120.0, unit=" dB")),
-    (r"_lufs$", Limit(-70.0, 0.0, unit=" LUFS")),
-    (r"amplitude$", Limit(0.0, math.inf)),
-    (r"_sample_rate$", Limit(1000.0, 192_000.0, unit=" Hz")),
-    (r"(^|_)(fade|crossfade|part)_duration$|_time$|_time_between_sounds$", SECONDS),
-    (r"_q$", Limit(0.0, 100.0, low_open=True)),
-))
+_BY_NAME: tuple[tuple[re.Pattern[str], Limit], ...] = tuple(
+    (re.compile(pattern), limit)
+    for pattern, limit in (
+        (r"_freq$", Limit(1.0, 96_000.0, unit=" Hz")),
+        (r"_db$|_db_", Limit(-120.0, 120.0, unit=" dB")),
+        (r"_lufs$", Limit(-70.0, 0.0, unit=" LUFS")),
+        (r"amplitude$", Limit(0.0, math.inf)),
+        (r"_sample_rate$", Limit(1000.0, 192_000.0, unit=" Hz")),
+        (r"(^|_)(fade|crossfade|part)_duration$|_time$|_time_between_sounds$", SECONDS),
+        (r"_q$", Limit(0.0, 100.0, low_open=True)),
+    )
+)
 
 # Parameters of one transform: (transform, parameter) -> limit.
 _BY_TRANSFORM: dict[tuple[str, str], Limit] = {
@@ -79,28 +82,42 @@ _BY_TRANSFORM: dict[tuple[str, str], Limit] = {
     ("RoomSimulator", "max_mic_distance"): Limit(0.01, 100.0, unit=" m"),
     ("RoomSimulator", "max_order"): Limit(0, 10),
     ("RoomSimulator", "padding"): Limit(0.01, 10.0, unit=" m"),
-    **{("RoomSimulator", f"{end}_size_{axis}"): Limit(1.0, 50.0, unit=" m")
-       for end in ("min", "max") for axis in "xyz"},
-    **{("RoomSimulator", f"{end}_source_{axis}"): Limit(0.0, 50.0, unit=" m")
-       for end in ("min", "max") for axis in "xyz"},
+    **{
+        ("RoomSimulator", f"{end}_size_{axis}"): Limit(1.0, 50.0, unit=" m") for end in ("min", "max") for axis in "xyz"
+    },
+    **{
+        ("RoomSimulator", f"{end}_source_{axis}"): Limit(0.0, 50.0, unit=" m")
+        for end in ("min", "max")
+        for axis in "xyz"
+    },
     **{("RoomSimulator", f"{end}_absorption_value"): Limit(0.0, 1.0, low_open=True) for end in ("min", "max")},
     **{("RoomSimulator", f"{end}_target_rt60"): Limit(0.0, 10.0, low_open=True, unit=" s") for end in ("min", "max")},
 }
 
 # Parameters whose range depends on the unit another parameter names.
 _BY_UNIT: dict[tuple[str, str], tuple[str, dict[str, Limit]]] = {
-    **{("Shift", key): ("shift_unit", {"fraction": Limit(-1.0, 1.0, low_open=True, high_open=True),
-                                       "seconds": Limit(-MAX_SECONDS, MAX_SECONDS, unit=" s"),
-                                       "samples": Limit(-MAX_SAMPLES, MAX_SAMPLES)})
-       for key in ("min_shift", "max_shift")},
-    **{("GainTransition", key): ("duration_unit", {"fraction": Limit(0.0, 1.0), "seconds": SECONDS,
-                                                   "samples": Limit(0, MAX_SAMPLES)})
-       for key in ("min_duration", "max_duration")},
+    **{
+        ("Shift", key): (
+            "shift_unit",
+            {
+                "fraction": Limit(-1.0, 1.0, low_open=True, high_open=True),
+                "seconds": Limit(-MAX_SECONDS, MAX_SECONDS, unit=" s"),
+                "samples": Limit(-MAX_SAMPLES, MAX_SAMPLES),
+            },
+        )
+        for key in ("min_shift", "max_shift")
+    },
+    **{
+        ("GainTransition", key): (
+            "duration_unit",
+            {"fraction": Limit(0.0, 1.0), "seconds": SECONDS, "samples": Limit(0, MAX_SAMPLES)},
+        )
+        for key in ("min_duration", "max_duration")
+    },
 }
 
 
-def value_problem(transform: str, key: str, value: Any, params: dict[str, Any], defaults: dict[str, Any]
-                  ) -> str | None:
+def value_problem(transform: str, key: str, value: Any, params: dict[str, Any], defaults: dict[str, Any]) -> str | None:
     """Why ``value`` cannot be ``transform``'s ``key`` (``params`` the entry's, ``defaults`` the
     signature's, for units and neighbours), or None."""
     numbers = list(_numbers(value))
@@ -126,11 +143,22 @@ def relation_problems(transform: str, params: dict[str, Any], defaults: dict[str
                 continue
             # audiomentations draws the source between these, in every room it may draw
             if max(low, padding) > min(high, size - padding):
-                key = next((k for k in (f"max_source_{axis}", f"min_source_{axis}", f"min_size_{axis}", "padding")
-                            if k in params), "padding")
-                found.append((key, f"the source cannot be placed inside every room: with padding {_number(padding)} "
-                              f"m, min_source_{axis} ({_number(low)}) to max_source_{axis} ({_number(high)}) must "
-                              f"overlap padding to min_size_{axis} ({_number(size)}) minus padding"))
+                key = next(
+                    (
+                        k
+                        for k in (f"max_source_{axis}", f"min_source_{axis}", f"min_size_{axis}", "padding")
+                        if k in params
+                    ),
+                    "padding",
+                )
+                found.append(
+                    (
+                        key,
+                        f"the source cannot be placed inside every room: with padding {_number(padding)} "
+                        f"m, min_source_{axis} ({_number(low)}) to max_source_{axis} ({_number(high)}) must "
+                        f"overlap padding to min_size_{axis} ({_number(size)}) minus padding",
+                    )
+                )
     return found
 
 

@@ -66,8 +66,10 @@ def parse_config(text: str, source: str = "<config>", base_dir: Path | None = No
     except yaml.MarkedYAMLError as exc:
         raise ConfigError(source, [_yaml_problem(exc)]) from None
     except yaml.reader.ReaderError as exc:
-        raise ConfigError(source, [Problem("", f"not YAML text: character #x{exc.character:04x} at "
-                                           f"position {exc.position} is not allowed")]) from None
+        raise ConfigError(
+            source,
+            [Problem("", f"not YAML text: character #x{exc.character:04x} at position {exc.position} is not allowed")],
+        ) from None
     except yaml.YAMLError as exc:
         raise ConfigError(source, [Problem("", f"not valid YAML: {' '.join(str(exc).split())}")]) from None
     checker = Checker(node, Path(base_dir) if base_dir else Path.cwd())
@@ -95,8 +97,12 @@ def _expansion_problem(root: yaml.Node) -> Problem | None:
             on_path.discard(key)
             sizes[key] = 1 + sum(sizes[id(c)] for c in children)
             if sizes[key] > MAX_NODES:
-                return Problem("", f"the YAML expands to more than {MAX_NODES:,} values once its aliases (*name) "
-                               "are expanded: a config is never that large", node.start_mark.line + 1)
+                return Problem(
+                    "",
+                    f"the YAML expands to more than {MAX_NODES:,} values once its aliases (*name) "
+                    "are expanded: a config is never that large",
+                    node.start_mark.line + 1,
+                )
             continue
         if key in sizes:
             continue

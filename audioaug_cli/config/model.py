@@ -51,8 +51,9 @@ class Node:
 
 def holds_nodes(value: Any) -> bool:
     """Whether a parameter's value is a node, or a non-empty list of them."""
-    return isinstance(value, Node) or (isinstance(value, list) and bool(value)
-                                       and all(isinstance(v, Node) for v in value))
+    return isinstance(value, Node) or (
+        isinstance(value, list) and bool(value) and all(isinstance(v, Node) for v in value)
+    )
 
 
 def _node_value_dict(value: Any) -> Any:
@@ -132,11 +133,24 @@ class FeatureSettings:
 
     def to_dict(self) -> dict[str, Any]:
         """As recorded in audioaug.json and hashed."""
-        return {"n_fft": self.n_fft, "hop_length": self.hop_length, "win_length": self.win_length,
-                "window": self.window, "center": self.center, "n_mels": self.n_mels, "fmin": self.fmin,
-                "fmax": self.fmax, "htk": self.htk, "norm": self.norm, "pad_mode": self.pad_mode,
-                "power": self.power, "db": None if self.db is None else self.db.to_dict(), "layout": self.layout,
-                "write_audio": self.write_audio, "pipeline": [node.to_dict() for node in self.pipeline]}
+        return {
+            "n_fft": self.n_fft,
+            "hop_length": self.hop_length,
+            "win_length": self.win_length,
+            "window": self.window,
+            "center": self.center,
+            "n_mels": self.n_mels,
+            "fmin": self.fmin,
+            "fmax": self.fmax,
+            "htk": self.htk,
+            "norm": self.norm,
+            "pad_mode": self.pad_mode,
+            "power": self.power,
+            "db": None if self.db is None else self.db.to_dict(),
+            "layout": self.layout,
+            "write_audio": self.write_audio,
+            "pipeline": [node.to_dict() for node in self.pipeline],
+        }
 
 
 @dataclass(frozen=True)
@@ -191,9 +205,13 @@ class Config:
     def extension(self) -> str:
         return "." + self.format
 
-    def with_overrides(self, seed: int | None = None, copies: int | None = None,
-                       include_original: bool | None = None) -> Config:
+    def with_overrides(
+        self, seed: int | None = None, copies: int | None = None, include_original: bool | None = None
+    ) -> Config:
         """The same config with ``--seed`` / ``--copies`` / ``--include-original`` applied."""
-        return replace(self, seed=self.seed if seed is None else seed,
-                       copies=self.copies if copies is None else copies,
-                       include_original=self.include_original if include_original is None else include_original)
+        return replace(
+            self,
+            seed=self.seed if seed is None else seed,
+            copies=self.copies if copies is None else copies,
+            include_original=self.include_original if include_original is None else include_original,
+        )

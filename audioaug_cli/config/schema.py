@@ -25,37 +25,72 @@ def config_schema() -> dict[str, Any]:
     for name in registry.COMPOSITIONS:  # the same compositions, over spectrogram transforms
         defs[f"spec_{name}"] = _entry_schema(name, entry="spec_entry")
     spec_entries = [*spec_names, *registry.COMPOSITIONS]
-    defs["spec_entry"] = {"anyOf": [{"enum": spec_entries}, *({"$ref": f"#/$defs/{n}"} for n in spec_names),
-                                    *({"$ref": f"#/$defs/spec_{n}"} for n in registry.COMPOSITIONS)]}
-    defs["transform_or_list"] = {"anyOf": [{"$ref": "#/$defs/entry"},
-                                           {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/entry"}}]}
+    defs["spec_entry"] = {
+        "anyOf": [
+            {"enum": spec_entries},
+            *({"$ref": f"#/$defs/{n}"} for n in spec_names),
+            *({"$ref": f"#/$defs/spec_{n}"} for n in registry.COMPOSITIONS),
+        ]
+    }
+    defs["transform_or_list"] = {
+        "anyOf": [{"$ref": "#/$defs/entry"}, {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/entry"}}]
+    }
     properties: dict[str, Any] = {
         "version": {"const": 1, "description": "The config format version."},
         "seed": {"type": "integer", "minimum": 0, "default": 0, "description": "The run seed."},
-        "copies": {"anyOf": [
-            {"type": "integer", "minimum": 1, "maximum": MAX_COPIES},
-            {"type": "object", "additionalProperties": False, "required": ["by"], "properties": {
-                "by": {"type": "string", "minLength": 1, "description": "The --labels column to read."},
-                "default": {"type": "integer", "minimum": 0, "maximum": MAX_COPIES, "default": 1,
-                            "description": "Copies for an input with no label row, or a value not listed."},
-                "values": {"type": "object", "additionalProperties": {
-                    "type": "integer", "minimum": 0, "maximum": MAX_COPIES}},
-            }}],
+        "copies": {
+            "anyOf": [
+                {"type": "integer", "minimum": 1, "maximum": MAX_COPIES},
+                {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["by"],
+                    "properties": {
+                        "by": {"type": "string", "minLength": 1, "description": "The --labels column to read."},
+                        "default": {
+                            "type": "integer",
+                            "minimum": 0,
+                            "maximum": MAX_COPIES,
+                            "default": 1,
+                            "description": "Copies for an input with no label row, or a value not listed.",
+                        },
+                        "values": {
+                            "type": "object",
+                            "additionalProperties": {"type": "integer", "minimum": 0, "maximum": MAX_COPIES},
+                        },
+                    },
+                },
+            ],
             "default": 1,
             "description": "Augmented variants per input file, or per label: {by: COLUMN, default: N, "
-                           "values: {label: N}}."},
-        "audio": {"type": ["object", "null"], "additionalProperties": False, "properties": {
-            "sample_rate": {"type": ["integer", "null"], "minimum": 1,
-                            "description": "null keeps each file's rate; an integer resamples on load."},
-            "mono": {"type": "boolean", "default": False, "description": "Mix down to mono on load."},
-        }},
-        "output": {"type": ["object", "null"], "additionalProperties": False, "properties": {
-            "format": {"enum": list(FORMATS), "default": "wav"},
-            "subtype": {"type": "string", "description": "A soundfile subtype valid for the format, e.g. PCM_16."},
-            "manifest": {"type": "string", "pattern": r"^[^/\\.][^/\\]*\.csv$", "default": "manifest.csv"},
-        }},
-        "pipeline": {"type": ["array", "null"], "items": {"$ref": "#/$defs/entry"},
-                     "description": "The transforms, applied in order (a Compose)."},
+            "values: {label: N}}.",
+        },
+        "audio": {
+            "type": ["object", "null"],
+            "additionalProperties": False,
+            "properties": {
+                "sample_rate": {
+                    "type": ["integer", "null"],
+                    "minimum": 1,
+                    "description": "null keeps each file's rate; an integer resamples on load.",
+                },
+                "mono": {"type": "boolean", "default": False, "description": "Mix down to mono on load."},
+            },
+        },
+        "output": {
+            "type": ["object", "null"],
+            "additionalProperties": False,
+            "properties": {
+                "format": {"enum": list(FORMATS), "default": "wav"},
+                "subtype": {"type": "string", "description": "A soundfile subtype valid for the format, e.g. PCM_16."},
+                "manifest": {"type": "string", "pattern": r"^[^/\\.][^/\\]*\.csv$", "default": "manifest.csv"},
+            },
+        },
+        "pipeline": {
+            "type": ["array", "null"],
+            "items": {"$ref": "#/$defs/entry"},
+            "description": "The transforms, applied in order (a Compose).",
+        },
         "spectrogram": _spectrogram_schema(),
     }
     return {
@@ -116,8 +151,11 @@ def _entry_schema(name: str, entry: str = "entry") -> dict[str, Any]:
     described = docs.param_docs(name)
     props: dict[str, Any] = {}
     for param in registry.params_of(name).values():
-        found = {"type": "array", "minItems": 1, "items": {"$ref": f"#/$defs/{entry}"}} \
-            if param.name == "transforms" else schema(param.shape)
+        found = (
+            {"type": "array", "minItems": 1, "items": {"$ref": f"#/$defs/{entry}"}}
+            if param.name == "transforms"
+            else schema(param.shape)
+        )
         if param.name == "p":
             found = {"type": "number", "minimum": 0, "maximum": 1}
         if not param.required and docs.default_repr(param.default) == param.default:
@@ -131,5 +169,12 @@ def _entry_schema(name: str, entry: str = "entry") -> dict[str, Any]:
         body["required"] = required
     else:
         body = {"anyOf": [body, {"type": "null"}]}
-    return {"type": "object", "additionalProperties": False, "minProperties": 1, "maxProperties": 1,
-            "properties": {name: body}, "required": [name], "description": docs.summary(name)}
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "minProperties": 1,
+        "maxProperties": 1,
+        "properties": {name: body},
+        "required": [name],
+        "description": docs.summary(name),
+    }

@@ -43,8 +43,11 @@ def document(check: Checker, data: Any) -> Config:
     elif data["version"] != 1:
         check.problem(("version",), f"unsupported version {kind(data['version'])}; this audioaug reads version 1")
     seed = check.integer(data, (), "seed", 0, minimum=0)
-    copies = class_copies(check, data["copies"]) if isinstance(data.get("copies"), dict) \
+    copies = (
+        class_copies(check, data["copies"])
+        if isinstance(data.get("copies"), dict)
         else check.integer(data, (), "copies", 1, minimum=1, maximum=MAX_COPIES)
+    )
     audio = section(check, data, "audio", AUDIO_KEYS)
     sample_rate = audio.get("sample_rate")
     if sample_rate is not None:
@@ -54,17 +57,28 @@ def document(check: Checker, data: Any) -> Config:
         check.problem(("audio", "mono"), f"expected true or false, found {kind(mono)}")
     fmt, subtype, manifest = output(check, section(check, data, "output", OUTPUT_KEYS))
     if subtype == "OPUS" and sample_rate is not None and sample_rate not in OPUS_RATES:
-        check.problem(("audio", "sample_rate"), f"Opus (output.subtype) holds only "
-                      f"{', '.join(str(r) for r in OPUS_RATES)} Hz audio, found {sample_rate}")
+        check.problem(
+            ("audio", "sample_rate"),
+            f"Opus (output.subtype) holds only {', '.join(str(r) for r in OPUS_RATES)} Hz audio, found {sample_rate}",
+        )
     if "pipeline" not in data:
         check.problem((), "missing 'pipeline' (a list of transforms; [] copies the audio unchanged)")
     pipeline = entries.node_list(check, data.get("pipeline"), ("pipeline",))
     features = spectrogram(check, data.get("spectrogram"))
     if not check.problems:
         entries.try_construct(check, pipeline, list(features.pipeline) if features else None)
-    return Config(seed=seed, copies=copies, sample_rate=sample_rate, mono=bool(mono), format=fmt,
-                  subtype=subtype, manifest=manifest, pipeline=tuple(pipeline), base_dir=str(check.base_dir),
-                  spectrogram=features)
+    return Config(
+        seed=seed,
+        copies=copies,
+        sample_rate=sample_rate,
+        mono=bool(mono),
+        format=fmt,
+        subtype=subtype,
+        manifest=manifest,
+        pipeline=tuple(pipeline),
+        base_dir=str(check.base_dir),
+        spectrogram=features,
+    )
 
 
 def section(check: Checker, data: dict[str, Any], key: str, valid: tuple[str, ...]) -> dict[str, Any]:
@@ -83,20 +97,32 @@ def output(check: Checker, output: dict[str, Any]) -> tuple[str, str, str]:
 
     fmt = output.get("format", "wav")
     if fmt not in FORMATS:
-        check.problem(("output", "format"), f"expected one of {', '.join(FORMATS)}, found {kind(fmt)}"
-                      + suggest(str(fmt), list(FORMATS)))
+        check.problem(
+            ("output", "format"),
+            f"expected one of {', '.join(FORMATS)}, found {kind(fmt)}" + suggest(str(fmt), list(FORMATS)),
+        )
         fmt = "wav"
     subtype = output.get("subtype", DEFAULT_SUBTYPES[fmt])
     valid = list(soundfile.available_subtypes(FORMATS[fmt]))
     if not isinstance(subtype, str) or not soundfile.check_format(FORMATS[fmt], subtype):
-        check.problem(("output", "subtype"), f"{kind(subtype)} is not a subtype {fmt} files can hold "
-                      f"(valid: {', '.join(valid)}){suggest(str(subtype), valid)}")
+        check.problem(
+            ("output", "subtype"),
+            f"{kind(subtype)} is not a subtype {fmt} files can hold "
+            f"(valid: {', '.join(valid)}){suggest(str(subtype), valid)}",
+        )
         subtype = DEFAULT_SUBTYPES[fmt]
     manifest = output.get("manifest", "manifest.csv")
-    if not isinstance(manifest, str) or not manifest.endswith(".csv") or "/" in manifest or "\\" in manifest \
-            or manifest.startswith(".") or manifest in ("errors.csv",):
-        check.problem(("output", "manifest"), f"expected a file name ending in .csv (e.g. metadata.csv), "
-                      f"found {kind(manifest)}")
+    if (
+        not isinstance(manifest, str)
+        or not manifest.endswith(".csv")
+        or "/" in manifest
+        or "\\" in manifest
+        or manifest.startswith(".")
+        or manifest in ("errors.csv",)
+    ):
+        check.problem(
+            ("output", "manifest"), f"expected a file name ending in .csv (e.g. metadata.csv), found {kind(manifest)}"
+        )
         manifest = "manifest.csv"
     return fmt, subtype, manifest
 
@@ -118,8 +144,10 @@ def class_copies(check: Checker, value: dict[str, Any]) -> ClassCopies | int:
             if isinstance(count, int) and not isinstance(count, bool) and 0 <= count <= MAX_COPIES:
                 counts[str(label)] = count
             else:
-                check.problem((*here, "values", str(label)), f"expected copies, an integer from 0 to "
-                              f"{MAX_COPIES:,}, found {kind(count)}")
+                check.problem(
+                    (*here, "values", str(label)),
+                    f"expected copies, an integer from 0 to {MAX_COPIES:,}, found {kind(count)}",
+                )
     return ClassCopies(by, default, counts) if isinstance(by, str) and by else 1
 
 
@@ -148,8 +176,11 @@ def settings(check: Checker, value: dict[str, Any], here: Place, record: type[An
     for f in fields(record):
         key, annotation, limits = f.name, hints[f.name], f.metadata
         default = default_of(f)
-        members = typing.get_args(annotation) if typing.get_origin(annotation) in (typing.Union, types.UnionType) \
+        members = (
+            typing.get_args(annotation)
+            if typing.get_origin(annotation) in (typing.Union, types.UnionType)
             else (annotation,)
+        )
         nullable = type(None) in members
         kinds = [m for m in members if m is not type(None)]
         given = value.get(key, default)
@@ -175,8 +206,9 @@ def db_scale(check: Checker, value: Any, here: Place) -> DbScale:
     if isinstance(value, DbScale):  # absent: the default
         return value
     if not isinstance(value, dict):
-        check.problem(here, f"expected a mapping with {', '.join(DB_KEYS)}, or null for linear values, "
-                      f"found {kind(value)}")
+        check.problem(
+            here, f"expected a mapping with {', '.join(DB_KEYS)}, or null for linear values, found {kind(value)}"
+        )
         return DbScale()
     return DbScale(**settings(check, value, here, DbScale))
 
@@ -189,7 +221,10 @@ def window(check: Checker, value: Any, here: Place) -> str:
             raise ValueError
         get_window(value, 16)
     except (ValueError, TypeError):
-        check.problem(here, f"expected a window name that scipy.signal.get_window knows (hann, hamming, "
-                      f"blackman, boxcar, ...), found {kind(value)}")
+        check.problem(
+            here,
+            f"expected a window name that scipy.signal.get_window knows (hann, hamming, "
+            f"blackman, boxcar, ...), found {kind(value)}",
+        )
         return "hann"
     return value

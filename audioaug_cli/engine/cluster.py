@@ -38,13 +38,19 @@ def dask_backend(scheduler: str | None, jobs: int) -> Iterator[tuple[Any, tuple[
                 raise UsageError(f"cannot reach the dask scheduler at {scheduler}: {exc}") from None
         else:
             with _ctrl_c_deferred():
-                cluster = stack.enter_context(LocalCluster(
-                    host="127.0.0.1", n_workers=jobs, threads_per_worker=1, processes=True,
-                    dashboard_address=None, silence_logs=logging.ERROR))
+                cluster = stack.enter_context(
+                    LocalCluster(
+                        host="127.0.0.1",
+                        n_workers=jobs,
+                        threads_per_worker=1,
+                        processes=True,
+                        dashboard_address=None,
+                        silence_logs=logging.ERROR,
+                    )
+                )
                 client = stack.enter_context(Client(cluster, set_as_default=False))
                 client.register_plugin(_quiet_shutdown())
         yield parallel_config(backend="dask", client=client), (KilledWorker,)
-
 
 
 def drop_distributed_cleanup_reports() -> None:

@@ -123,18 +123,33 @@ def augment_source(config: Config, task: Task, output_dir: str) -> list[Outcome]
                 if item.audio is not None:
                     write_bytes(os.path.join(output_dir, files[0]), item.audio)
                 elif writes_audio(config):
-                    write_audio(os.path.join(output_dir, files[0]), item.samples, sample_rate,
-                                FORMATS[config.format], config.subtype)
+                    write_audio(
+                        os.path.join(output_dir, files[0]),
+                        item.samples,
+                        sample_rate,
+                        FORMATS[config.format],
+                        config.subtype,
+                    )
             out, applied = item.samples, item.applied
         except Exception as exc:  # any failure is this item's alone, but for a full disk
             full = is_disk_full(exc)
             error = DISK_FULL if full else above_nyquist(augmenter.drawn(), sample_rate) or one_line(exc)
-            outcomes.append(Outcome(source.rel, copy, source.fingerprint, error=error, warnings=tuple(warned),
-                                    disk_full=full))
+            outcomes.append(
+                Outcome(source.rel, copy, source.fingerprint, error=error, warnings=tuple(warned), disk_full=full)
+            )
             continue
         channels, frames = (1, out.shape[0]) if out.ndim == 1 else out.shape
-        row = ManifestRow.make(files[0], source.rel, copy, seed, sample_rate, channels, frames, applied,
-                               files[-1] if features is not None else None)
+        row = ManifestRow.make(
+            files[0],
+            source.rel,
+            copy,
+            seed,
+            sample_rate,
+            channels,
+            frames,
+            applied,
+            files[-1] if features is not None else None,
+        )
         outcomes.append(Outcome(source.rel, copy, source.fingerprint, row=row, warnings=tuple(warned)))
     return outcomes
 
@@ -150,13 +165,17 @@ def _name_max(folder: str) -> int:
 
 def _name_too_long(config: Config, source: str, copies: tuple[int, ...], output_dir: str) -> str | None:
     """Why this source's outputs cannot be named in OUTPUT_DIR, or None."""
-    longest = max((name for copy in copies for name in item_files(config, source, copy)),
-                  key=lambda name: len(os.path.basename(name).encode()))
+    longest = max(
+        (name for copy in copies for name in item_files(config, source, copy)),
+        key=lambda name: len(os.path.basename(name).encode()),
+    )
     size = len(os.path.basename(longest).encode())
     if size <= _name_max(output_dir):
         return None
-    return (f"its output name ({size} bytes, {os.path.basename(longest)[:24]}...) is longer than the "
-            f"{_name_max(output_dir)} bytes OUTPUT_DIR's file system allows; shorten the input's name")
+    return (
+        f"its output name ({size} bytes, {os.path.basename(longest)[:24]}...) is longer than the "
+        f"{_name_max(output_dir)} bytes OUTPUT_DIR's file system allows; shorten the input's name"
+    )
 
 
 @dataclass(frozen=True)
@@ -169,8 +188,15 @@ class RenderedItem:
     applied: list[dict[str, Any]]  # the manifest's transforms
 
 
-def render_item(config: Config, augmenter: WaveformPipeline, features: FeatureAugmenter | None,
-                samples: np.ndarray, sample_rate: int, copy: int, seed: int) -> RenderedItem:
+def render_item(
+    config: Config,
+    augmenter: WaveformPipeline,
+    features: FeatureAugmenter | None,
+    samples: np.ndarray,
+    sample_rate: int,
+    copy: int,
+    seed: int,
+) -> RenderedItem:
     """One item, in memory: what `run` writes and `replay` compares. Copy 0 is the source as it
     is (--include-original), with its clean feature.
 
@@ -203,9 +229,11 @@ def above_nyquist(applied: list[dict[str, Any]], sample_rate: int) -> str | None
     for entry in applied:
         frequency = entry["params"].get("center_freq", entry["params"].get("cutoff_freq"))
         if isinstance(frequency, (int, float)) and frequency >= sample_rate / 2:
-            return (f"{entry['name']}: its frequencies lie above this input's Nyquist frequency ({sample_rate // 2} "
-                    "Hz), where it cannot filter; lower them, or resample every input with `audio: {sample_rate: "
-                    "...}` in the config")
+            return (
+                f"{entry['name']}: its frequencies lie above this input's Nyquist frequency ({sample_rate // 2} "
+                "Hz), where it cannot filter; lower them, or resample every input with `audio: {sample_rate: "
+                "...}` in the config"
+            )
     return None
 
 
@@ -232,6 +260,8 @@ def one_line(exc: BaseException) -> str:
     if isinstance(exc, ItemError):
         return text
     if type(exc).__name__ == "MultichannelAudioNotSupportedException":  # raised by audiomentations
-        return (f"{text.split()[0]} works on mono audio only, and this input has more than one channel: "
-                "`audio: {mono: true}` in the config mixes every input down to mono")
+        return (
+            f"{text.split()[0]} works on mono audio only, and this input has more than one channel: "
+            "`audio: {mono: true}` in the config mixes every input down to mono"
+        )
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

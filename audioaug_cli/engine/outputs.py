@@ -58,9 +58,11 @@ def refuse_foreign_files(output_dir: Path, manifest: str, planned: Callable[[], 
 
 def _refusal(output_dir: Path, name: str, count: int = 1) -> UsageError:
     more = f" (and {count - 1} more)" if count > 1 else ""
-    return UsageError(f"OUTPUT_DIR {output_dir} already holds {name}{more}, which no audioaug run wrote, where this "
-                      "run would write; audioaug never replaces a file it did not write: move it away, or choose "
-                      "another OUTPUT_DIR")
+    return UsageError(
+        f"OUTPUT_DIR {output_dir} already holds {name}{more}, which no audioaug run wrote, where this "
+        "run would write; audioaug never replaces a file it did not write: move it away, or choose "
+        "another OUTPUT_DIR"
+    )
 
 
 def _output_like_files(output_dir: Path) -> Iterable[str]:

@@ -13,10 +13,26 @@ from audioaug_cli.config.model import Config
 
 WAV_HEADER = 44
 NPY_HEADER = 128
-_BYTES_PER_SAMPLE = {"PCM_S8": 1, "PCM_U8": 1, "PCM_16": 2, "PCM_24": 3, "PCM_32": 4, "FLOAT": 4, "DOUBLE": 8,
-                     "ULAW": 1, "ALAW": 1, "IMA_ADPCM": 0.5, "MS_ADPCM": 0.5, "GSM610": 0.21, "G721_32": 0.5,
-                     "G723_24": 0.375, "G723_40": 0.625, "NMS_ADPCM_16": 0.25, "NMS_ADPCM_24": 0.375,
-                     "NMS_ADPCM_32": 0.5}
+_BYTES_PER_SAMPLE = {
+    "PCM_S8": 1,
+    "PCM_U8": 1,
+    "PCM_16": 2,
+    "PCM_24": 3,
+    "PCM_32": 4,
+    "FLOAT": 4,
+    "DOUBLE": 8,
+    "ULAW": 1,
+    "ALAW": 1,
+    "IMA_ADPCM": 0.5,
+    "MS_ADPCM": 0.5,
+    "GSM610": 0.21,
+    "G721_32": 0.5,
+    "G723_24": 0.375,
+    "G723_40": 0.625,
+    "NMS_ADPCM_16": 0.25,
+    "NMS_ADPCM_24": 0.375,
+    "NMS_ADPCM_32": 0.5,
+}
 
 
 @dataclass(frozen=True)

@@ -36,8 +36,17 @@ class Provenance:
     @classmethod
     def of(cls, config: Config, status: str, counts: dict[str, int], input_dir: Path | None = None) -> Provenance:
         recorded = config.to_dict()
-        return cls(recorded, config.hash, config.seed, recorded["copies"], versions(), status, counts,
-                   str(input_dir) if input_dir is not None else None, config.base_dir)
+        return cls(
+            recorded,
+            config.hash,
+            config.seed,
+            recorded["copies"],
+            versions(),
+            status,
+            counts,
+            str(input_dir) if input_dir is not None else None,
+            config.base_dir,
+        )
 
     def write(self, output_dir: Path) -> None:
         text = json.dumps(asdict(self), indent=2) + "\n"
@@ -52,8 +61,9 @@ def read_provenance(output_dir: Path) -> Provenance | None:
     except (FileNotFoundError, NotADirectoryError):
         return None
     except (OSError, ValueError, TypeError):
-        raise UsageError(f"{path} is unreadable, so this OUTPUT_DIR cannot be resumed; "
-                         "--overwrite starts over") from None
+        raise UsageError(
+            f"{path} is unreadable, so this OUTPUT_DIR cannot be resumed; --overwrite starts over"
+        ) from None
 
 
 def recorded_config(previous: Provenance) -> Config:
@@ -66,8 +76,10 @@ def recorded_config(previous: Provenance) -> Config:
     include_original = bool(record.pop("include_original", False))
     record["pipeline"] = [_entry(node) for node in record["pipeline"]]
     if record.get("spectrogram") is not None:
-        record["spectrogram"] = {**record["spectrogram"],
-                                 "pipeline": [_entry(node) for node in record["spectrogram"]["pipeline"]]}
+        record["spectrogram"] = {
+            **record["spectrogram"],
+            "pipeline": [_entry(node) for node in record["spectrogram"]["pipeline"]],
+        }
     config = parse_config(yaml.safe_dump(record), PROVENANCE, base_dir=Path(previous.config_dir or "."))
     config = config.with_overrides(include_original=include_original)
     if config.hash != previous.config_hash:
@@ -77,9 +89,14 @@ def recorded_config(previous: Provenance) -> Config:
 
 def _entry(node: dict[str, Any]) -> dict[str, Any]:
     """A recorded node ({name, params[, transforms]}) back as a config entry ({Name: {params}})."""
-    body = {key: _entry(value) if _is_node(value) else [_entry(v) for v in value]
-            if isinstance(value, list) and value and all(_is_node(v) for v in value) else value
-            for key, value in node["params"].items()}
+    body = {
+        key: _entry(value)
+        if _is_node(value)
+        else [_entry(v) for v in value]
+        if isinstance(value, list) and value and all(_is_node(v) for v in value)
+        else value
+        for key, value in node["params"].items()
+    }
     if "transforms" in node:
         body["transforms"] = [_entry(child) for child in node["transforms"]]
     return {node["name"]: body}
@@ -95,12 +112,16 @@ def check_resumable(config: Config, output_dir: Path) -> None:
     if previous is None or previous.config_hash == config.hash:
         return
     old, new = previous.config, config.to_dict()
-    changes = [f"{k} {json.dumps(old.get(k))} -> {json.dumps(new[k])}" for k in ("seed", "copies")
-               if old.get(k) != new[k]]
-    changes += [f"{k} differs" for k in dict.fromkeys([*new, *old])
-                if k not in ("seed", "copies") and old.get(k) != new.get(k)]
-    raise UsageError(f"OUTPUT_DIR {output_dir} was made with a different config ({'; '.join(changes)}); "
-                     "use --overwrite to start over, or choose another OUTPUT_DIR")
+    changes = [
+        f"{k} {json.dumps(old.get(k))} -> {json.dumps(new[k])}" for k in ("seed", "copies") if old.get(k) != new[k]
+    ]
+    changes += [
+        f"{k} differs" for k in dict.fromkeys([*new, *old]) if k not in ("seed", "copies") and old.get(k) != new.get(k)
+    ]
+    raise UsageError(
+        f"OUTPUT_DIR {output_dir} was made with a different config ({'; '.join(changes)}); "
+        "use --overwrite to start over, or choose another OUTPUT_DIR"
+    )
 
 
 def is_finished(output_dir: Path) -> bool:
@@ -148,6 +169,6 @@ def _dist_info_versions() -> dict[str, str]:
             continue
         for name in names:
             if name.endswith(".dist-info"):
-                package, _dash, version = name[:-len(".dist-info")].partition("-")
+                package, _dash, version = name[: -len(".dist-info")].partition("-")
                 found.setdefault(package.lower(), version)
     return found

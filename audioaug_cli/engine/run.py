@@ -54,8 +54,13 @@ class RunOptions:
     scheduler: str | None = None  # dask: an existing scheduler's address; None starts a LocalCluster
 
 
-def run(config: Config | str | Path, input_dir: str | Path, output_dir: str | Path,
-        options: RunOptions = RunOptions(), reporter: Reporter | None = None) -> Summary:
+def run(
+    config: Config | str | Path,
+    input_dir: str | Path,
+    output_dir: str | Path,
+    options: RunOptions = RunOptions(),
+    reporter: Reporter | None = None,
+) -> Summary:
     """Augment every audio file under input_dir into output_dir. See SPEC for the guarantees.
 
     ``config`` is a loaded Config or a config file's path.
@@ -73,8 +78,9 @@ class Run:
     """One run of a config over INPUT_DIR into OUTPUT_DIR. Checks what can be checked before
     anything is written when made; :meth:`execute` or :meth:`dry_run` then does the work once."""
 
-    def __init__(self, config: Config, input_dir: str | Path, output_dir: str | Path, options: RunOptions,
-                 reporter: Reporter):
+    def __init__(
+        self, config: Config, input_dir: str | Path, output_dir: str | Path, options: RunOptions, reporter: Reporter
+    ):
         self.input_dir = Path(input_dir).absolute()  # workers may run elsewhere
         self.output_dir = Path(output_dir).absolute()
         self.options, self.reporter = options, reporter
@@ -112,10 +118,13 @@ class Run:
             lock.acquire()
         except OSError as exc:
             if is_disk_full(exc):
-                raise DiskFullError(f"no space left on the filesystem of OUTPUT_DIR {self.output_dir}: nothing was "
-                                    "done; free some space and rerun") from None
-            raise UsageError(f"cannot write to OUTPUT_DIR {self.output_dir}: {exc.strerror or exc}; nothing was "
-                             "written") from None
+                raise DiskFullError(
+                    f"no space left on the filesystem of OUTPUT_DIR {self.output_dir}: nothing was "
+                    "done; free some space and rerun"
+                ) from None
+            raise UsageError(
+                f"cannot write to OUTPUT_DIR {self.output_dir}: {exc.strerror or exc}; nothing was written"
+            ) from None
 
     def _run_locked(self, cluster: Any) -> None:
         summary, output_dir = self.summary, self.output_dir
@@ -196,8 +205,12 @@ class Run:
         """Make what finished survive, then write the files that describe it: manifest, errors, provenance."""
         config, output_dir = self.config, self.output_dir
         state.commit()
-        write_manifest(output_dir / config.manifest, state.rows(), self.labels,
-                       COLUMNS if config.spectrogram is None else FEATURE_COLUMNS)
+        write_manifest(
+            output_dir / config.manifest,
+            state.rows(),
+            self.labels,
+            COLUMNS if config.spectrogram is None else FEATURE_COLUMNS,
+        )
         write_errors(output_dir / ERRORS, state.errors())
         Provenance.of(config, status, state.counts(), self.input_dir).write(output_dir)
 
@@ -207,8 +220,10 @@ class Run:
             kept += " and recorded"
         else:
             kept += ", but the manifest could not be updated (a rerun writes it)"
-        raise DiskFullError(f"no space left on the filesystem of OUTPUT_DIR {self.output_dir}: {kept}; "
-                            "free some space and rerun the same command to do the rest")
+        raise DiskFullError(
+            f"no space left on the filesystem of OUTPUT_DIR {self.output_dir}: {kept}; "
+            "free some space and rerun the same command to do the rest"
+        )
 
     def _handle_vanished(self, state: RunState) -> None:
         """Inputs that are gone: their failures are forgotten; their outputs kept, or pruned."""
@@ -234,8 +249,9 @@ class Run:
 
     def _pending(self, source: Source, state: RunState) -> tuple[int, ...]:
         """The copies of a source that are not done yet."""
-        return tuple(c for c in self.copies_of(source)
-                     if not state.is_done(source.rel, c, source.fingerprint, self.output_dir))
+        return tuple(
+            c for c in self.copies_of(source) if not state.is_done(source.rel, c, source.fingerprint, self.output_dir)
+        )
 
     def _count_todo(self, state: RunState) -> int:
         return sum(len(self._pending(s, state)) for s in self._sources())
@@ -275,8 +291,9 @@ class Run:
                     summary.planned.append(f"{source.rel} -> fails: {source.problem}")
                     summary.planned_failures += len(task.copies)
                     continue
-                summary.planned.extend(f"{source.rel} -> {' '.join(item_files(self.config, source.rel, c))}"
-                                       for c in task.copies)
+                summary.planned.extend(
+                    f"{source.rel} -> {' '.join(item_files(self.config, source.rel, c))}" for c in task.copies
+                )
                 summary.planned_items += len(task.copies)
                 size.add(planned_size(self.config, source.path), len(task.copies))
         finally:
@@ -304,8 +321,10 @@ class Run:
             return
         if path is None:
             raise UsageError(f"the config's copies are by the label column {copies.by!r}: give --labels CSV")
-        raise UsageError(f"{path}: no column {copies.by!r}, which the config's copies are by; found "
-                         f"columns: {', '.join(labels.columns) or 'none'}{suggest(copies.by, labels.columns)}")
+        raise UsageError(
+            f"{path}: no column {copies.by!r}, which the config's copies are by; found "
+            f"columns: {', '.join(labels.columns) or 'none'}{suggest(copies.by, labels.columns)}"
+        )
 
 
 @contextmanager

@@ -57,8 +57,10 @@ class OutputLock:
         except BlockingIOError:
             holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
             os.close(fd)
-            raise UsageError(f"another audioaug run (pid {holder}) is writing to OUTPUT_DIR {self.output_dir}; "
-                             "wait for it to finish, or choose another OUTPUT_DIR") from None
+            raise UsageError(
+                f"another audioaug run (pid {holder}) is writing to OUTPUT_DIR {self.output_dir}; "
+                "wait for it to finish, or choose another OUTPUT_DIR"
+            ) from None
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
         self.fd = fd
@@ -113,8 +115,10 @@ class RunState:
             os.posix_fallocate(fd, 0, RESERVE_BYTES)
         except OSError as exc:
             if exc.errno in DISK_FULL:
-                raise DiskFullError(f"the filesystem of {self.reserve.parent.parent} is full: nothing was done; "
-                                    "free some space and rerun") from None
+                raise DiskFullError(
+                    f"the filesystem of {self.reserve.parent.parent} is full: nothing was done; "
+                    "free some space and rerun"
+                ) from None
             # a filesystem without fallocate: run without a reserve
         finally:
             os.close(fd)
@@ -125,25 +129,26 @@ class RunState:
 
     def is_done(self, source: str, copy: int, fingerprint: str, output_dir: Path) -> bool:
         with self.lock:
-            found = self.db.execute("SELECT row FROM outputs WHERE source=? AND copy=? AND fingerprint=?",
-                                    (source, copy, fingerprint)).fetchone()
+            found = self.db.execute(
+                "SELECT row FROM outputs WHERE source=? AND copy=? AND fingerprint=?", (source, copy, fingerprint)
+            ).fetchone()
         return found is not None and all((output_dir / n).is_file() for n in ManifestRow.from_json(found[0]).files)
 
     def record_output(self, row: ManifestRow, fingerprint: str) -> None:
         with self.lock:
-            self.db.execute("INSERT OR REPLACE INTO outputs VALUES (?, ?, ?, ?, ?)",
-                            (row.source, row.copy, fingerprint, row.file_name, row.to_json()))
+            self.db.execute(
+                "INSERT OR REPLACE INTO outputs VALUES (?, ?, ?, ?, ?)",
+                (row.source, row.copy, fingerprint, row.file_name, row.to_json()),
+            )
             self.db.execute("DELETE FROM failures WHERE source=? AND copy=?", (row.source, row.copy))
             self._maybe_commit()
 
     def record_failure(self, source: str, copy: int, fingerprint: str, error: str) -> tuple[str, ...]:
         """Record a failed item; return the files of a stale output it had, to be removed."""
         with self.lock:
-            old = self.db.execute("SELECT row FROM outputs WHERE source=? AND copy=?",
-                                  (source, copy)).fetchone()
+            old = self.db.execute("SELECT row FROM outputs WHERE source=? AND copy=?", (source, copy)).fetchone()
             self.db.execute("DELETE FROM outputs WHERE source=? AND copy=?", (source, copy))
-            self.db.execute("INSERT OR REPLACE INTO failures VALUES (?, ?, ?, ?)",
-                            (source, copy, fingerprint, error))
+            self.db.execute("INSERT OR REPLACE INTO failures VALUES (?, ?, ?, ?)", (source, copy, fingerprint, error))
             self._maybe_commit()
         return ManifestRow.from_json(old[0]).files if old else ()
 
@@ -157,15 +162,19 @@ class RunState:
         with self.lock:
             found = self.db.execute(
                 "SELECT source FROM outputs WHERE source NOT IN (SELECT source FROM seen) UNION "
-                "SELECT source FROM failures WHERE source NOT IN (SELECT source FROM seen) ORDER BY source")
+                "SELECT source FROM failures WHERE source NOT IN (SELECT source FROM seen) ORDER BY source"
+            )
             return [s for (s,) in found]
 
     def forget_source(self, source: str, keep_outputs: bool) -> list[str]:
         """Drop an input's failures, and unless keep_outputs its outputs; return their file names."""
         with self.lock:
             self.db.execute("DELETE FROM failures WHERE source=?", (source,))
-            names = [name for (row,) in self.db.execute("SELECT row FROM outputs WHERE source=?", (source,))
-                     for name in ManifestRow.from_json(row).files]
+            names = [
+                name
+                for (row,) in self.db.execute("SELECT row FROM outputs WHERE source=?", (source,))
+                for name in ManifestRow.from_json(row).files
+            ]
             if not keep_outputs:
                 self.db.execute("DELETE FROM outputs WHERE source=?", (source,))
             return names
@@ -179,7 +188,8 @@ class RunState:
         """(source, error) for every failed input: its first failed copy's reason."""
         yield from self.db.execute(
             "SELECT source, error FROM failures f WHERE copy = "
-            "(SELECT MIN(copy) FROM failures g WHERE g.source = f.source) ORDER BY source")
+            "(SELECT MIN(copy) FROM failures g WHERE g.source = f.source) ORDER BY source"
+        )
 
     def counts(self) -> dict[str, int]:
         outputs = self.db.execute("SELECT COUNT(*), COUNT(DISTINCT source) FROM outputs").fetchone()

@@ -42,11 +42,20 @@ class Summary:
 
     def to_dict(self) -> dict[str, Any]:
         """What --summary-json writes."""
-        found = {"exit_code": self.exit_code, "written": self.written, "skipped": self.skipped,
-                 "failed": self.failed, "ignored": self.ignored, "seconds": round(self.seconds, 3),
-                 "audio_seconds": round(self.audio_seconds, 3), "interrupted": self.interrupted,
-                 "stopped_early": self.stopped_early, "vanished": self.vanished, "pruned": self.pruned,
-                 "unmatched_labels": len(self.unmatched_labels)}
+        found = {
+            "exit_code": self.exit_code,
+            "written": self.written,
+            "skipped": self.skipped,
+            "failed": self.failed,
+            "ignored": self.ignored,
+            "seconds": round(self.seconds, 3),
+            "audio_seconds": round(self.audio_seconds, 3),
+            "interrupted": self.interrupted,
+            "stopped_early": self.stopped_early,
+            "vanished": self.vanished,
+            "pruned": self.pruned,
+            "unmatched_labels": len(self.unmatched_labels),
+        }
         if self.planned_size is not None:
             found["planned"] = self.planned_items
             found["planned_failures"] = self.planned_failures
@@ -57,8 +66,10 @@ class Summary:
     def line(self) -> str:
         rate = self.audio_seconds / self.seconds if self.seconds > 0 else 0.0
         head = "interrupted" if self.interrupted else "done"
-        return (f"{head}: {self.written} written, {self.skipped} skipped (already done), {self.failed} failed, "
-                f"{self.ignored} ignored in {self.seconds:.1f}s ({rate:.1f} audio-s/s)")
+        return (
+            f"{head}: {self.written} written, {self.skipped} skipped (already done), {self.failed} failed, "
+            f"{self.ignored} ignored in {self.seconds:.1f}s ({rate:.1f} audio-s/s)"
+        )
 
 
 class Reporter(Protocol):

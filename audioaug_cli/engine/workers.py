@@ -17,8 +17,7 @@ from typing import Any
 from audioaug_cli.config.model import Config
 from audioaug_cli.engine.item import Outcome, Task, augment_source, augment_unit
 
-WORKER_DIED = ("the worker process died while augmenting this file (killed by the system, "
-               "e.g. out of memory?)")
+WORKER_DIED = "the worker process died while augmenting this file (killed by the system, e.g. out of memory?)"
 UNIT_BYTES = 2 << 20  # at most this many input bytes x copies per unit of work...
 UNIT_ITEMS = 8  # ...and at most this many items, so that results (and the resume state) keep flowing
 
@@ -42,8 +41,9 @@ def _at_most(jobs: int | None) -> int:
         return os.cpu_count() or 1
 
 
-def execute(config: Config, tasks: Iterable[Task], output_dir: Path, jobs: int | None,
-            cluster: Any = None) -> Generator[list[Outcome], None, None]:
+def execute(
+    config: Config, tasks: Iterable[Task], output_dir: Path, jobs: int | None, cluster: Any = None
+) -> Generator[list[Outcome], None, None]:
     """Run tasks in this process, in ``jobs`` local workers (None: one per usable CPU), or on a dask
     cluster (``cluster``: joblib's parallel_config for it and what a lost worker raises), yielding
     results as they finish.
@@ -71,8 +71,9 @@ def execute(config: Config, tasks: Iterable[Task], output_dir: Path, jobs: int |
     yield from _in_local_workers(config, itertools.chain(first, remaining), output_dir, workers)
 
 
-def _in_local_workers(config: Config, remaining: Iterator[list[Task]], output_dir: Path, jobs: int
-                      ) -> Iterator[list[Outcome]]:
+def _in_local_workers(
+    config: Config, remaining: Iterator[list[Task]], output_dir: Path, jobs: int
+) -> Iterator[list[Outcome]]:
     """Units of work on worker processes; a few more are in flight than there are workers, and
     results come back as they finish."""
     while True:
@@ -104,8 +105,7 @@ class _PoolBroken(Exception):
         self.suspects = suspects
 
 
-def _in_a_pool(config: Config, remaining: Iterator[list[Task]], output_dir: Path, jobs: int
-               ) -> Iterator[list[Outcome]]:
+def _in_a_pool(config: Config, remaining: Iterator[list[Task]], output_dir: Path, jobs: int) -> Iterator[list[Outcome]]:
     from concurrent.futures import FIRST_COMPLETED, Future, wait
     from concurrent.futures.process import BrokenProcessPool
 
@@ -160,8 +160,12 @@ def _pool(jobs: int) -> Any:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    return ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork"),
-                               initializer=_worker_started, initargs=(os.getpid(),))
+    return ProcessPoolExecutor(
+        max_workers=jobs,
+        mp_context=multiprocessing.get_context("fork"),
+        initializer=_worker_started,
+        initargs=(os.getpid(),),
+    )
 
 
 def _worker_started(parent: int) -> None:
@@ -211,8 +215,13 @@ def _shut_down(executor: Any) -> None:
         executor.shutdown(wait=True)
 
 
-def _in_workers(config: Config, tasks: Iterable[Task], output_dir: Path, jobs: int | None,
-                worker_lost: tuple[type[BaseException], ...]) -> Iterator[list[Outcome]]:
+def _in_workers(
+    config: Config,
+    tasks: Iterable[Task],
+    output_dir: Path,
+    jobs: int | None,
+    worker_lost: tuple[type[BaseException], ...],
+) -> Iterator[list[Outcome]]:
     """joblib's Parallel over the tasks, with the backend in force (dask's)."""
     from joblib import Parallel, delayed
 
@@ -220,8 +229,7 @@ def _in_workers(config: Config, tasks: Iterable[Task], output_dir: Path, jobs: i
     lock = threading.Lock()
     while True:
         in_flight: dict[tuple[str, int], list[Task]] = {}
-        calls = (delayed(augment_unit)(config, unit, str(output_dir))
-                 for unit in _tracked(remaining, lock, in_flight))
+        calls = (delayed(augment_unit)(config, unit, str(output_dir)) for unit in _tracked(remaining, lock, in_flight))
         # Units are already sized for the workers; joblib's own batching would regroup them.
         parallel = Parallel(n_jobs=jobs, return_as="generator_unordered", batch_size=1)
         results = parallel(calls)
@@ -266,8 +274,9 @@ def units(tasks: Iterable[Task]) -> Iterator[list[Task]]:
         yield unit
 
 
-def _tracked(units: Iterator[list[Task]], lock: threading.Lock,
-             in_flight: dict[tuple[str, int], list[Task]]) -> Iterator[list[Task]]:
+def _tracked(
+    units: Iterator[list[Task]], lock: threading.Lock, in_flight: dict[tuple[str, int], list[Task]]
+) -> Iterator[list[Task]]:
     """Hand out units (joblib pulls from its own thread), remembering each until its result comes."""
     while True:
         with lock:

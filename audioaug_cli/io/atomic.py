@@ -30,8 +30,9 @@ def write_array(path: str | Path, array: np.ndarray) -> None:
 
 
 @contextmanager
-def atomic_file(path: str | Path, mode: str = "wb", newline: str | None = None, keep_if_same: bool = False,
-                buffering: int = -1) -> Iterator[IO]:  # type: ignore[type-arg]
+def atomic_file(
+    path: str | Path, mode: str = "wb", newline: str | None = None, keep_if_same: bool = False, buffering: int = -1
+) -> Iterator[IO]:  # type: ignore[type-arg]
     """Open a new temporary file beside ``path``; rename it into place only when the block completes.
 
     A reader never sees a partial file under the final name, whenever the process is killed.

@@ -21,8 +21,21 @@ from audioaug_cli.io.atomic import atomic_file, write_bytes
 T = TypeVar("T")
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff")  # what the walk takes, any case
 # Subtypes that decode from integers: they cannot hold NaN or infinity, so need no check.
-_INTEGER_CODED = ("PCM_", "ULAW", "ALAW", "ALAC_", "DPCM_", "DWVW_", "IMA_ADPCM", "MS_ADPCM", "GSM610",
-                  "VOX_ADPCM", "G721_", "G723_", "NMS_ADPCM_")
+_INTEGER_CODED = (
+    "PCM_",
+    "ULAW",
+    "ALAW",
+    "ALAC_",
+    "DPCM_",
+    "DWVW_",
+    "IMA_ADPCM",
+    "MS_ADPCM",
+    "GSM610",
+    "VOX_ADPCM",
+    "G721_",
+    "G723_",
+    "NMS_ADPCM_",
+)
 
 
 @dataclass(frozen=True)
@@ -52,8 +65,10 @@ def read_audio(path: str | Path, excerpt: Excerpt | None = None) -> tuple[np.nda
             if excerpt is not None:
                 first = round(excerpt.start * handle.samplerate)
                 if first >= handle.frames:
-                    raise ItemError(f"the excerpt starts at {excerpt.start:g} s, after the end of the audio "
-                                    f"({handle.frames / handle.samplerate:g} s)")
+                    raise ItemError(
+                        f"the excerpt starts at {excerpt.start:g} s, after the end of the audio "
+                        f"({handle.frames / handle.samplerate:g} s)"
+                    )
                 handle.seek(first)
                 frames = -1 if excerpt.duration is None else max(1, round(excerpt.duration * handle.samplerate))
             data = handle.read(frames, dtype="float32", always_2d=True)
@@ -117,8 +132,7 @@ def _check_readable(path: str | Path) -> None:
         size = os.stat(path).st_size
     except FileNotFoundError:
         target = os.readlink(path) if os.path.islink(path) else None
-        raise ItemError(f"broken symlink to {target}" if target else "no such file (deleted during the run?)") \
-            from None
+        raise ItemError(f"broken symlink to {target}" if target else "no such file (deleted during the run?)") from None
     except OSError as exc:
         raise ItemError(f"cannot read: {exc.strerror or exc}") from None
     if not os.access(path, os.R_OK):
@@ -178,11 +192,11 @@ def ogg_with_fixed_serial(data: memoryview | bytes) -> bytearray:
     """
     pages, position = [], 0
     while position < len(data):
-        if bytes(data[position:position + 4]) != b"OggS" or position + 27 > len(data):
+        if bytes(data[position : position + 4]) != b"OggS" or position + 27 > len(data):
             raise ValueError("not an Ogg stream")
         segments = data[position + 26]
-        size = 27 + segments + sum(data[position + 27:position + 27 + segments])
-        page = bytearray(data[position:position + size])
+        size = 27 + segments + sum(data[position + 27 : position + 27 + segments])
+        page = bytearray(data[position : position + size])
         page[14:18] = page[22:26] = bytes(4)  # serial and checksum, out of the hash
         pages.append(page)
         position += size
@@ -239,8 +253,10 @@ def _encode_into(target: object, samples: np.ndarray, sample_rate: int, fmt: str
     import soundfile
 
     if subtype == "OPUS" and sample_rate not in OPUS_RATES:
-        raise ItemError(f"Opus holds only {', '.join(str(r) for r in OPUS_RATES)} Hz audio, and this is "
-                        f"{sample_rate} Hz: `audio: {{sample_rate: 48000}}` in the config resamples every input")
+        raise ItemError(
+            f"Opus holds only {', '.join(str(r) for r in OPUS_RATES)} Hz audio, and this is "
+            f"{sample_rate} Hz: `audio: {{sample_rate: 48000}}` in the config resamples every input"
+        )
     channels = 1 if samples.ndim == 1 else samples.shape[0]
     try:
         with soundfile.SoundFile(target, "w", sample_rate, channels, subtype, format=fmt) as handle:

@@ -18,8 +18,10 @@ from pathlib import Path
 
 from audioaug_cli.io.audio import AUDIO_EXTENSIONS, Excerpt
 
-NOT_UTF8 = ("its name is not valid UTF-8, so its outputs and manifest rows could not name it; "
-            "rename it (e.g. `convmv -f latin1 -t utf8`)")
+NOT_UTF8 = (
+    "its name is not valid UTF-8, so its outputs and manifest rows could not name it; "
+    "rename it (e.g. `convmv -f latin1 -t utf8`)"
+)
 
 
 @dataclass(frozen=True)
@@ -68,8 +70,13 @@ def is_utf8(name: str) -> bool:
     return True
 
 
-def walk_inputs(input_dir: Path, output_dir: Path | None = None, include: tuple[str, ...] = (),
-                exclude: tuple[str, ...] = (), counts: WalkCounts | None = None) -> Iterator[Source]:
+def walk_inputs(
+    input_dir: Path,
+    output_dir: Path | None = None,
+    include: tuple[str, ...] = (),
+    exclude: tuple[str, ...] = (),
+    counts: WalkCounts | None = None,
+) -> Iterator[Source]:
     """Audio files under input_dir in sorted order (a folder's files, then its subfolders)."""
     walk = _Walk(input_dir, output_dir, include, exclude, counts if counts is not None else WalkCounts())
     yield from walk.folder(str(input_dir), "")
@@ -80,8 +87,14 @@ def _key(st: os.stat_result) -> tuple[int, int]:
 
 
 class _Walk:
-    def __init__(self, input_dir: Path, output_dir: Path | None, include: tuple[str, ...],
-                 exclude: tuple[str, ...], counts: WalkCounts):
+    def __init__(
+        self,
+        input_dir: Path,
+        output_dir: Path | None,
+        include: tuple[str, ...],
+        exclude: tuple[str, ...],
+        counts: WalkCounts,
+    ):
         self.include, self.exclude, self.counts = include, exclude, counts
         # Never entered: INPUT_DIR itself (it is the start), its ancestors (a link `up -> ..` would
         # walk everything around it), OUTPUT_DIR (the run's own outputs).
@@ -158,8 +171,11 @@ class _Walk:
                 continue
             if key in self.visited:
                 if link:
-                    self.counts.leave_out(rel, "a link to a folder already walked (or to INPUT_DIR or one "
-                                          "of its parents): not followed", counted=False)
+                    self.counts.leave_out(
+                        rel,
+                        "a link to a folder already walked (or to INPUT_DIR or one of its parents): not followed",
+                        counted=False,
+                    )
                 continue
             self.visited.add(key)
             yield from self.folder(entry.path, rel + "/")
@@ -207,16 +223,21 @@ def _read_sound_files(path: Path) -> tuple[str, ...]:
         files = [str(path)]
     else:
         others: list[str] = []
-        counts = WalkCounts(limit=MAX_SOUND_ENTRIES,
-                            report=lambda rel, reason: others.append(rel) if rel.lower().endswith(_OTHER_AUDIO)
-                            else None)
+        counts = WalkCounts(
+            limit=MAX_SOUND_ENTRIES,
+            report=lambda rel, reason: others.append(rel) if rel.lower().endswith(_OTHER_AUDIO) else None,
+        )
         try:
             files = [source.path for source in walk_inputs(path, counts=counts)]
         except WalkTooLarge:
-            raise SoundFolderError([f"{path} holds more than {MAX_SOUND_ENTRIES:,} files and folders: point it at "
-                                    "a folder of sounds"]) from None
-        problems = [f"{path / rel}: audioaug reads sounds that soundfile decodes ({' '.join(AUDIO_EXTENSIONS)}); "
-                    "convert it, e.g. to .flac" for rel in others]
+            raise SoundFolderError(
+                [f"{path} holds more than {MAX_SOUND_ENTRIES:,} files and folders: point it at a folder of sounds"]
+            ) from None
+        problems = [
+            f"{path / rel}: audioaug reads sounds that soundfile decodes ({' '.join(AUDIO_EXTENSIONS)}); "
+            "convert it, e.g. to .flac"
+            for rel in others
+        ]
         if not files and not problems:
             problems.append(f"{path} holds no audio files ({' '.join(AUDIO_EXTENSIONS)})")
         if problems:

@@ -33,10 +33,30 @@ class ManifestRow:
     feature_file: str | None = None  # relative to OUTPUT_DIR: the item's .npy, with a spectrogram: section
 
     @classmethod
-    def make(cls, file_name: str, source: str, copy: int, seed: int, sample_rate: int, channels: int,
-             frames: int, transforms: list[dict[str, Any]], feature_file: str | None = None) -> ManifestRow:
-        return cls(file_name, source, copy, seed, sample_rate, channels, frames, round(frames / sample_rate, 6),
-                   json.dumps(transforms), feature_file)
+    def make(
+        cls,
+        file_name: str,
+        source: str,
+        copy: int,
+        seed: int,
+        sample_rate: int,
+        channels: int,
+        frames: int,
+        transforms: list[dict[str, Any]],
+        feature_file: str | None = None,
+    ) -> ManifestRow:
+        return cls(
+            file_name,
+            source,
+            copy,
+            seed,
+            sample_rate,
+            channels,
+            frames,
+            round(frames / sample_rate, 6),
+            json.dumps(transforms),
+            feature_file,
+        )
 
     @property
     def files(self) -> tuple[str, ...]:
@@ -71,17 +91,22 @@ class Labels:
                 reader = csv.reader(handle)
                 header = tuple(next(reader, ()))
                 if "file_name" not in header:
-                    raise UsageError(f"{path}: the labels CSV needs a file_name column (paths relative to "
-                                     f"INPUT_DIR); found columns: {', '.join(header) or 'none'}")
+                    raise UsageError(
+                        f"{path}: the labels CSV needs a file_name column (paths relative to "
+                        f"INPUT_DIR); found columns: {', '.join(header) or 'none'}"
+                    )
                 twice = sorted({c for c in header if header.count(c) > 1})
                 if twice:
-                    raise UsageError(f"{path}: line 1: the column {twice[0]!r} appears more than once; "
-                                     "each column needs its own name")
+                    raise UsageError(
+                        f"{path}: line 1: the column {twice[0]!r} appears more than once; "
+                        "each column needs its own name"
+                    )
                 columns = tuple(c for c in header if c != "file_name")
                 clash = sorted(set(columns) & set(FEATURE_COLUMNS))
                 if clash:
-                    raise UsageError(f"{path}: label column(s) {', '.join(clash)} clash with manifest columns; "
-                                     "rename them")
+                    raise UsageError(
+                        f"{path}: label column(s) {', '.join(clash)} clash with manifest columns; rename them"
+                    )
                 name_at = header.index("file_name")
                 where = [header.index(c) for c in columns]
                 values: dict[str, tuple[str, ...]] = {}
@@ -92,8 +117,10 @@ class Labels:
                     cells += [""] * (len(header) - len(cells))
                     name = _relative(cells[name_at])
                     if name in lines:
-                        raise UsageError(f"{path}: line {reader.line_num}: {name} already has a row (line "
-                                         f"{lines[name]}); give each file one row")
+                        raise UsageError(
+                            f"{path}: line {reader.line_num}: {name} already has a row (line "
+                            f"{lines[name]}); give each file one row"
+                        )
                     lines[name] = reader.line_num
                     values[name] = tuple(cells[i] for i in where)
         except (OSError, UnicodeDecodeError, csv.Error) as exc:
@@ -115,14 +142,15 @@ def _relative(name: str) -> str:
     return name[2:] if name.startswith("./") else name
 
 
-def write_manifest(path: Path, rows: Iterable[ManifestRow], labels: Labels, columns: tuple[str, ...] = COLUMNS
-                   ) -> None:
+def write_manifest(path: Path, rows: Iterable[ManifestRow], labels: Labels, columns: tuple[str, ...] = COLUMNS) -> None:
     """Write rows (already sorted by source, copy) with the label columns appended, atomically."""
+
     def write(handle: IO[str]) -> None:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow((*columns, *labels.columns))
         for row in rows:
             writer.writerow((*row.values(columns), *labels.for_source(row.source)))
+
     write_text(path, write)
 
 
@@ -137,5 +165,6 @@ def write_errors(path: Path, errors: Iterable[tuple[str, str]]) -> int:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(ERROR_COLUMNS)
         writer.writerows(rows)
+
     write_text(path, write)
     return len(rows)

@@ -15,13 +15,36 @@ from typing import Any, Literal, Union
 import numpy as np
 
 TRANSFORM_SCHEMA = {"$ref": "#/$defs/transform_or_list"}
-_SIMPLE = {bool: "bool", int: "int", float: "number", str: "string", pathlib.Path: "path", dict: "mapping",
-           type(None): "null"}
-_NAMES = {"bool": "true or false", "int": "an integer", "number": "a number", "string": "a string",
-          "path": "a path", "mapping": "a mapping", "null": "null", "any": "any value", "transform": "a transform",
-          "numbers": "a list of numbers"}
-_TYPES = {"bool": "boolean", "int": "integer", "number": "number", "string": "string", "path": "string",
-          "mapping": "object", "null": "null"}
+_SIMPLE = {
+    bool: "bool",
+    int: "int",
+    float: "number",
+    str: "string",
+    pathlib.Path: "path",
+    dict: "mapping",
+    type(None): "null",
+}
+_NAMES = {
+    "bool": "true or false",
+    "int": "an integer",
+    "number": "a number",
+    "string": "a string",
+    "path": "a path",
+    "mapping": "a mapping",
+    "null": "null",
+    "any": "any value",
+    "transform": "a transform",
+    "numbers": "a list of numbers",
+}
+_TYPES = {
+    "bool": "boolean",
+    "int": "integer",
+    "number": "number",
+    "string": "string",
+    "path": "string",
+    "mapping": "object",
+    "null": "null",
+}
 _PLURAL = {"a number": "numbers", "an integer": "integers", "a string": "strings", "a path": "paths"}
 
 
@@ -84,11 +107,17 @@ def accepts(shape: Shape, value: Any) -> bool:
     if kind == "mapping":
         return isinstance(value, dict)
     if kind == "tuple":
-        return (isinstance(value, (list, tuple)) and len(value) == len(shape.parts)
-                and all(accepts(p, v) for p, v in zip(shape.parts, value, strict=True)))
+        return (
+            isinstance(value, (list, tuple))
+            and len(value) == len(shape.parts)
+            and all(accepts(p, v) for p, v in zip(shape.parts, value, strict=True))
+        )
     if kind == "list":
-        return isinstance(value, (list, tuple)) and all(accepts(shape.parts[0], v) for v in value) if shape.parts \
+        return (
+            isinstance(value, (list, tuple)) and all(accepts(shape.parts[0], v) for v in value)
+            if shape.parts
             else isinstance(value, (list, tuple))
+        )
     return True
 
 

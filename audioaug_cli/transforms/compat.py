@@ -55,9 +55,11 @@ def check_version(installed: str | None = None) -> None:
     numbers = tuple(int(part) for part in installed.split(".")[:2] if part.isdigit())
     low, high = SUPPORTED
     if not low <= numbers < high:
-        raise UsageError(f"audiomentations {installed} is installed; this audioaug works with "
-                         f"{low[0]}.{low[1]}.x only (it relies on how that version draws and loads): "
-                         "pip install 'audiomentations>=0.43,<0.44'")
+        raise UsageError(
+            f"audiomentations {installed} is installed; this audioaug works with "
+            f"{low[0]}.{low[1]}.x only (it relies on how that version draws and loads): "
+            "pip install 'audiomentations>=0.43,<0.44'"
+        )
 
 
 # -- 1. lazy loading --------------------------------------------------------------------------
@@ -81,12 +83,21 @@ def _read_init() -> tuple[dict[str, str], dict[str, Any]]:
         return exports, constants
     for statement in ast.parse(pathlib.Path(spec.origin).read_text(encoding="utf-8")).body:
         if isinstance(statement, ast.ImportFrom) and statement.module:
-            module = (f"audiomentations.{statement.module}" if statement.level == 1
-                      else statement.module if statement.level == 0 else "")
+            module = (
+                f"audiomentations.{statement.module}"
+                if statement.level == 1
+                else statement.module
+                if statement.level == 0
+                else ""
+            )
             if module.startswith("audiomentations."):
                 exports.update({alias.asname or alias.name: module for alias in statement.names})
-        elif (isinstance(statement, ast.Assign) and len(statement.targets) == 1
-              and isinstance(statement.targets[0], ast.Name) and isinstance(statement.value, ast.Constant)):
+        elif (
+            isinstance(statement, ast.Assign)
+            and len(statement.targets) == 1
+            and isinstance(statement.targets[0], ast.Name)
+            and isinstance(statement.value, ast.Constant)
+        ):
             constants[statement.targets[0].id] = statement.value.value
     return exports, constants
 

@@ -26,8 +26,12 @@ REFUSED = {"Lambda": "it runs arbitrary code, which a config may never name"}
 RENAMED = {
     "Shift": {"min_fraction": "min_shift", "max_fraction": "max_shift"},
     "Gain": {"min_gain_in_db": "min_gain_db", "max_gain_in_db": "max_gain_db"},
-    "AddGaussianSNR": {"min_SNR": "min_snr_db", "max_SNR": "max_snr_db",
-                       "min_snr_in_db": "min_snr_db", "max_snr_in_db": "max_snr_db"},
+    "AddGaussianSNR": {
+        "min_SNR": "min_snr_db",
+        "max_SNR": "max_snr_db",
+        "min_snr_in_db": "min_snr_db",
+        "max_snr_in_db": "max_snr_db",
+    },
     "AddBackgroundNoise": {"min_snr_in_db": "min_snr_db", "max_snr_in_db": "max_snr_db"},
     "AddShortNoises": {"min_snr_in_db": "min_snr_db", "max_snr_in_db": "max_snr_db"},
     "GainTransition": {"min_gain_in_db": "min_gain_db", "max_gain_in_db": "max_gain_db"},
@@ -36,9 +40,11 @@ RENAMED = {
 # Optional backends: the module a transform imports for a given choice, and its pip package.
 # audiomentations imports them lazily inside apply(); we check them when the config is loaded.
 BACKENDS: dict[str, list[tuple[dict[str, Any], str]]] = {
-    "Mp3Compression": [({"backend": "fast-mp3-augment"}, "fast_mp3_augment"),
-                       ({"backend": "lameenc"}, "lameenc"),
-                       ({"backend": "pydub"}, "pydub")],
+    "Mp3Compression": [
+        ({"backend": "fast-mp3-augment"}, "fast_mp3_augment"),
+        ({"backend": "lameenc"}, "lameenc"),
+        ({"backend": "pydub"}, "pydub"),
+    ],
     "RoomSimulator": [({}, "pyroomacoustics")],
     "LoudnessNormalization": [({}, "loudness")],
     "Limiter": [({}, "numpy_audio_limiter")],
@@ -75,9 +81,16 @@ def transform_names() -> tuple[str, ...]:
     exports = compat.exports()
     if not exports:
         return tuple(transform_classes())
-    return tuple(sorted(name for name, module in exports.items()
-                        if module.startswith("audiomentations.augmentations.")
-                        and name[:1].isupper() and not name.isupper() and name not in REFUSED))
+    return tuple(
+        sorted(
+            name
+            for name, module in exports.items()
+            if module.startswith("audiomentations.augmentations.")
+            and name[:1].isupper()
+            and not name.isupper()
+            and name not in REFUSED
+        )
+    )
 
 
 @cache
@@ -148,8 +161,7 @@ def params_of(name: str) -> dict[str, Param]:
             annotation = float if type(p.default) in (int, float) else type(p.default)  # Compose's p, shuffle
         params[pname] = Param(pname, annotation, p.default)
     if name == "SomeOf":  # annotated `int or tuple`, which evaluates to just `int`
-        params["num_transforms"] = Param("num_transforms", int | tuple[int, int | None],
-                                         inspect.Parameter.empty)
+        params["num_transforms"] = Param("num_transforms", int | tuple[int, int | None], inspect.Parameter.empty)
     return params
 
 
@@ -166,12 +178,19 @@ def missing_backend(name: str, params: dict[str, Any]) -> str | None:
 # cached): measured by running each transform with an empty NUMBA_CACHE_DIR. name -> parameters
 # that must hold (empty: always).
 NUMBA_COMPILED: dict[str, dict[str, Any]] = {
-    "AddBackgroundNoise": {}, "AddShortNoises": {}, "ApplyImpulseResponse": {},  # librosa.load
-    "AirAbsorption": {}, "Resample": {}, "Trim": {},
-    "PitchShift": {"method": "librosa_phase_vocoder"}, "TimeStretch": {"method": "librosa_phase_vocoder"},
+    "AddBackgroundNoise": {},
+    "AddShortNoises": {},
+    "ApplyImpulseResponse": {},  # librosa.load
+    "AirAbsorption": {},
+    "Resample": {},
+    "Trim": {},
+    "PitchShift": {"method": "librosa_phase_vocoder"},
+    "TimeStretch": {"method": "librosa_phase_vocoder"},
 }
-NUMBA_NOTICE = ("note: {what} librosa code that numba compiles on its first use on a machine (about 20 s, "
-                "once; the compiled code is cached beside librosa, or in NUMBA_CACHE_DIR)")
+NUMBA_NOTICE = (
+    "note: {what} librosa code that numba compiles on its first use on a machine (about 20 s, "
+    "once; the compiled code is cached beside librosa, or in NUMBA_CACHE_DIR)"
+)
 
 
 def compiles_librosa_code(nodes: Any, spectrogram: bool) -> bool:
@@ -194,6 +213,9 @@ def numba_cache_empty() -> bool:
     import os
 
     found = importlib.util.find_spec("librosa")
-    places = [os.environ["NUMBA_CACHE_DIR"]] if os.environ.get("NUMBA_CACHE_DIR") else [
-        *(found.submodule_search_locations or [] if found else []), os.path.expanduser("~/.cache/numba")]
+    places = (
+        [os.environ["NUMBA_CACHE_DIR"]]
+        if os.environ.get("NUMBA_CACHE_DIR")
+        else [*(found.submodule_search_locations or [] if found else []), os.path.expanduser("~/.cache/numba")]
+    )
     return not any(next(pathlib.Path(place).rglob("*.nbi"), None) for place in places if os.path.isdir(place))

@@ -38,11 +38,14 @@ def stft(x: np.ndarray, settings: FeatureSettings) -> np.ndarray:
     if settings.center:
         audio = np.pad(audio, [(0, 0), (n_fft // 2, n_fft // 2)], mode=settings.pad_mode)
     if audio.shape[-1] < n_fft:
-        raise ItemError(f"too short for the spectrogram: {x.shape[-1]} samples, fewer than n_fft "
-                        f"({n_fft}); with center: false each frame needs n_fft samples")
-    frames = np.lib.stride_tricks.sliding_window_view(audio, n_fft, axis=-1)[:, ::settings.hop]
-    spectrum: np.ndarray = scipy.fft.rfft(frames * _window(settings.window, settings.win_length or n_fft, n_fft),
-                                          axis=-1)
+        raise ItemError(
+            f"too short for the spectrogram: {x.shape[-1]} samples, fewer than n_fft "
+            f"({n_fft}); with center: false each frame needs n_fft samples"
+        )
+    frames = np.lib.stride_tricks.sliding_window_view(audio, n_fft, axis=-1)[:, :: settings.hop]
+    spectrum: np.ndarray = scipy.fft.rfft(
+        frames * _window(settings.window, settings.win_length or n_fft, n_fft), axis=-1
+    )
     return spectrum.astype(np.complex64, copy=False).swapaxes(-1, -2)
 
 
@@ -51,8 +54,9 @@ def _window(window: str, win_length: int, n_fft: int) -> np.ndarray:
     """librosa's analysis window: scipy's periodic window of win_length, centred in n_fft."""
     import librosa
 
-    window_array: np.ndarray = librosa.util.pad_center(librosa.filters.get_window(window, win_length, fftbins=True),
-                                                       size=n_fft).astype(np.float32)
+    window_array: np.ndarray = librosa.util.pad_center(
+        librosa.filters.get_window(window, win_length, fftbins=True), size=n_fft
+    ).astype(np.float32)
     return window_array
 
 
@@ -60,10 +64,11 @@ def feature_of_stft(spectrum: np.ndarray, sample_rate: int, settings: FeatureSet
     """Magnitude to ``power``, mel projection, decibels: the float32 (channels, bins, frames) feature."""
     values = np.abs(spectrum)
     if settings.power != 1.0:
-        values = values ** settings.power
+        values = values**settings.power
     if settings.n_mels is not None:
-        basis = _mel_basis(sample_rate, settings.n_fft, settings.n_mels, settings.fmin, settings.fmax,
-                           settings.htk, settings.norm)
+        basis = _mel_basis(
+            sample_rate, settings.n_fft, settings.n_mels, settings.fmin, settings.fmax, settings.htk, settings.norm
+        )
         # librosa.feature.melspectrogram's product, with the filters as a sparse matrix: the same sums,
         # in an order that does not depend on BLAS's thread count (features stay byte-identical
         # whatever -j), and faster, as each band holds only a few bins.
@@ -76,15 +81,23 @@ def feature_of_stft(spectrum: np.ndarray, sample_rate: int, settings: FeatureSet
 
 
 @lru_cache(maxsize=16)
-def _mel_basis(sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax: float | None, htk: bool,
-               norm: Literal["slaney"] | None) -> Any:
+def _mel_basis(
+    sample_rate: int,
+    n_fft: int,
+    n_mels: int,
+    fmin: float,
+    fmax: float | None,
+    htk: bool,
+    norm: Literal["slaney"] | None,
+) -> Any:
     """librosa's mel filters as a sparse matrix, made once per sample rate in a process (and so is
     librosa's warning about empty mel bands)."""
     import librosa
     from scipy.sparse import csr_array
 
-    return csr_array(librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax,
-                                         htk=htk, norm=norm))
+    return csr_array(
+        librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax, htk=htk, norm=norm)
+    )
 
 
 def clean_feature(x: np.ndarray, sample_rate: int, settings: FeatureSettings) -> np.ndarray:
@@ -124,8 +137,9 @@ class _Composition:
         return [self.children[i] for i in sorted(rng.choice(count, size=k, replace=False))]
 
 
-def build_spec_pipeline(nodes: tuple[Node, ...], path: tuple[str | int, ...] = ("spectrogram", "pipeline")
-                        ) -> _Composition:
+def build_spec_pipeline(
+    nodes: tuple[Node, ...], path: tuple[str | int, ...] = ("spectrogram", "pipeline")
+) -> _Composition:
     """The spectrogram pipeline's root: a Compose of its nodes. Raises ConstructionError, located."""
     root = _Composition("Compose", tuple(_build(n, (*path, i)) for i, n in enumerate(nodes)))
     _check_order(root, path)
@@ -159,14 +173,18 @@ def _check_order(root: _Composition, path: tuple[str | int, ...]) -> None:
     masked = False
     for leaf in _leaves(root):
         if isinstance(leaf, SpecTimeStretch) and masked:
-            raise ConstructionError(path, "SpecTimeStretch works on the STFT, before the mel and dB steps, so it "
-                                    "must come before every mask")
+            raise ConstructionError(
+                path,
+                "SpecTimeStretch works on the STFT, before the mel and dB steps, so it must come before every mask",
+            )
         masked = masked or not isinstance(leaf, SpecTimeStretch)
     for composition in _compositions(root):
         kinds = {isinstance(leaf, SpecTimeStretch) for leaf in _leaves(composition)}
         if composition.shuffle and len(kinds) == 2:
-            raise ConstructionError(path, "a Compose with shuffle: true may not hold both SpecTimeStretch and "
-                                    "masks: the stretch must come first")
+            raise ConstructionError(
+                path,
+                "a Compose with shuffle: true may not hold both SpecTimeStretch and masks: the stretch must come first",
+            )
 
 
 def _compositions(transform: Any) -> list[_Composition]:
@@ -214,8 +232,7 @@ class FeatureAugmenter:
         self._run(self.root, feature, rng, applied)
         return feature.result(), applied
 
-    def _run(self, transform: Any, feature: _Feature, rng: np.random.Generator,
-             applied: list[dict[str, Any]]) -> None:
+    def _run(self, transform: Any, feature: _Feature, rng: np.random.Generator, applied: list[dict[str, Any]]) -> None:
         if rng.random() >= transform.p:
             return
         if isinstance(transform, _Composition):
@@ -227,8 +244,9 @@ class FeatureAugmenter:
         applied.append({"name": type(transform).__name__, "params": params})
 
 
-def replay_features(x: np.ndarray, sample_rate: int, settings: FeatureSettings,
-                    applied: list[dict[str, Any]]) -> np.ndarray:
+def replay_features(
+    x: np.ndarray, sample_rate: int, settings: FeatureSettings, applied: list[dict[str, Any]]
+) -> np.ndarray:
     """The feature that spectrogram transforms with these recorded parameters give for ``x``: what
     a manifest row's feature_file holds, from its written audio and its ``transforms``."""
     feature = _Feature(x, sample_rate, settings)

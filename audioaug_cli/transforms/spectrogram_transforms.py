@@ -105,8 +105,11 @@ class _Mask(SpecTransform):
         for _ in range(self.count):
             width = int(rng.integers(0, widest + 1))
             masks.append([int(rng.integers(0, length - width + 1)), width])
-        value = float(array.mean(dtype=np.float64).astype(np.float32)) if self.mask_value == "mean" \
+        value = (
+            float(array.mean(dtype=np.float64).astype(np.float32))
+            if self.mask_value == "mean"
             else float(self.mask_value)
+        )
         return {"masks": masks, "mask_value": value}
 
     @classmethod
@@ -114,7 +117,7 @@ class _Mask(SpecTransform):
         out = array.copy()
         view = np.moveaxis(out, cls.axis, 0)
         for start, width in params["masks"]:
-            view[start:start + width] = params["mask_value"]
+            view[start : start + width] = params["mask_value"]
         return out
 
 
@@ -152,8 +155,14 @@ class SpecTimeMask(_Mask):
 
     axis = 2
 
-    def __init__(self, max_width: int = 100, count: int = 2, max_fraction: float = 1.0, mask_value: MaskValue = -1.0,
-                 p: float = 1.0):
+    def __init__(
+        self,
+        max_width: int = 100,
+        count: int = 2,
+        max_fraction: float = 1.0,
+        mask_value: MaskValue = -1.0,
+        p: float = 1.0,
+    ):
         super().__init__(max_width, count, mask_value, p)
         if not 0 <= max_fraction <= 1:
             raise ValueError(f"max_fraction must be between 0 and 1, found {max_fraction}")
@@ -164,4 +173,5 @@ class SpecTimeMask(_Mask):
 
 
 SPEC_TRANSFORMS: dict[str, type[SpecTransform]] = {
-    cls.__name__: cls for cls in (SpecFrequencyMask, SpecTimeMask, SpecTimeStretch)}
+    cls.__name__: cls for cls in (SpecFrequencyMask, SpecTimeMask, SpecTimeStretch)
+}

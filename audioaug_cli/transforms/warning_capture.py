@@ -76,8 +76,14 @@ def captured_warnings() -> Iterator[list[str]]:
                 _hook_replaced = None
 
 
-def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
-                  file: TextIO | None = None, line: str | None = None) -> None:
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
     found = getattr(_item_warnings, "found", None)
     if found is not None:
         found.append(" ".join(str(message).split()))

@@ -42,13 +42,15 @@ def build_node(node: Node, path: tuple[str | int, ...], base_dir: Path) -> Any:
         if key.endswith("_path"):  # the files the config check read, not a walk of audiomentations' own
             from audioaug_cli.io.inputs import sound_files
 
-            kwargs[key] = [file for v in (value if isinstance(value, list) else [value])
-                           for file in sound_files(base_dir / v)]
+            kwargs[key] = [
+                file for v in (value if isinstance(value, list) else [value]) for file in sound_files(base_dir / v)
+            ]
         elif isinstance(value, Node):
             kwargs[key] = build_node(value, (*here, key), base_dir)
         elif holds_nodes(value):
             kwargs[key] = compat.recording_compose_class()(
-                [build_node(v, (*here, key, i), base_dir) for i, v in enumerate(value)], p=1.0)
+                [build_node(v, (*here, key, i), base_dir) for i, v in enumerate(value)], p=1.0
+            )
     if node.transforms is not None:
         children = [build_node(c, (*here, "transforms", i), base_dir) for i, c in enumerate(node.transforms)]
         if isinstance(kwargs.get("num_transforms"), list):
@@ -59,8 +61,9 @@ def build_node(node: Node, path: tuple[str | int, ...], base_dir: Path) -> Any:
         return cls(children, **kwargs)
     missing = registry.missing_backend(name, node.params)
     if missing:
-        raise ConstructionError(path, f"{name} needs the optional package {missing}, which is not installed: "
-                                f"{registry.EXTRA_HINT}")
+        raise ConstructionError(
+            path, f"{name} needs the optional package {missing}, which is not installed: {registry.EXTRA_HINT}"
+        )
     try:
         return registry.transform_class(name)(**kwargs)
     except Exception as exc:  # whatever the constructor raises, these parameters are the cause
@@ -104,14 +107,16 @@ class WaveformPipeline:
             out = root(samples, sample_rate)
         return out, applied_transforms(root, self.base_dir)
 
-
     def drawn(self) -> list[dict[str, Any]]:
         """What this thread's pipeline drew for its last item, applied or not yet (when it failed)."""
         root = self._root()
         if root is None:
             return []
-        return [{"name": type(t).__name__, "params": t.parameters} for t in _walk(root)
-                if isinstance(getattr(t, "parameters", None), dict) and t.parameters.get("should_apply")]
+        return [
+            {"name": type(t).__name__, "params": t.parameters}
+            for t in _walk(root)
+            if isinstance(getattr(t, "parameters", None), dict) and t.parameters.get("should_apply")
+        ]
 
 
 def _children(transform: Any) -> list[Any]:

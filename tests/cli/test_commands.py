@@ -35,33 +35,49 @@ def test_validate_prints_the_pipeline_tree() -> None:
     result = cli("validate", ROOT / "configs" / "speech_asr.yaml")
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
-    assert lines[0].endswith("valid (version 1, seed 7, 3 copies per input, 16000 Hz, mono, flac PCM_16, "
-                             "manifest metadata.csv)")
-    assert lines[1:5] == ["pipeline",
-                          "├── TimeStretch(min_rate=0.9, max_rate=1.1, leave_length_unchanged=False, p=0.3)",
-                          "├── OneOf(p=0.8)",
-                          "│   ├── ApplyImpulseResponse(ir_path='irs/', p=1.0)"]
+    assert lines[0].endswith(
+        "valid (version 1, seed 7, 3 copies per input, 16000 Hz, mono, flac PCM_16, manifest metadata.csv)"
+    )
+    assert lines[1:5] == [
+        "pipeline",
+        "├── TimeStretch(min_rate=0.9, max_rate=1.1, leave_length_unchanged=False, p=0.3)",
+        "├── OneOf(p=0.8)",
+        "│   ├── ApplyImpulseResponse(ir_path='irs/', p=1.0)",
+    ]
     assert lines[-1] == "└── AddGaussianSNR(min_snr_db=20, max_snr_db=40, p=0.3)"
 
 
 def test_validate_shows_nested_transform_parameters(tmp_path: Path, write_config: ConfigWriter) -> None:
     (tmp_path / "n").mkdir()
     (tmp_path / "n" / "a.wav").write_bytes((ROOT / "configs" / "noises" / "hum_16k.wav").read_bytes())
-    config = write_config("version: 1\npipeline:\n  - AddBackgroundNoise:\n      sounds_path: n\n"
-                          "      noise_transform: [PolarityInversion, {Gain: {p: 1.0}}]\n")
+    config = write_config(
+        "version: 1\npipeline:\n  - AddBackgroundNoise:\n      sounds_path: n\n"
+        "      noise_transform: [PolarityInversion, {Gain: {p: 1.0}}]\n"
+    )
     result = cli("validate", config)
     assert result.exit_code == 0
     assert result.stdout.splitlines()[1:] == [
-        "pipeline", "└── AddBackgroundNoise(sounds_path='n')", "    noise_transform:",
-        "      ├── PolarityInversion()", "      └── Gain(p=1.0)"]
+        "pipeline",
+        "└── AddBackgroundNoise(sounds_path='n')",
+        "    noise_transform:",
+        "      ├── PolarityInversion()",
+        "      └── Gain(p=1.0)",
+    ]
 
 
 def test_transforms_lists_every_transform_with_a_summary() -> None:
     result = cli("transforms")
     assert result.exit_code == 0
     names = [line.split()[0] for line in result.stdout.splitlines()]
-    assert names == [*registry.transform_classes(), "Compose", "OneOf", "SomeOf", "SpecFrequencyMask", "SpecTimeMask",
-                     "SpecTimeStretch"]
+    assert names == [
+        *registry.transform_classes(),
+        "Compose",
+        "OneOf",
+        "SomeOf",
+        "SpecFrequencyMask",
+        "SpecTimeMask",
+        "SpecTimeStretch",
+    ]
     assert all(len(line.split(None, 1)) == 2 for line in result.stdout.splitlines())
     listed = json.loads(cli("transforms", "--json").stdout)
     assert [t["name"] for t in listed] == names and all(t["summary"] for t in listed)
@@ -76,9 +92,13 @@ def test_transforms_describes_one() -> None:
     info = json.loads(cli("transforms", "AddBackgroundNoise", "--json").stdout)
     params = {p["name"]: p for p in info["params"]}
     assert params["sounds_path"]["required"] and not params["p"]["required"]
-    assert params["min_snr_db"] == {"name": "min_snr_db", "type": "a number", "required": False, "default": 3.0,
-                                    "description": "Minimum signal-to-noise ratio in dB. Is only used if "
-                                                   "noise_rms is set to \"relative\""}
+    assert params["min_snr_db"] == {
+        "name": "min_snr_db",
+        "type": "a number",
+        "required": False,
+        "default": 3.0,
+        "description": 'Minimum signal-to-noise ratio in dB. Is only used if noise_rms is set to "relative"',
+    }
     assert info["multichannel"] is False
 
 
@@ -101,31 +121,37 @@ def test_schema_is_a_valid_json_schema_that_accepts_every_shipped_config() -> No
         assert list(validator.iter_errors(yaml.safe_load(config.read_text()))) == [], config.name
 
 
-@pytest.mark.parametrize("text", [
-    "version: 1\ncopies: 3\npipeline: []\n",
-    "version: 1\ncopies: {by: label, default: 1, values: {siren: 10, dog_bark: 4}}\npipeline: []\n",
-    "version: 1\ncopies: {by: label}\npipeline: []\n",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "version: 1\ncopies: 3\npipeline: []\n",
+        "version: 1\ncopies: {by: label, default: 1, values: {siren: 10, dog_bark: 4}}\npipeline: []\n",
+        "version: 1\ncopies: {by: label}\npipeline: []\n",
+    ],
+)
 def test_schema_accepts_what_validate_accepts(text: str, tmp_path: Path) -> None:
     (tmp_path / "c.yaml").write_text(text)
     assert cli("validate", tmp_path / "c.yaml").exit_code == 0
     assert list(jsonschema.Draft202012Validator(config_schema()).iter_errors(yaml.safe_load(text))) == []
 
 
-@pytest.mark.parametrize("text", [
-    "version: 1\npipeline:\n  - PitchShift: {min_semitone: 2}\n",
-    "version: 1\ncopie: 2\npipeline: []\n",
-    "version: 1\npipeline:\n  - PitchShift: {method: fast}\n",
-    "version: 1\npipeline:\n  - Gain: {p: 2}\n",
-    "version: 1\npipeline:\n  - Lambda\n",
-    "version: 1\npipeline: []\nspectrogram: {layout: channels_middle}\n",
-    "version: 1\npipeline: []\nspectrogram: {pipeline: [PitchShift]}\n",
-    "version: 1\npipeline: [SpecTimeMask]\n",
-    "version: 1\npipeline: []\nspectrogram: {pipeline: [{OneOf: {transforms: [{SpecTimeMask: {widht: 2}}]}}]}\n",
-    "version: 1\ncopies: 20000\npipeline: []\n",
-    "version: 1\ncopies: {by: label, default: 1, valeus: {siren: 10}}\npipeline: []\n",
-    "version: 1\ncopies: {default: 2}\npipeline: []\n",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "version: 1\npipeline:\n  - PitchShift: {min_semitone: 2}\n",
+        "version: 1\ncopie: 2\npipeline: []\n",
+        "version: 1\npipeline:\n  - PitchShift: {method: fast}\n",
+        "version: 1\npipeline:\n  - Gain: {p: 2}\n",
+        "version: 1\npipeline:\n  - Lambda\n",
+        "version: 1\npipeline: []\nspectrogram: {layout: channels_middle}\n",
+        "version: 1\npipeline: []\nspectrogram: {pipeline: [PitchShift]}\n",
+        "version: 1\npipeline: [SpecTimeMask]\n",
+        "version: 1\npipeline: []\nspectrogram: {pipeline: [{OneOf: {transforms: [{SpecTimeMask: {widht: 2}}]}}]}\n",
+        "version: 1\ncopies: 20000\npipeline: []\n",
+        "version: 1\ncopies: {by: label, default: 1, valeus: {siren: 10}}\npipeline: []\n",
+        "version: 1\ncopies: {default: 2}\npipeline: []\n",
+    ],
+)
 def test_schema_rejects_what_validate_rejects(text: str, tmp_path: Path) -> None:
     (tmp_path / "c.yaml").write_text(text)
     assert cli("validate", tmp_path / "c.yaml").exit_code == 2
@@ -152,12 +178,14 @@ def test_the_shipped_schema_file_is_up_to_date() -> None:
 def test_validate_and_transforms_stay_light() -> None:
     """They import audiomentations (the transforms named; soundfile for the subtypes) but not numba or
     librosa's core, nor joblib."""
-    code = ("import sys; from audioaug_cli.cli import main\n"
-            "for args in (['validate', 'configs/speech_asr.yaml'], ['transforms', 'PitchShift']):\n"
-            "    try: main(args)\n"
-            "    except SystemExit as e: assert e.code in (0, None), e.code\n"
-            "print(sorted(m for m in ('numba', 'librosa.core', 'joblib') if m in sys.modules))\n"
-            "print(sorted(m for m in ('audiomentations', 'soundfile') if m in sys.modules))")
+    code = (
+        "import sys; from audioaug_cli.cli import main\n"
+        "for args in (['validate', 'configs/speech_asr.yaml'], ['transforms', 'PitchShift']):\n"
+        "    try: main(args)\n"
+        "    except SystemExit as e: assert e.code in (0, None), e.code\n"
+        "print(sorted(m for m in ('numba', 'librosa.core', 'joblib') if m in sys.modules))\n"
+        "print(sorted(m for m in ('audiomentations', 'soundfile') if m in sys.modules))"
+    )
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     heavy, loaded = result.stdout.strip().splitlines()[-2:]
     assert heavy == "[]"
@@ -165,8 +193,10 @@ def test_validate_and_transforms_stay_light() -> None:
 
 
 def test_help_does_not_import_numpy() -> None:
-    code = "import sys; from audioaug_cli.cli import main\ntry: main(['--help'])\nexcept SystemExit: pass\n" \
-           "print('numpy' in sys.modules, 'yaml' in sys.modules)"
+    code = (
+        "import sys; from audioaug_cli.cli import main\ntry: main(['--help'])\nexcept SystemExit: pass\n"
+        "print('numpy' in sys.modules, 'yaml' in sys.modules)"
+    )
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert result.stdout.strip().splitlines()[-1] == "False False"
 
@@ -175,5 +205,7 @@ def test_the_transforms_page_is_up_to_date() -> None:
     shipped = (ROOT / "docs" / "transforms.md").read_text()
     regenerate = "regenerate: audioaug transforms --markdown > docs/transforms.md"
     assert shipped == cli("transforms", "--markdown").stdout, regenerate
-    assert all(f"### {name}\n" in shipped for name in [*registry.transform_classes(), *registry.COMPOSITIONS,
-                                                        *registry.spec_transform_classes()])
+    assert all(
+        f"### {name}\n" in shipped
+        for name in [*registry.transform_classes(), *registry.COMPOSITIONS, *registry.spec_transform_classes()]
+    )

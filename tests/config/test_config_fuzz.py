@@ -23,9 +23,15 @@ SCHEMA = config_schema()
 SLOW = {"RoomSimulator"}  # valid, but seconds per item: the fuzz keeps to quick transforms
 NAMES = sorted(set(registry.transform_classes()) - SLOW)
 
-junk = st.one_of(st.none(), st.booleans(), st.integers(-10, 10**6), st.floats(allow_nan=True, allow_infinity=True),
-                 st.text(max_size=6), st.lists(st.integers(-3, 3), max_size=3),
-                 st.dictionaries(st.text(max_size=4), st.integers(), max_size=2))
+junk = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-10, 10**6),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=6),
+    st.lists(st.integers(-3, 3), max_size=3),
+    st.dictionaries(st.text(max_size=4), st.integers(), max_size=2),
+)
 
 
 def plausible(param: registry.Param) -> st.SearchStrategy[Any]:
@@ -64,24 +70,35 @@ def valid_entry(draw: st.DrawFn, depth: int = 0) -> Any:
         if name == "SomeOf":
             body["num_transforms"] = draw(st.sampled_from([1, [1, None], [0, len(children)]]))
         return {name: body}
-    name = draw(st.sampled_from([n for n in NAMES if not any(p.required and not p.name.endswith("_path")
-                                                              for p in registry.params_of(n).values())]))
+    name = draw(
+        st.sampled_from(
+            [
+                n
+                for n in NAMES
+                if not any(p.required and not p.name.endswith("_path") for p in registry.params_of(n).values())
+            ]
+        )
+    )
     if kind == "bare" and not any(p.required for p in registry.params_of(name).values()):
         return name
     params = {n: p for n, p in registry.params_of(name).items() if not p.takes_transform}
     body = {n: draw(valid_value(p)) for n, p in params.items() if p.required or draw(st.booleans())}
     for pname, param in registry.params_of(name).items():
         if param.takes_transform and depth < 2 and draw(st.integers(0, 3)) == 0:
-            body[pname] = draw(st.one_of(valid_entry(depth + 1), st.lists(valid_entry(depth + 1), min_size=1,
-                                                                          max_size=2)))
+            body[pname] = draw(
+                st.one_of(valid_entry(depth + 1), st.lists(valid_entry(depth + 1), min_size=1, max_size=2))
+            )
     return {name: body}
 
 
 @st.composite
 def entry(draw: st.DrawFn, depth: int = 0) -> Any:
     """Mangled entries: junk, typos, values out of range or of the wrong type, unknown keys."""
-    kind = draw(st.sampled_from(["leaf", "leaf", "leaf", "bare", "composition", "junk", "typo"]
-                                if depth < 3 else ["leaf", "bare"]))
+    kind = draw(
+        st.sampled_from(
+            ["leaf", "leaf", "leaf", "bare", "composition", "junk", "typo"] if depth < 3 else ["leaf", "bare"]
+        )
+    )
     if kind == "junk":
         return draw(junk)
     if kind == "composition":
@@ -104,8 +121,7 @@ def entry(draw: st.DrawFn, depth: int = 0) -> Any:
             if draw(st.integers(0, 4)) == 0:
                 body[pname] = draw(entry(depth + 1))
         elif param.required or draw(st.booleans()):
-            body[pname] = draw(st.one_of(plausible(param), junk) if draw(st.integers(0, 5)) == 0
-                               else plausible(param))
+            body[pname] = draw(st.one_of(plausible(param), junk) if draw(st.integers(0, 5)) == 0 else plausible(param))
     if draw(st.integers(0, 8)) == 0:
         body[draw(st.text(min_size=1, max_size=5))] = draw(junk)
     return {name: body}
@@ -113,20 +129,46 @@ def entry(draw: st.DrawFn, depth: int = 0) -> Any:
 
 valid_top = st.fixed_dictionaries(
     {"version": st.just(1), "pipeline": st.lists(valid_entry(), max_size=4)},
-    optional={"seed": st.integers(0, 2**40), "copies": st.integers(1, 2),
-              "audio": st.fixed_dictionaries({}, optional={"sample_rate": st.sampled_from([None, 8000, 22050]),
-                                                          "mono": st.booleans()}),
-              "output": st.sampled_from([{"format": "wav", "subtype": "FLOAT"}, {"format": "flac"},
-                                         {"format": "ogg", "subtype": "VORBIS"}, {"manifest": "metadata.csv"}])})
+    optional={
+        "seed": st.integers(0, 2**40),
+        "copies": st.integers(1, 2),
+        "audio": st.fixed_dictionaries(
+            {}, optional={"sample_rate": st.sampled_from([None, 8000, 22050]), "mono": st.booleans()}
+        ),
+        "output": st.sampled_from(
+            [
+                {"format": "wav", "subtype": "FLOAT"},
+                {"format": "flac"},
+                {"format": "ogg", "subtype": "VORBIS"},
+                {"manifest": "metadata.csv"},
+            ]
+        ),
+    },
+)
 top = st.fixed_dictionaries(
     {"version": st.one_of(st.just(1), junk), "pipeline": st.lists(entry(), max_size=4)},
-    optional={"seed": st.one_of(st.integers(0, 2**40), junk), "copies": st.one_of(st.integers(1, 2), junk),
-              "audio": st.one_of(st.fixed_dictionaries({}, optional={"sample_rate": st.sampled_from([None, 8000, 0]),
-                                                                     "mono": st.booleans()}), junk),
-              "output": st.one_of(st.fixed_dictionaries({}, optional={
-                  "format": st.sampled_from(["wav", "flac", "ogg", "mp3"]),
-                  "subtype": st.sampled_from(["PCM_16", "PCM_24", "FLOAT", "VORBIS", "nope"])}), junk),
-              "copie": st.integers()})
+    optional={
+        "seed": st.one_of(st.integers(0, 2**40), junk),
+        "copies": st.one_of(st.integers(1, 2), junk),
+        "audio": st.one_of(
+            st.fixed_dictionaries(
+                {}, optional={"sample_rate": st.sampled_from([None, 8000, 0]), "mono": st.booleans()}
+            ),
+            junk,
+        ),
+        "output": st.one_of(
+            st.fixed_dictionaries(
+                {},
+                optional={
+                    "format": st.sampled_from(["wav", "flac", "ogg", "mp3"]),
+                    "subtype": st.sampled_from(["PCM_16", "PCM_24", "FLOAT", "VORBIS", "nope"]),
+                },
+            ),
+            junk,
+        ),
+        "copie": st.integers(),
+    },
+)
 documents = st.one_of(
     valid_top.map(lambda d: yaml.safe_dump(d, sort_keys=False)),
     top.map(lambda d: yaml.safe_dump(d, sort_keys=False)),

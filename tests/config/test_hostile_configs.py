@@ -17,6 +17,7 @@ from tests.helpers import ROOT, SIMPLE, ConfigWriter, cli, rows, within, write_t
 
 # -- 1. links --------------------------------------------------------------------------------
 
+
 def bomb(levels: int, width: int) -> str:
     lines = ["a0: &a0 [Reverse]"]
     for level in range(1, levels):
@@ -32,7 +33,6 @@ def nested(depth: int) -> str:
 
 
 NOISE = "version: 1\npipeline:\n  - AddBackgroundNoise: {{sounds_path: {path}, p: 1.0}}\n"
-
 
 
 def test_a_yaml_alias_bomb_is_refused_at_once(write_config: ConfigWriter) -> None:
@@ -68,8 +68,9 @@ def test_absurd_copies_are_refused(corpus: Path, tmp_path: Path, write_config: C
     assert "must be at most 10,000, found 20,000" in cli("validate", by_label).stderr
 
 
-def test_unusable_noise_paths_are_named_at_the_check(tmp_path: Path, write_config: ConfigWriter,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unusable_noise_paths_are_named_at_the_check(
+    tmp_path: Path, write_config: ConfigWriter, monkeypatch: pytest.MonkeyPatch
+) -> None:
     noises = tmp_path / "noises"
     write_tone(noises / "good.wav")
     (noises / "broken.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk")
@@ -98,16 +99,19 @@ def test_a_fifo_as_config_or_labels_is_refused(corpus: Path, tmp_path: Path, wri
     assert config.exit_code == 2
     assert config.stderr == f"error: {tmp_path / 'pipe.yaml'}: not a regular file (a FIFO, socket or device)\n"
     assert labels.exit_code == 2
-    assert labels.stderr == (f"error: {tmp_path / 'labels.csv'}: the labels CSV is not a regular file (a FIFO, "
-                             "socket or device)\n")
+    assert labels.stderr == (
+        f"error: {tmp_path / 'labels.csv'}: the labels CSV is not a regular file (a FIFO, socket or device)\n"
+    )
 
 
 def test_validate_refuses_parameters_no_transform_can_use(write_config: ConfigWriter) -> None:
-    config = write_config("version: 1\npipeline:\n"
-                          "  - Gain: {min_gain_db: .nan, max_gain_db: .inf}\n"
-                          "  - LowPassFilter: {min_cutoff_freq: -100, max_cutoff_freq: 1.0e12}\n"
-                          "  - AddGaussianNoise: {min_amplitude: -0.1}\n"
-                          "  - Shift: {min_shift: .nan}\n")
+    config = write_config(
+        "version: 1\npipeline:\n"
+        "  - Gain: {min_gain_db: .nan, max_gain_db: .inf}\n"
+        "  - LowPassFilter: {min_cutoff_freq: -100, max_cutoff_freq: 1.0e12}\n"
+        "  - AddGaussianNoise: {min_amplitude: -0.1}\n"
+        "  - Shift: {min_shift: .nan}\n"
+    )
     result = cli("validate", config)
     assert result.exit_code == 2
     assert result.stderr.splitlines() == [
@@ -118,7 +122,8 @@ def test_validate_refuses_parameters_no_transform_can_use(write_config: ConfigWr
         f"error: {config}: line 4: pipeline[1].LowPassFilter.max_cutoff_freq: must be at least 1 Hz and at most "
         "96,000 Hz, found 1,000,000,000,000",
         f"error: {config}: line 5: pipeline[2].AddGaussianNoise.min_amplitude: must be at least 0, found -0.1",
-        f"error: {config}: line 6: pipeline[3].Shift.min_shift: must be a finite number, found .nan"]
+        f"error: {config}: line 6: pipeline[3].Shift.min_shift: must be a finite number, found .nan",
+    ]
 
 
 def _hostile_values(name: str, key: str, annotation: str) -> list[object]:
@@ -162,10 +167,13 @@ def test_every_hostile_parameter_value_is_refused_or_works(name: str) -> None:
 
     params = registry.params_of(name)
     extra: dict[str, dict[str, object]] = {
-             "AddBackgroundNoise": {"sounds_path": "noises"}, "AddShortNoises": {"sounds_path": "noises"},
-             "ApplyImpulseResponse": {"ir_path": "irs"}, "AdjustDuration": {"duration_samples": 8000},
-             # the room's geometry is what is checked; its ray tracer (a second per room here) is not
-             "RoomSimulator": {"use_ray_tracing": False}}
+        "AddBackgroundNoise": {"sounds_path": "noises"},
+        "AddShortNoises": {"sounds_path": "noises"},
+        "ApplyImpulseResponse": {"ir_path": "irs"},
+        "AdjustDuration": {"duration_samples": 8000},
+        # the room's geometry is what is checked; its ray tracer (a second per room here) is not
+        "RoomSimulator": {"use_ray_tracing": False},
+    }
     samples = (0.3 * np.sin(2 * np.pi * 440 * np.arange(8000) / 16000)).astype(np.float32)
     tried = 0  # values checked: refused by the config check, or made into an item
     for key, param in params.items():
@@ -195,13 +203,18 @@ def test_frequencies_above_an_inputs_nyquist_frequency(tmp_path: Path, write_con
     """Moved just below it where audiomentations' filters do that (Butterworth cutoffs, shelves); a
     band or a peak wholly above it fails that input alone, saying so."""
     write_tone(tmp_path / "in" / "phone.wav", sample_rate=8000)
-    low = write_config("version: 1\npipeline:\n  - LowPassFilter: {min_cutoff_freq: 7000, max_cutoff_freq: 7500, "
-                       "p: 1.0}\n  - HighShelfFilter: {min_center_freq: 7000, max_center_freq: 7500, p: 1.0}\n")
+    low = write_config(
+        "version: 1\npipeline:\n  - LowPassFilter: {min_cutoff_freq: 7000, max_cutoff_freq: 7500, "
+        "p: 1.0}\n  - HighShelfFilter: {min_center_freq: 7000, max_center_freq: 7500, p: 1.0}\n"
+    )
     assert cli("run", low, tmp_path / "in", tmp_path / "low", "-j", "1").exit_code == 0
-    for name, more in (("BandPassFilter", "min_bandwidth_fraction: 0.1, max_bandwidth_fraction: 0.2, "),
-                       ("PeakingFilter", "")):
-        config = write_config(f"version: 1\npipeline:\n  - {name}: {{min_center_freq: 7000, max_center_freq: 7500, "
-                              f"{more}p: 1.0}}\n")
+    for name, more in (
+        ("BandPassFilter", "min_bandwidth_fraction: 0.1, max_bandwidth_fraction: 0.2, "),
+        ("PeakingFilter", ""),
+    ):
+        config = write_config(
+            f"version: 1\npipeline:\n  - {name}: {{min_center_freq: 7000, max_center_freq: 7500, {more}p: 1.0}}\n"
+        )
         out = tmp_path / name
         assert cli("run", config, tmp_path / "in", out, "-j", "1").exit_code == 1
         (error,) = rows(out / "errors.csv")

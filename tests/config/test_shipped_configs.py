@@ -13,8 +13,14 @@ CONFIGS = sorted((ROOT / "configs").glob("*.yaml"))
 
 
 def test_there_are_recipes() -> None:
-    assert {"example.yaml", "speech_asr.yaml", "keyword_spotting.yaml", "music.yaml", "article.yaml",
-            "torchaudio_specaugment.yaml"} <= {c.name for c in CONFIGS}
+    assert {
+        "example.yaml",
+        "speech_asr.yaml",
+        "keyword_spotting.yaml",
+        "music.yaml",
+        "article.yaml",
+        "torchaudio_specaugment.yaml",
+    } <= {c.name for c in CONFIGS}
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda p: p.name)

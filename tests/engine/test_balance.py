@@ -28,8 +28,10 @@ def labelled(tmp_path: Path) -> tuple[Path, Path, Path]:
     for name in ("siren/s0.wav", "siren/s1.wav", "dog/d0.wav", "rain/r0.wav", "rain/r1.wav", "quiet/q0.wav"):
         write_tone(tmp_path / "in" / name, 0.3, 16000, 2 if name.startswith("dog") else 1, 300 + len(name))
     labels = tmp_path / "labels.csv"
-    labels.write_text("file_name,label,split\nsiren/s0.wav,siren,train\nsiren/s1.wav,siren,test\n"
-                      "dog/d0.wav,dog_bark,train\nrain/r0.wav,rain,train\nquiet/q0.wav,silence,train\n")
+    labels.write_text(
+        "file_name,label,split\nsiren/s0.wav,siren,train\nsiren/s1.wav,siren,test\n"
+        "dog/d0.wav,dog_bark,train\nrain/r0.wav,rain,train\nquiet/q0.wav,silence,train\n"
+    )
     config = tmp_path / "c.yaml"
     config.write_text(BALANCED)
     return config, tmp_path / "in", labels
@@ -40,8 +42,9 @@ def rows(out: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
-def test_copies_follow_the_label_and_the_default_and_originals_are_copy_0(labelled: tuple[Path, Path, Path],
-                                                                           tmp_path: Path) -> None:
+def test_copies_follow_the_label_and_the_default_and_originals_are_copy_0(
+    labelled: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
     config, inputs, labels = labelled
     done = cli("run", config, inputs, tmp_path / "out", "--labels", labels, "--include-original", "-j", "1")
     assert done.exit_code == 0, done.stderr
@@ -72,14 +75,17 @@ def test_a_label_column_that_is_not_there_is_a_usage_error(labelled: tuple[Path,
     other.write_text("file_name,labels\nsiren/s0.wav,siren\n")
     wrong = cli("run", config, inputs, tmp_path / "out", "--labels", other)
     assert wrong.exit_code == 2
-    assert wrong.stderr == (f"error: {other}: no column 'label', which the config's copies are by; found columns: "
-                            "labels; did you mean labels?\n")
+    assert wrong.stderr == (
+        f"error: {other}: no column 'label', which the config's copies are by; found columns: "
+        "labels; did you mean labels?\n"
+    )
     assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.filterwarnings("ignore::ResourceWarning", "ignore::pytest.PytestUnraisableExceptionWarning")  # datasets'
-def test_an_output_dir_loads_as_a_hugging_face_audiofolder(labelled: tuple[Path, Path, Path], tmp_path: Path,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_output_dir_loads_as_a_hugging_face_audiofolder(
+    labelled: tuple[Path, Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """With output.manifest: metadata.csv; datasets 3.x decodes with soundfile."""
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))

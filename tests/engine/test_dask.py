@@ -15,11 +15,10 @@ from tests.helpers import PIPELINE, audioaug, cli, make_corpus, tree, write_tone
 def cluster_address() -> Iterator[str]:
     from dask.distributed import LocalCluster
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None) as cluster:
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+    ) as cluster:
         yield cluster.scheduler_address
-
-
 
 
 def test_dask_on_an_existing_cluster_matches_loky(tmp_path: Path, cluster_address: str) -> None:
@@ -47,16 +46,19 @@ def loky_reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path
 
 
 @pytest.mark.parametrize("workers,threads", [(1, 2), (2, 2)])
-def test_dask_workers_with_several_threads_match_loky(workers: int, threads: int, tmp_path: Path,
-                                                      loky_reference: tuple[Path, Path, dict[str, bytes]]) -> None:
+def test_dask_workers_with_several_threads_match_loky(
+    workers: int, threads: int, tmp_path: Path, loky_reference: tuple[Path, Path, dict[str, bytes]]
+) -> None:
     """`dask worker` runs a thread per core by default: items in threads must not share state."""
     from dask.distributed import LocalCluster
 
     config, inputs, expected = loky_reference
-    with LocalCluster(n_workers=workers, threads_per_worker=threads, processes=True, host="127.0.0.1",
-                      dashboard_address=":0") as cluster:  # another test's cluster may hold the default port
-        dask = audioaug("run", config, inputs, tmp_path / "dask", "--backend", "dask",
-                        "--scheduler", cluster.scheduler_address)
+    with LocalCluster(
+        n_workers=workers, threads_per_worker=threads, processes=True, host="127.0.0.1", dashboard_address=":0"
+    ) as cluster:  # another test's cluster may hold the default port
+        dask = audioaug(
+            "run", config, inputs, tmp_path / "dask", "--backend", "dask", "--scheduler", cluster.scheduler_address
+        )
     assert dask.returncode == 0, dask.stderr
     assert "done: 60 written" in dask.stderr
     assert tree(tmp_path / "dask") == expected
@@ -80,8 +82,9 @@ def test_dask_missing_names_the_extra(tmp_path: Path, monkeypatch: pytest.Monkey
     monkeypatch.setitem(sys.modules, "dask.distributed", None)  # import fails as if not installed
     result = cli("run", config, tmp_path / "in", tmp_path / "out", "--backend", "dask")
     assert result.exit_code == 2
-    assert result.stderr == ("error: --backend dask needs dask.distributed, which is not installed: "
-                             "pip install 'audioaug[dask]'\n")
+    assert result.stderr == (
+        "error: --backend dask needs dask.distributed, which is not installed: pip install 'audioaug[dask]'\n"
+    )
     assert not (tmp_path / "out").exists()
 
 
@@ -89,8 +92,9 @@ def test_unreachable_scheduler_is_a_clear_error(tmp_path: Path) -> None:
     write_tone(tmp_path / "in" / "a.wav")
     config = tmp_path / "c.yaml"
     config.write_text("version: 1\npipeline: [Reverse]\n")
-    result = audioaug("run", config, tmp_path / "in", tmp_path / "out", "--backend", "dask",
-                      "--scheduler", "tcp://127.0.0.1:9")
+    result = audioaug(
+        "run", config, tmp_path / "in", tmp_path / "out", "--backend", "dask", "--scheduler", "tcp://127.0.0.1:9"
+    )
     assert result.returncode == 2
     assert result.stderr.startswith("error: cannot reach the dask scheduler at tcp://127.0.0.1:9: ")
     assert "Traceback" not in result.stderr

@@ -20,20 +20,20 @@ from tests.helpers import AUDIOAUG, SIMPLE, ConfigWriter, cli, rows, tree, write
 # -- 1. links --------------------------------------------------------------------------------
 
 
-
-
-
-def test_files_audioaug_did_not_write_are_never_replaced(corpus: Path, tmp_path: Path,
-                                                        write_config: ConfigWriter) -> None:
+def test_files_audioaug_did_not_write_are_never_replaced(
+    corpus: Path, tmp_path: Path, write_config: ConfigWriter
+) -> None:
     config = write_config(SIMPLE)
     out = tmp_path / "out"
     out.mkdir()
     (out / "a__aug1.wav").write_bytes(b"the user's own")
     result = cli("run", config, corpus, out, "-j", "1")
     assert result.exit_code == 2
-    assert result.stderr == (f"error: OUTPUT_DIR {out} already holds a__aug1.wav, which no audioaug run wrote, "
-                             "where this run would write; audioaug never replaces a file it did not write: move it "
-                             "away, or choose another OUTPUT_DIR\n")
+    assert result.stderr == (
+        f"error: OUTPUT_DIR {out} already holds a__aug1.wav, which no audioaug run wrote, "
+        "where this run would write; audioaug never replaces a file it did not write: move it "
+        "away, or choose another OUTPUT_DIR\n"
+    )
     assert tree(out) == {"a__aug1.wav": b"the user's own"}
     (out / "a__aug1.wav").unlink()
     (out / "manifest.csv").write_text("file_name,label\nx.wav,dog\n")
@@ -41,8 +41,9 @@ def test_files_audioaug_did_not_write_are_never_replaced(corpus: Path, tmp_path:
     assert (out / "manifest.csv").read_text() == "file_name,label\nx.wav,dog\n"
 
 
-def test_after_a_finished_run_a_new_input_cannot_replace_a_users_file(corpus: Path, tmp_path: Path,
-                                                                      write_config: ConfigWriter) -> None:
+def test_after_a_finished_run_a_new_input_cannot_replace_a_users_file(
+    corpus: Path, tmp_path: Path, write_config: ConfigWriter
+) -> None:
     config = write_config(SIMPLE)
     out = tmp_path / "out"
     assert cli("run", config, corpus, out, "-j", "1").exit_code == 0
@@ -52,8 +53,6 @@ def test_after_a_finished_run_a_new_input_cannot_replace_a_users_file(corpus: Pa
     result = cli("run", config, corpus, out, "-j", "1")
     assert result.exit_code == 2 and "already holds new__aug2.wav" in result.stderr
     assert (out / "new__aug2.wav").read_bytes() == b"mine"
-
-
 
 
 def test_a_dry_run_counts_what_the_run_does(tmp_path: Path, write_config: ConfigWriter) -> None:
@@ -83,19 +82,25 @@ def test_a_read_only_output_dir_is_a_usage_error(corpus: Path, tmp_path: Path, w
     finally:
         subprocess.run(["umount", str(mount)], check=True)
     assert result.exit_code == 2
-    assert result.stderr == f"error: cannot write to OUTPUT_DIR {mount / 'out'}: Read-only file system; " \
-                            "nothing was written\n"
+    assert (
+        result.stderr == f"error: cannot write to OUTPUT_DIR {mount / 'out'}: Read-only file system; "
+        "nothing was written\n"
+    )
 
 
 @pytest.mark.parametrize("backend,delay", [("loky", 0.3), ("loky", 0.8), ("dask", 1.2)])
-def test_ctrl_c_at_any_moment_exits_130_without_a_traceback(tmp_path: Path, write_config: ConfigWriter,
-                                                            backend: str, delay: float) -> None:
+def test_ctrl_c_at_any_moment_exits_130_without_a_traceback(
+    tmp_path: Path, write_config: ConfigWriter, backend: str, delay: float
+) -> None:
     for i in range(16):
         write_tone(tmp_path / "in" / f"t{i}.wav", seconds=4.0)
     config = write_config("version: 1\npipeline:\n  - PitchShift: {p: 1.0}\n  - TimeStretch: {p: 1.0}\n")
-    process = subprocess.Popen([AUDIOAUG, "run", str(config), str(tmp_path / "in"), str(tmp_path / "out"),
-                                "-j", "2", "--backend", backend], stderr=subprocess.PIPE, text=True,
-                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    process = subprocess.Popen(
+        [AUDIOAUG, "run", str(config), str(tmp_path / "in"), str(tmp_path / "out"), "-j", "2", "--backend", backend],
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     time.sleep(delay)
     process.send_signal(signal.SIGINT)
     _out, err = process.communicate(timeout=60)
@@ -105,8 +110,9 @@ def test_ctrl_c_at_any_moment_exits_130_without_a_traceback(tmp_path: Path, writ
     assert "Traceback" not in err and "Aborted!" not in err
 
 
-def test_labels_with_duplicate_rows_or_columns_are_refused(corpus: Path, tmp_path: Path,
-                                                           write_config: ConfigWriter) -> None:
+def test_labels_with_duplicate_rows_or_columns_are_refused(
+    corpus: Path, tmp_path: Path, write_config: ConfigWriter
+) -> None:
     config = write_config(SIMPLE)
     twice = tmp_path / "twice.csv"
     twice.write_text("file_name,label\na.wav,dog\nmusic/stereo.wav,cat\na.wav,bird\n")
@@ -125,8 +131,10 @@ def test_label_rows_that_match_no_input_are_counted(corpus: Path, tmp_path: Path
     labels.write_text("file_name,label\na.wav,dog\nA.WAV,cat\nmissing/b.wav,cat\n")
     result = cli("run", write_config(SIMPLE), corpus, tmp_path / "out", "--labels", labels, "-j", "1")
     assert result.exit_code == 0
-    assert ("warning: 2 row(s) of --labels name no input found in INPUT_DIR (first: A.WAV); file_name is relative "
-            "to INPUT_DIR") in result.stderr
+    assert (
+        "warning: 2 row(s) of --labels name no input found in INPUT_DIR (first: A.WAV); file_name is relative "
+        "to INPUT_DIR"
+    ) in result.stderr
 
 
 def test_verbose_names_each_ignored_file(corpus: Path, tmp_path: Path, write_config: ConfigWriter) -> None:
@@ -164,21 +172,28 @@ def test_prune_removes_the_folders_it_empties(corpus: Path, tmp_path: Path, writ
     assert not (out / "speech").exists() and (out / "kept_empty").is_dir() and (out / "music").is_dir()
 
 
-def test_a_garbage_mp3_fails_with_one_clear_line_and_nothing_else_on_stderr(tmp_path: Path,
-                                                                             write_config: ConfigWriter) -> None:
+def test_a_garbage_mp3_fails_with_one_clear_line_and_nothing_else_on_stderr(
+    tmp_path: Path, write_config: ConfigWriter
+) -> None:
     write_tone(tmp_path / "in" / "a.wav")
     (tmp_path / "in" / "bad.mp3").write_bytes(np.random.default_rng(0).bytes(5000))
-    result = subprocess.run([AUDIOAUG, "run", str(write_config(SIMPLE)), str(tmp_path / "in"),
-                             str(tmp_path / "out"), "-j", "1"], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [AUDIOAUG, "run", str(write_config(SIMPLE)), str(tmp_path / "in"), str(tmp_path / "out"), "-j", "1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 1
     assert rows(tmp_path / "out" / "errors.csv") == [
-        {"source": "bad.mp3", "error": "cannot decode: not a valid MP3 file (no MPEG audio frames)"}]
+        {"source": "bad.mp3", "error": "cannot decode: not a valid MP3 file (no MPEG audio frames)"}
+    ]
     assert result.stderr.splitlines()[0].startswith("done: 2 written")
     assert "MPEG" not in result.stderr
 
 
-def test_the_first_numba_compile_is_announced(tmp_path: Path, write_config: ConfigWriter,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_first_numba_compile_is_announced(
+    tmp_path: Path, write_config: ConfigWriter, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from audioaug_cli.transforms.registry import compiles_librosa_code, numba_cache_empty
 
     def compiles(text: str) -> bool:

@@ -26,7 +26,8 @@ def manifest_sources(out: Path) -> list[str]:
 
 
 def test_a_full_disk_stops_the_run_with_one_line_and_the_rerun_does_only_the_rest(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     for i in range(12):
         write_tone(tmp_path / "in" / f"f{i:02d}.wav", 0.2, 16000, 1, 200 + 30 * i)
     config = tmp_path / "c.yaml"
@@ -45,7 +46,8 @@ def test_a_full_disk_stops_the_run_with_one_line_and_the_rerun_does_only_the_res
     assert full.exit_code == 1
     assert full.stderr.splitlines() == [
         f"{FULL}{tmp_path / 'out'}: 9 file(s) written by this run are kept and recorded; "
-        "free some space and rerun the same command to do the rest"]
+        "free some space and rerun the same command to do the rest"
+    ]
     assert len(manifest_sources(tmp_path / "out")) == 9
     assert not (tmp_path / "out" / "errors.csv").exists()  # a full disk is no input's fault
     monkeypatch.setattr(items, "write_audio", real_write)
@@ -61,8 +63,9 @@ def small_filesystem(tmp_path: Path) -> Iterator[Path]:
     """A 2 MiB tmpfs (needs root and the right to mount, as in CI here)."""
     mount_point = tmp_path / "small"
     mount_point.mkdir()
-    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount_point)],
-                          capture_output=True, text=True)
+    made = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount_point)], capture_output=True, text=True
+    )
     if made.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {made.stderr.strip()}")
     try:
@@ -105,9 +108,13 @@ def test_a_second_run_on_the_same_output_dir_is_refused_and_the_first_is_unaffec
     config = tmp_path / "c.yaml"
     config.write_text(SLOW)
     out = tmp_path / "out"
-    first = subprocess.Popen([sys.executable, "-m", "audioaug_cli", "run", str(config), str(tmp_path / "in"),
-                              str(out), "-j", "1"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True)
+    first = subprocess.Popen(
+        [sys.executable, "-m", "audioaug_cli", "run", str(config), str(tmp_path / "in"), str(out), "-j", "1"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     lock = out / ".audioaug" / "lock"
     deadline = time.monotonic() + 60
     while first.poll() is None and time.monotonic() < deadline:
@@ -119,8 +126,10 @@ def test_a_second_run_on_the_same_output_dir_is_refused_and_the_first_is_unaffec
     _, first_err = first.communicate(timeout=300)
     assert still_running  # the second run was tried while the first worked
     assert second.returncode == 2
-    assert second.stderr.splitlines() == [f"error: another audioaug run (pid {first.pid}) is writing to OUTPUT_DIR "
-                                          f"{out}; wait for it to finish, or choose another OUTPUT_DIR"]
+    assert second.stderr.splitlines() == [
+        f"error: another audioaug run (pid {first.pid}) is writing to OUTPUT_DIR "
+        f"{out}; wait for it to finish, or choose another OUTPUT_DIR"
+    ]
     assert first.returncode == 0, first_err
     assert first_err.startswith("done: 120 written, 0 skipped (already done), 0 failed")
     again = audioaug("run", config, tmp_path / "in", out, "-j", "1")  # the lock went with the first run

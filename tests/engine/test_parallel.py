@@ -18,12 +18,15 @@ from tests.helpers import PIPELINE, audioaug, tree, write_tone
 def test_jobs_1_and_jobs_2_write_identical_trees(tmp_path: Path) -> None:
     inputs = tmp_path / "in"
     for i in range(12):  # uneven lengths, so workers finish out of order
-        write_tone(inputs / f"d{i % 3}" / f"clip{i:02d}.wav", 0.2 + 0.15 * (i % 5), 16000, 1 + (i % 4 == 0),
-                   200 + 37 * i)
+        write_tone(
+            inputs / f"d{i % 3}" / f"clip{i:02d}.wav", 0.2 + 0.15 * (i % 5), 16000, 1 + (i % 4 == 0), 200 + 37 * i
+        )
     config = tmp_path / "c.yaml"
     config.write_text(PIPELINE)
-    one, two = audioaug("run", config, inputs, tmp_path / "one", "-j", "1"), \
-        audioaug("run", config, inputs, tmp_path / "two", "-j", "2")
+    one, two = (
+        audioaug("run", config, inputs, tmp_path / "one", "-j", "1"),
+        audioaug("run", config, inputs, tmp_path / "two", "-j", "2"),
+    )
     assert one.returncode == 0, one.stderr
     assert two.returncode == 0, two.stderr
     first, second = tree(tmp_path / "one"), tree(tmp_path / "two")
@@ -51,11 +54,16 @@ def test_units_hold_every_item_once_in_order_and_stay_bounded() -> None:
     assert [len(t.copies) for unit in units for t in unit if t.source.rel == "big.wav"] == [1, 1, 1, 1]
 
 
-@pytest.mark.parametrize("sizes,copies,in_workers", [((10 << 20,), (1, 2), True),  # one long file, 2 copies
-                                                      ((50_000,) * 3, (1,), False)])  # a few short clips
-def test_a_long_files_copies_are_shared_by_the_workers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                      sizes: tuple[int, ...], copies: tuple[int, ...],
-                                                      in_workers: bool) -> None:
+@pytest.mark.parametrize(
+    "sizes,copies,in_workers",
+    [
+        ((10 << 20,), (1, 2), True),  # one long file, 2 copies
+        ((50_000,) * 3, (1,), False),
+    ],
+)  # a few short clips
+def test_a_long_files_copies_are_shared_by_the_workers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sizes: tuple[int, ...], copies: tuple[int, ...], in_workers: bool
+) -> None:
     from audioaug_cli.config.load import parse_config
     from audioaug_cli.engine import workers
     from audioaug_cli.engine.item import Outcome, Task
@@ -68,8 +76,9 @@ def test_a_long_files_copies_are_shared_by_the_workers(tmp_path: Path, monkeypat
         return iter([])
 
     monkeypatch.setattr(workers, "_in_local_workers", started)
-    monkeypatch.setattr(workers, "augment_source",
-                        lambda _c, task, _o: [Outcome(task.source.rel, c, "1:1") for c in task.copies])
+    monkeypatch.setattr(
+        workers, "augment_source", lambda _c, task, _o: [Outcome(task.source.rel, c, "1:1") for c in task.copies]
+    )
     tasks = [Task(Source(f"f{i}.wav", "", "1:1", size=size), copies) for i, size in enumerate(sizes)]
     list(workers.execute(parse_config("version: 1\npipeline: []\n"), tasks, tmp_path, jobs=2))
     assert pools == ([2] if in_workers else [])
@@ -82,14 +91,16 @@ def test_a_config_error_with_workers_asked_for_is_one_line(tmp_path: Path) -> No
     config.write_text("version: 1\npipeline: [AddGaussianNoise, Nope]\n")
     done = audioaug("run", config, tmp_path / "in", tmp_path / "out", "-j", "2")
     assert done.returncode == 2
-    assert done.stderr.splitlines() == [f"error: {config}: line 2: pipeline[1]: unknown transform 'Nope' "
-                                        "(`audioaug transforms` lists them)"]
+    assert done.stderr.splitlines() == [
+        f"error: {config}: line 2: pipeline[1]: unknown transform 'Nope' (`audioaug transforms` lists them)"
+    ]
     assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize("files,forked", [(6, False), (16, False), (40, True)])
-def test_workers_are_started_only_for_a_plan_that_gains_from_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                                  files: int, forked: bool) -> None:
+def test_workers_are_started_only_for_a_plan_that_gains_from_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, files: int, forked: bool
+) -> None:
     """Up to two units of work (16 small files) for two workers: starting them would cost more than they save."""
     from audioaug_cli.engine import workers
     from audioaug_cli.engine.item import Task
@@ -129,8 +140,9 @@ def test_a_transform_warning_is_one_line_naming_the_input(tmp_path: Path) -> Non
     assert (quiet.returncode, quiet.stderr) == (0, "")
 
 
-def test_where_fork_is_not_used_loky_workers_give_the_same_results(tmp_path: Path,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_where_fork_is_not_used_loky_workers_give_the_same_results(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """macOS and Windows get loky's spawned workers: the same outcomes as forked ones."""
     from audioaug_cli.engine import workers
     from audioaug_cli.engine.item import Task
@@ -140,11 +152,13 @@ def test_where_fork_is_not_used_loky_workers_give_the_same_results(tmp_path: Pat
         write_tone(tmp_path / "in" / f"f{i:02d}.wav", 0.1, 16000, 1, 200 + 9 * i)
     config = parse_config(PIPELINE)
     tasks = [Task(s, (1, 2)) for s in walk_inputs(tmp_path / "in")]
-    forked = sorted((o.source, o.copy, o.row) for batch in workers.execute(config, tasks, tmp_path / "a", 2)
-                    for o in batch)
+    forked = sorted(
+        (o.source, o.copy, o.row) for batch in workers.execute(config, tasks, tmp_path / "a", 2) for o in batch
+    )
     monkeypatch.setattr(sys, "platform", "darwin")
-    spawned = sorted((o.source, o.copy, o.row) for batch in workers.execute(config, tasks, tmp_path / "b", 2)
-                     for o in batch)
+    spawned = sorted(
+        (o.source, o.copy, o.row) for batch in workers.execute(config, tasks, tmp_path / "b", 2) for o in batch
+    )
     assert len(forked) == 80 and all(row is not None for _s, _c, row in forked)
     assert spawned == forked
     assert tree(tmp_path / "a") == tree(tmp_path / "b")
@@ -163,8 +177,9 @@ def _killing_unit(config: object, unit: list[Any], output_dir: str) -> list[Any]
     return [o for task in unit for o in _killing_source(config, task, output_dir)]
 
 
-def test_an_input_that_kills_its_worker_fails_alone_and_the_rest_is_made(tmp_path: Path,
-                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_input_that_kills_its_worker_fails_alone_and_the_rest_is_made(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from audioaug_cli.config.load import parse_config
     from audioaug_cli.engine import workers
     from audioaug_cli.engine.item import Task
@@ -175,8 +190,9 @@ def test_an_input_that_kills_its_worker_fails_alone_and_the_rest_is_made(tmp_pat
     names = [f"f{i:02d}.wav" for i in range(30)]
     names.insert(9, "killer.wav")
     tasks = [Task(Source(name, "", "1:1", size=10), (1, 2)) for name in names]
-    outcomes = [o for batch in workers.execute(parse_config("version: 1\npipeline: []\n"), tasks, tmp_path, 2)
-                for o in batch]
+    outcomes = [
+        o for batch in workers.execute(parse_config("version: 1\npipeline: []\n"), tasks, tmp_path, 2) for o in batch
+    ]
     made = {(o.source, o.copy): o.error for o in outcomes}
     assert len(made) == 2 * len(names)  # every item once: none lost, none twice in the results
     assert made.pop(("killer.wav", 1)) == made.pop(("killer.wav", 2)) == workers.WORKER_DIED

@@ -26,15 +26,22 @@ def read_manifest(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
-def test_happy_path_writes_mirrored_outputs_and_a_manifest(corpus: Path, tmp_path: Path,
-                                                           write_config: ConfigWriter) -> None:
+def test_happy_path_writes_mirrored_outputs_and_a_manifest(
+    corpus: Path, tmp_path: Path, write_config: ConfigWriter
+) -> None:
     out = tmp_path / "out"
     result = cli("run", write_config(SIMPLE), corpus, out, "-j", "1")
     assert result.exit_code == 0, result.output
     assert "done: 6 written, 0 skipped (already done), 0 failed, 0 ignored in" in result.stderr
     names = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.wav"))
-    assert names == ["a__aug1.wav", "a__aug2.wav", "music/stereo__aug1.wav", "music/stereo__aug2.wav",
-                     "speech/deep/voice__aug1.wav", "speech/deep/voice__aug2.wav"]
+    assert names == [
+        "a__aug1.wav",
+        "a__aug2.wav",
+        "music/stereo__aug1.wav",
+        "music/stereo__aug2.wav",
+        "speech/deep/voice__aug1.wav",
+        "speech/deep/voice__aug2.wav",
+    ]
     with (out / "manifest.csv").open(newline="") as handle:
         header = next(csv.reader(handle))
     assert tuple(header) == COLUMNS
@@ -43,8 +50,11 @@ def test_happy_path_writes_mirrored_outputs_and_a_manifest(corpus: Path, tmp_pat
     assert [r["file_name"] for r in rows] == sorted(names, key=lambda n: (n.replace("__aug", "."), n))
     for row in rows:
         info = sf.info(out / row["file_name"])
-        assert (int(row["sample_rate"]), int(row["channels"]), int(row["frames"])) == \
-            (info.samplerate, info.channels, info.frames)
+        assert (int(row["sample_rate"]), int(row["channels"]), int(row["frames"])) == (
+            info.samplerate,
+            info.channels,
+            info.frames,
+        )
         assert float(row["duration"]) == pytest.approx(info.frames / info.samplerate, abs=1e-6)
         assert int(row["seed"]) == item_seed(3, row["source"], int(row["copy"]))
         applied = json.loads(row["transforms"])
@@ -86,8 +96,9 @@ def test_audio_section_resamples_and_mixes_down(corpus: Path, tmp_path: Path, wr
     assert sf.info(out / "music/stereo__aug1.wav").frames == int(0.4 * 8000)
 
 
-def test_empty_pipeline_copies_the_audio_within_quantisation(corpus: Path, tmp_path: Path,
-                                                             write_config: ConfigWriter) -> None:
+def test_empty_pipeline_copies_the_audio_within_quantisation(
+    corpus: Path, tmp_path: Path, write_config: ConfigWriter
+) -> None:
     out = tmp_path / "out"
     assert cli("run", write_config("version: 1\npipeline: []\n"), corpus, out, "-j", "1").exit_code == 0
     original, _ = sf.read(corpus / "music/stereo.wav", dtype="int16")
@@ -96,10 +107,13 @@ def test_empty_pipeline_copies_the_audio_within_quantisation(corpus: Path, tmp_p
     assert read_manifest(out / "manifest.csv")[0]["transforms"] == "[]"
 
 
-@pytest.mark.parametrize(("fmt", "subtype", "suffix"), [("flac", "PCM_24", ".flac"), ("ogg", "VORBIS", ".ogg"),
-                                                         ("ogg", "OPUS", ".ogg"), ("wav", "FLOAT", ".wav")])
-def test_output_format_and_subtype(corpus: Path, tmp_path: Path, write_config: ConfigWriter,
-                                   fmt: str, subtype: str, suffix: str) -> None:
+@pytest.mark.parametrize(
+    ("fmt", "subtype", "suffix"),
+    [("flac", "PCM_24", ".flac"), ("ogg", "VORBIS", ".ogg"), ("ogg", "OPUS", ".ogg"), ("wav", "FLOAT", ".wav")],
+)
+def test_output_format_and_subtype(
+    corpus: Path, tmp_path: Path, write_config: ConfigWriter, fmt: str, subtype: str, suffix: str
+) -> None:
     """In every format, the same bytes from any -j and any run (libsndfile draws each Ogg stream's
     serial number at random: audioaug fixes it), so `replay` matches."""
     audio = "audio: {sample_rate: 48000}\n" if subtype == "OPUS" else ""
@@ -114,8 +128,7 @@ def test_output_format_and_subtype(corpus: Path, tmp_path: Path, write_config: C
     assert cli("replay", out).exit_code == 0
 
 
-def test_copies_and_seed_options_override_the_config(corpus: Path, tmp_path: Path,
-                                                     write_config: ConfigWriter) -> None:
+def test_copies_and_seed_options_override_the_config(corpus: Path, tmp_path: Path, write_config: ConfigWriter) -> None:
     out = tmp_path / "out"
     assert cli("run", write_config(SIMPLE), corpus, out, "-j", "1", "--copies", "3", "--seed", "9").exit_code == 0
     rows = read_manifest(out / "manifest.csv")
@@ -125,8 +138,13 @@ def test_copies_and_seed_options_override_the_config(corpus: Path, tmp_path: Pat
 
 def test_environment_variables_set_options(corpus: Path, tmp_path: Path, write_config: ConfigWriter) -> None:
     out = tmp_path / "out"
-    result = cli("run", write_config(SIMPLE), corpus, out,
-                 env={"AUDIOAUG_JOBS": "1", "AUDIOAUG_COPIES": "1", "AUDIOAUG_SEED": "9"})
+    result = cli(
+        "run",
+        write_config(SIMPLE),
+        corpus,
+        out,
+        env={"AUDIOAUG_JOBS": "1", "AUDIOAUG_COPIES": "1", "AUDIOAUG_SEED": "9"},
+    )
     assert result.exit_code == 0
     rows = read_manifest(out / "manifest.csv")
     assert len(rows) == 3 and all(int(r["seed"]) == item_seed(9, r["source"], 1) for r in rows)
@@ -136,7 +154,7 @@ def test_environment_variables_set_options(corpus: Path, tmp_path: Path, write_c
 
 def test_labels_are_copied_to_every_output(corpus: Path, tmp_path: Path, write_config: ConfigWriter) -> None:
     labels = tmp_path / "labels.csv"
-    labels.write_text("file_name,speaker,text\na.wav,s1,hello\nspeech/deep/voice.flac,s2,\"hi, there\"\n")
+    labels.write_text('file_name,speaker,text\na.wav,s1,hello\nspeech/deep/voice.flac,s2,"hi, there"\n')
     out = tmp_path / "out"
     assert cli("run", write_config(SIMPLE), corpus, out, "-j", "1", "--labels", labels).exit_code == 0
     rows = read_manifest(out / "manifest.csv")
@@ -156,8 +174,9 @@ def test_labels_without_file_name_is_a_usage_error(corpus: Path, tmp_path: Path,
     assert not (tmp_path / "out").exists()
 
 
-def test_walk_skips_hidden_and_non_audio_and_matches_extensions_in_any_case(tmp_path: Path,
-                                                                           write_config: ConfigWriter) -> None:
+def test_walk_skips_hidden_and_non_audio_and_matches_extensions_in_any_case(
+    tmp_path: Path, write_config: ConfigWriter
+) -> None:
     root = tmp_path / "in"
     write_tone(root / "LOUD.WAV")
     write_tone(root / ".hidden.wav")
@@ -169,7 +188,9 @@ def test_walk_skips_hidden_and_non_audio_and_matches_extensions_in_any_case(tmp_
     assert result.exit_code == 0
     assert sorted(r["source"] for r in read_manifest(out / "manifest.csv")) == ["LOUD.WAV", "sub/quiet.Flac"]
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.wav")) == [
-        "LOUD__aug1.wav", "sub/quiet__aug1.wav"]
+        "LOUD__aug1.wav",
+        "sub/quiet__aug1.wav",
+    ]
     assert "1 ignored" in result.stderr
     assert "warning" not in result.stderr
 
@@ -182,7 +203,8 @@ def test_a_folder_without_audio_says_so(tmp_path: Path, write_config: ConfigWrit
     assert result.exit_code == 0
     assert result.stderr.splitlines()[-1] == (
         f"warning: no audio files in {tmp_path / 'in'} (1 file(s) ignored: not audio, or left out by "
-        "--include/--exclude); audioaug reads .wav .flac .ogg .oga .opus .mp3 .aif .aiff files, in subfolders too")
+        "--include/--exclude); audioaug reads .wav .flac .ogg .oga .opus .mp3 .aif .aiff files, in subfolders too"
+    )
 
 
 def test_include_and_exclude_globs(corpus: Path, tmp_path: Path, write_config: ConfigWriter) -> None:
@@ -201,8 +223,9 @@ def test_output_inside_input_is_not_read_back(corpus: Path, write_config: Config
     assert sources == ["a.wav", "music/stereo.wav", "speech/deep/voice.flac"]
 
 
-def test_symlinked_files_are_read_and_symlink_loops_end(corpus: Path, tmp_path: Path,
-                                                        write_config: ConfigWriter) -> None:
+def test_symlinked_files_are_read_and_symlink_loops_end(
+    corpus: Path, tmp_path: Path, write_config: ConfigWriter
+) -> None:
     os.symlink(corpus / "a.wav", corpus / "link.wav")
     os.symlink(corpus, corpus / "music" / "loop")
     out = tmp_path / "out"
@@ -219,8 +242,9 @@ def test_two_inputs_with_one_output_name_fail_the_second(tmp_path: Path, write_c
     result = cli("run", write_config("version: 1\npipeline: []\n"), root, out, "-j", "1")
     assert result.exit_code == 1
     errors = read_manifest(out / "errors.csv")
-    assert errors == [{"source": "x.wav", "error": "its outputs would have the same names as those of x.flac; "
-                                                  "rename one of the two"}]
+    assert errors == [
+        {"source": "x.wav", "error": "its outputs would have the same names as those of x.flac; rename one of the two"}
+    ]
 
 
 def test_a_bad_file_fails_alone_with_exit_1(corpus: Path, tmp_path: Path, write_config: ConfigWriter) -> None:
@@ -234,17 +258,20 @@ def test_a_bad_file_fails_alone_with_exit_1(corpus: Path, tmp_path: Path, write_
     assert error["source"] == "broken.wav" and error["error"].startswith("cannot decode: ")
 
 
-def test_rerun_is_a_no_op_and_a_changed_config_is_refused(corpus: Path, tmp_path: Path,
-                                                          write_config: ConfigWriter) -> None:
+def test_rerun_is_a_no_op_and_a_changed_config_is_refused(
+    corpus: Path, tmp_path: Path, write_config: ConfigWriter
+) -> None:
     out = tmp_path / "out"
     config = write_config(SIMPLE)
     assert cli("run", config, corpus, out, "-j", "1").exit_code == 0
-    mtimes = {p: p.stat().st_mtime_ns for p in out.iterdir() if p.is_file()} | \
-        {p: p.stat().st_mtime_ns for p in out.rglob("*.wav")}
+    mtimes = {p: p.stat().st_mtime_ns for p in out.iterdir() if p.is_file()} | {
+        p: p.stat().st_mtime_ns for p in out.rglob("*.wav")
+    }
     again = cli("run", config, corpus, out, "-j", "1")
     assert again.exit_code == 0 and "0 written, 6 skipped" in again.stderr
-    assert mtimes == {p: p.stat().st_mtime_ns for p in out.iterdir() if p.is_file()} | \
-        {p: p.stat().st_mtime_ns for p in out.rglob("*.wav")}  # not even the manifest is rewritten
+    assert mtimes == {p: p.stat().st_mtime_ns for p in out.iterdir() if p.is_file()} | {
+        p: p.stat().st_mtime_ns for p in out.rglob("*.wav")
+    }  # not even the manifest is rewritten
     refused = cli("run", config, corpus, out, "-j", "1", "--seed", "4")
     assert refused.exit_code == 2
     assert "was made with a different config (seed 3 -> 4)" in refused.stderr and "--overwrite" in refused.stderr
@@ -268,8 +295,7 @@ def test_dry_run_lists_and_writes_nothing(corpus: Path, tmp_path: Path, write_co
     assert not out.exists()
 
 
-def test_input_dir_must_exist_and_differ_from_output(tmp_path: Path, corpus: Path,
-                                                     write_config: ConfigWriter) -> None:
+def test_input_dir_must_exist_and_differ_from_output(tmp_path: Path, corpus: Path, write_config: ConfigWriter) -> None:
     missing = cli("run", write_config(SIMPLE), tmp_path / "nope", tmp_path / "out")
     assert missing.exit_code == 2 and "does not exist" in missing.stderr
     same = cli("run", write_config(SIMPLE), corpus, corpus)
@@ -280,23 +306,25 @@ def test_bad_config_exits_2_and_writes_nothing(corpus: Path, tmp_path: Path, wri
     out = tmp_path / "out"
     result = cli("run", write_config("version: 1\npipeline:\n  - PitchShift: {min_semitone: 2}\n"), corpus, out)
     assert result.exit_code == 2
-    assert "line 3: pipeline[0].PitchShift.min_semitone: unknown parameter; did you mean min_semitones?" \
-        in result.stderr
+    assert (
+        "line 3: pipeline[0].PitchShift.min_semitone: unknown parameter; did you mean min_semitones?" in result.stderr
+    )
     assert not out.exists()
 
 
-def test_an_unwritable_output_dir_is_a_clear_error(corpus: Path, tmp_path: Path,
-                                                   write_config: ConfigWriter) -> None:
+def test_an_unwritable_output_dir_is_a_clear_error(corpus: Path, tmp_path: Path, write_config: ConfigWriter) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
     result = cli("run", write_config(SIMPLE), corpus, blocker / "out", "-j", "1")
     assert result.exit_code == 2  # nothing was written: a usage error
-    assert result.stderr == (f"error: cannot write to OUTPUT_DIR {blocker / 'out'}: Not a directory; "
-                             "nothing was written\n")
+    assert result.stderr == (
+        f"error: cannot write to OUTPUT_DIR {blocker / 'out'}: Not a directory; nothing was written\n"
+    )
 
 
 def test_version() -> None:
     from audioaug_cli import __version__
+
     assert cli("--version").output.strip() == f"audioaug {__version__}"
 
 

@@ -83,8 +83,12 @@ def test_bad_inputs_fail_alone(tmp_path: Path, write_config: ConfigWriter) -> No
     result = cli("run", write_config(SIMPLE), tmp_path / "in", out, "-j", "1", "-v")
     assert result.exit_code == 1
     assert "Traceback" not in result.output
-    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.wav")) == \
-        ["good1__aug1.wav", "good1__aug2.wav", "sub/good2__aug1.wav", "sub/good2__aug2.wav"]
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.wav")) == [
+        "good1__aug1.wav",
+        "good1__aug2.wav",
+        "sub/good2__aug1.wav",
+        "sub/good2__aug2.wav",
+    ]
     errors = errors_of(out)
     assert set(errors) == set(expected)
     for source, prefix in expected.items():
@@ -137,8 +141,7 @@ def test_permission_denied_is_reported_as_such(tmp_path: Path, monkeypatch: pyte
         read_audio(path)
 
 
-def test_a_transform_that_makes_non_finite_audio_fails_that_item(tmp_path: Path,
-                                                                 write_config: ConfigWriter) -> None:
+def test_a_transform_that_makes_non_finite_audio_fails_that_item(tmp_path: Path, write_config: ConfigWriter) -> None:
     write_tone(tmp_path / "in" / "tone.wav")
     sf.write(tmp_path / "in" / "silence.wav", np.zeros(800, np.float32), 16000)
     loud = "  - Gain: {min_gain_db: 120, max_gain_db: 120, p: 1.0}\n"  # 8 x 120 dB overflows float32
@@ -210,8 +213,9 @@ def test_leftover_temporaries_are_removed(corpus: Path, tmp_path: Path, write_co
     assert TEMP_MARK not in (out / "manifest.csv").read_text()
 
 
-def test_the_run_writes_only_in_output_dir_and_never_changes_input(corpus: Path, tmp_path: Path,
-                                                                   write_config: ConfigWriter) -> None:
+def test_the_run_writes_only_in_output_dir_and_never_changes_input(
+    corpus: Path, tmp_path: Path, write_config: ConfigWriter
+) -> None:
     config = write_config(SIMPLE)
     inputs_before = snapshot(corpus)
     around_before = set(os.listdir(tmp_path))
@@ -233,10 +237,6 @@ def workload(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict
     return config, root / "in", tree(root / "reference")
 
 
-
-
-
-
 def wait_for_outputs(out: Path, count: int, process: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and process.poll() is None:
@@ -249,7 +249,8 @@ def wait_for_outputs(out: Path, count: int, process: subprocess.Popen[bytes]) ->
 
 @pytest.mark.parametrize("after_outputs", [0, 30, 80, 120], ids=["early", "a-quarter", "mid", "at-the-end"])
 def test_sigkill_at_any_moment_then_rerun_gives_the_uninterrupted_result(
-        workload: tuple[Path, Path, dict[str, bytes]], tmp_path: Path, after_outputs: int) -> None:
+    workload: tuple[Path, Path, dict[str, bytes]], tmp_path: Path, after_outputs: int
+) -> None:
     config, inputs, reference = workload
     out = tmp_path / "out"
     process = start(config, inputs, out)
@@ -262,14 +263,20 @@ def test_sigkill_at_any_moment_then_rerun_gives_the_uninterrupted_result(
         assert path.read_bytes() == reference[path.relative_to(out).as_posix()]
     assert finish(start(config, inputs, out)) == 0
     assert tree(out) == reference
-    again = subprocess.run([sys.executable, "-m", "audioaug_cli", "run", str(config), str(inputs), str(out), "-j", "2"],
-                           cwd=ROOT, capture_output=True, text=True, timeout=300)
+    again = subprocess.run(
+        [sys.executable, "-m", "audioaug_cli", "run", str(config), str(inputs), str(out), "-j", "2"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert again.returncode == 0 and "done: 0 written, 120 skipped" in again.stderr
 
 
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_interrupt_keeps_finished_work_and_resumes(workload: tuple[Path, Path, dict[str, bytes]], tmp_path: Path,
-                                                   signum: int, code: int) -> None:
+def test_interrupt_keeps_finished_work_and_resumes(
+    workload: tuple[Path, Path, dict[str, bytes]], tmp_path: Path, signum: int, code: int
+) -> None:
     config, inputs, reference = workload
     out = tmp_path / "out"
     process = start(config, inputs, out)
@@ -299,9 +306,11 @@ def test_a_worker_killed_mid_run_loses_nothing(workload: tuple[Path, Path, dict[
 
 def test_atomic_write_killed_midway_leaves_no_final_file(tmp_path: Path) -> None:
     target = tmp_path / "big.bin"
-    code = ("import sys, time; from pathlib import Path; from audioaug_cli.io.atomic import atomic_file\n"
-            f"with atomic_file(Path({str(target)!r})) as h:\n"
-            "    h.write(b'x' * 1000); h.flush(); print('writing', flush=True); time.sleep(60)\n")
+    code = (
+        "import sys, time; from pathlib import Path; from audioaug_cli.io.atomic import atomic_file\n"
+        f"with atomic_file(Path({str(target)!r})) as h:\n"
+        "    h.write(b'x' * 1000); h.flush(); print('writing', flush=True); time.sleep(60)\n"
+    )
     # (write_bytes, which writes every output, goes through the same atomic_file)
     child = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE)
     assert child.stdout is not None and child.stdout.readline() == b"writing\n"
@@ -326,8 +335,9 @@ def test_atomic_write_makes_its_folder_and_respects_the_umask(tmp_path: Path) ->
     assert os.listdir(written.parent) == ["a.wav"]
 
 
-def test_atomic_write_steps_over_a_temporary_name_already_taken(tmp_path: Path,
-                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_atomic_write_steps_over_a_temporary_name_already_taken(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Another machine's process (same pid, shared folder) or a killed run's leftover holds the name."""
     monkeypatch.setattr(atomic, "_temp_names", iter(range(7, 100)))
     taken = tmp_path / f".a.txt.{os.getpid()}-7{TEMP_MARK}"
@@ -387,8 +397,8 @@ def test_an_ogg_file_is_the_same_bytes_every_time_and_still_valid(subtype: str) 
     position, pages = 0, 0
     while position < len(first):  # every page: the one serial number, and a checksum libogg accepts
         segments = first[position + 26]
-        size = 27 + segments + sum(first[position + 27:position + 27 + segments])
-        page = bytearray(first[position:position + size])
+        size = 27 + segments + sum(first[position + 27 : position + 27 + segments])
+        page = bytearray(first[position : position + size])
         assert page[14:18] == first[14:18]
         stored = int.from_bytes(page[22:26], "little")
         page[22:26] = bytes(4)

@@ -19,9 +19,9 @@ from tests.helpers import AUDIOAUG, SIMPLE, ConfigWriter, cli, rows, tone, withi
 NOISE = "version: 1\npipeline:\n  - AddBackgroundNoise: {{sounds_path: {path}, p: 1.0}}\n"
 
 
-
-def test_a_link_to_a_folder_holding_output_dir_never_reaugments_outputs(tmp_path: Path,
-                                                                       write_config: ConfigWriter) -> None:
+def test_a_link_to_a_folder_holding_output_dir_never_reaugments_outputs(
+    tmp_path: Path, write_config: ConfigWriter
+) -> None:
     work = tmp_path / "work"
     write_tone(work / "a.wav")
     inputs = tmp_path / "in"
@@ -76,8 +76,9 @@ def test_the_walk_visits_each_real_file_once_whatever_the_links(tmp_path: Path) 
         for i, (where, target) in enumerate(links):
             (root / where).mkdir(parents=True, exist_ok=True)
             link = root / where / f"link{i}"
-            goal = {"ROOT": root, "OUT": out, "OUT/sub": out / "sub", "self": link,
-                    "nowhere": base / "missing"}.get(target, target)
+            goal = {"ROOT": root, "OUT": out, "OUT/sub": out / "sub", "self": link, "nowhere": base / "missing"}.get(
+                target, target
+            )
             link.symlink_to(goal)
         with within(20):
             found = [s.rel for s in walk_inputs(root, out)]
@@ -105,15 +106,26 @@ def test_a_name_that_is_not_utf8_fails_alone(tmp_path: Path, write_config: Confi
         assert "not valid UTF-8" in rows(out / "errors.csv")[0]["error"]
         assert sorted(r["file_name"] for r in rows(out / "manifest.csv")) == ["good__aug1.wav", "good__aug2.wav"]
     assert '"status": "complete"' in (out / "audioaug.json").read_text()
-    preview = subprocess.run([AUDIOAUG, "preview", str(config), os.path.join(os.fsencode(inputs), b"caf\xe9.wav"),
-                              "-o", str(tmp_path / "p")],
-                             capture_output=True, text=True, timeout=60)
+    preview = subprocess.run(
+        [
+            AUDIOAUG,
+            "preview",
+            str(config),
+            os.path.join(os.fsencode(inputs), b"caf\xe9.wav"),
+            "-o",
+            str(tmp_path / "p"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert preview.returncode == 1 and "Traceback" not in preview.stderr
     assert preview.stderr.strip().splitlines()[-1].endswith("rename it (e.g. `convmv -f latin1 -t utf8`)")
 
 
-def test_long_names_get_short_temporary_names_and_too_long_ones_fail_alone(tmp_path: Path,
-                                                                          write_config: ConfigWriter) -> None:
+def test_long_names_get_short_temporary_names_and_too_long_ones_fail_alone(
+    tmp_path: Path, write_config: ConfigWriter
+) -> None:
     inputs = tmp_path / "in"
     write_tone(inputs / ("s" * 236 + ".wav"))  # its output name is 246 bytes: allowed
     write_tone(inputs / ("t" * 248 + ".wav"))  # its output name would be 258 bytes

@@ -14,8 +14,9 @@ from tests.helpers import ROOT, write_tone
 
 
 def python(code: str, *args: str | Path) -> list[str]:
-    done = subprocess.run([sys.executable, "-c", code, *map(str, args)], cwd=ROOT, capture_output=True,
-                          text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", code, *map(str, args)], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout.splitlines()
 
@@ -43,9 +44,11 @@ def test_a_run_loads_only_its_transforms_and_writes_the_same_bytes(tmp_path: Pat
     for i in range(4):
         write_tone(tmp_path / "in" / f"t{i}.wav", 0.4, 16000, 1, 300 + 50 * i)
     config = tmp_path / "c.yaml"
-    config.write_text("version: 1\nseed: 3\ncopies: 3\npipeline:\n"
-                      "  - PitchShift: {min_semitones: -3, max_semitones: 3, p: 0.7}\n"
-                      "  - OneOf: {transforms: [Gain, Reverse]}\n")
+    config.write_text(
+        "version: 1\nseed: 3\ncopies: 3\npipeline:\n"
+        "  - PitchShift: {min_semitones: -3, max_semitones: 3, p: 0.7}\n"
+        "  - OneOf: {transforms: [Gain, Reverse]}\n"
+    )
     lazy = python(RUN, "lazy", config, tmp_path / "in", tmp_path / "lazy")
     whole = python(RUN, "whole", config, tmp_path / "in", tmp_path / "whole")
     assert lazy == ["[]", "['audiomentations.augmentations.gain', 'audiomentations.augmentations.pitch_shift']"]
@@ -136,12 +139,21 @@ def test_every_transform_loads_alone_in_either_order() -> None:
 def test_an_audiomentations_it_was_not_checked_against_is_refused_with_the_fix() -> None:
     """compat relies on how 0.43 draws and loads; another version stops the first command that needs
     a transform (exit 2, one line with the pip command), before anything is drawn differently."""
-    code = ("import importlib.metadata as m, sys\nreal = m.version\n"
-            "m.version = lambda name: '0.45.1' if name == 'audiomentations' else real(name)\n"
-            "from audioaug_cli.cli import main\nmain(['validate', sys.argv[1]])\n")
-    done = subprocess.run([sys.executable, "-c", code, str(ROOT / "configs" / "example.yaml")], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
+    code = (
+        "import importlib.metadata as m, sys\nreal = m.version\n"
+        "m.version = lambda name: '0.45.1' if name == 'audiomentations' else real(name)\n"
+        "from audioaug_cli.cli import main\nmain(['validate', sys.argv[1]])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(ROOT / "configs" / "example.yaml")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 2, done.stderr
-    assert done.stderr == ("error: audiomentations 0.45.1 is installed; this audioaug works with 0.43.x only (it "
-                           "relies on how that version draws and loads): pip install 'audiomentations>=0.43,<0.44'\n")
+    assert done.stderr == (
+        "error: audiomentations 0.45.1 is installed; this audioaug works with 0.43.x only (it "
+        "relies on how that version draws and loads): pip install 'audiomentations>=0.43,<0.44'\n"
+    )
     compat.check_version("0.43.2")  # the pinned versions pass

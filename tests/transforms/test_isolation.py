@@ -19,8 +19,10 @@ def test_one_pipeline_called_from_eight_threads_matches_serial_calls() -> None:
     config = parse_config(PIPELINE)
     shared = WaveformPipeline(config.pipeline, config.base_dir)
     inputs = [tone(0.25, freq=200 + 7 * i) for i in range(200)]
-    serial = [WaveformPipeline(config.pipeline, config.base_dir).augment(x.copy(), 16000, 1000 + i)
-              for i, x in enumerate(inputs)]
+    serial = [
+        WaveformPipeline(config.pipeline, config.base_dir).augment(x.copy(), 16000, 1000 + i)
+        for i, x in enumerate(inputs)
+    ]
     start = threading.Barrier(8)
 
     def item(i: int) -> tuple[np.ndarray, list[dict[str, object]]]:
@@ -84,8 +86,13 @@ def test_the_caller_keeps_its_rngs_and_warning_state(tmp_path: Path) -> None:
     inputs = corpus(tmp_path / "in")
     script = tmp_path / "caller.py"
     script.write_text(CALLER)
-    done = subprocess.run([sys.executable, str(script), str(config), str(inputs), str(tmp_path / "out")],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, str(script), str(config), str(inputs), str(tmp_path / "out")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ["load []", "run []", "augment []", "Augmenter []"]
 
@@ -96,13 +103,24 @@ def test_an_import_within_an_item_leaves_no_warning_filters(tmp_path: Path) -> N
     from tests.helpers import make_corpus as corpus
 
     config = tmp_path / "c.yaml"
-    config.write_text("version: 1\nseed: 2\ncopies: 3\npipeline:\n  - AddGaussianNoise: {p: 0.5}\n"
-                      "  - Resample: {min_sample_rate: 8000, max_sample_rate: 12000, p: 1.0}\n")
+    config.write_text(
+        "version: 1\nseed: 2\ncopies: 3\npipeline:\n  - AddGaussianNoise: {p: 0.5}\n"
+        "  - Resample: {min_sample_rate: 8000, max_sample_rate: 12000, p: 1.0}\n"
+    )
     script = tmp_path / "caller.py"
-    script.write_text(CALLER.replace("from audioaug_cli import RunOptions",
-                                     "assert 'scipy' not in sys.modules\nfrom audioaug_cli import RunOptions"))
-    done = subprocess.run([sys.executable, str(script), str(config), str(corpus(tmp_path / "in")),
-                           str(tmp_path / "out")], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    script.write_text(
+        CALLER.replace(
+            "from audioaug_cli import RunOptions",
+            "assert 'scipy' not in sys.modules\nfrom audioaug_cli import RunOptions",
+        )
+    )
+    done = subprocess.run(
+        [sys.executable, str(script), str(config), str(corpus(tmp_path / "in")), str(tmp_path / "out")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ["load []", "run []", "augment []", "Augmenter []"]
 

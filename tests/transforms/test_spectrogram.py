@@ -41,12 +41,15 @@ def written_audio(path: Path) -> tuple[np.ndarray, int]:
 
 @pytest.mark.parametrize("layout", ["channels_first", "channels_last"])
 @pytest.mark.parametrize("sample_rate", [None, 16000])
-def test_the_feature_is_librosas_log_mel_of_the_written_audio(corpus: Path, tmp_path: Path, layout: str,
-                                                              sample_rate: int | None) -> None:
+def test_the_feature_is_librosas_log_mel_of_the_written_audio(
+    corpus: Path, tmp_path: Path, layout: str, sample_rate: int | None
+) -> None:
     """Mono 16 kHz, stereo 44.1 kHz and mono 22.05 kHz inputs, at their own rate and resampled."""
     config = tmp_path / "c.yaml"
-    config.write_text(f"version: 1\ncopies: 1\naudio: {{sample_rate: {sample_rate or 'null'}}}\n"
-                      "output: {subtype: FLOAT}\npipeline: [{Gain: {p: 1.0}}]\n" + SETTINGS.format(layout=layout))
+    config.write_text(
+        f"version: 1\ncopies: 1\naudio: {{sample_rate: {sample_rate or 'null'}}}\n"
+        "output: {subtype: FLOAT}\npipeline: [{Gain: {p: 1.0}}]\n" + SETTINGS.format(layout=layout)
+    )
     result = cli("run", config, corpus, tmp_path / "out", "-j", "1")
     assert result.exit_code == 0, result.stderr
     found = rows(tmp_path / "out")
@@ -54,10 +57,27 @@ def test_the_feature_is_librosas_log_mel_of_the_written_audio(corpus: Path, tmp_
     for row in found:
         x, rate = written_audio(tmp_path / "out" / row["file_name"])
         assert rate == (sample_rate or int(row["sample_rate"]))
-        expected = librosa.power_to_db(librosa.feature.melspectrogram(
-            y=x, sr=rate, n_fft=512, hop_length=128, win_length=None, window="hann", center=False,
-            pad_mode="constant", power=1.0, n_mels=40, fmin=0.0, fmax=None, htk=False, norm="slaney"),
-            ref=1.0, amin=1e-5, top_db=80.0)
+        expected = librosa.power_to_db(
+            librosa.feature.melspectrogram(
+                y=x,
+                sr=rate,
+                n_fft=512,
+                hop_length=128,
+                win_length=None,
+                window="hann",
+                center=False,
+                pad_mode="constant",
+                power=1.0,
+                n_mels=40,
+                fmin=0.0,
+                fmax=None,
+                htk=False,
+                norm="slaney",
+            ),
+            ref=1.0,
+            amin=1e-5,
+            top_db=80.0,
+        )
         if layout == "channels_last":
             expected = expected.transpose(2, 1, 0)
         feature = np.load(tmp_path / "out" / row["feature_file"])
@@ -66,15 +86,25 @@ def test_the_feature_is_librosas_log_mel_of_the_written_audio(corpus: Path, tmp_
         assert json.loads(row["transforms"])[0]["name"] == "Gain"
 
 
-@pytest.mark.parametrize("settings", [
-    FeatureSettings(n_fft=1024, hop_length=256, center=False),
-    FeatureSettings(n_fft=400, hop_length=200, center=True, pad_mode="reflect"),
-    FeatureSettings(n_fft=512, hop_length=100, win_length=300, window="hamming", center=True, pad_mode="edge"),
-])
+@pytest.mark.parametrize(
+    "settings",
+    [
+        FeatureSettings(n_fft=1024, hop_length=256, center=False),
+        FeatureSettings(n_fft=400, hop_length=200, center=True, pad_mode="reflect"),
+        FeatureSettings(n_fft=512, hop_length=100, win_length=300, window="hamming", center=True, pad_mode="edge"),
+    ],
+)
 def test_the_stft_is_librosas(settings: FeatureSettings) -> None:
     x = tone(0.7, 16000, channels=2).T.copy()
-    expected = librosa.stft(x, n_fft=settings.n_fft, hop_length=settings.hop, win_length=settings.win_length,
-                            window=settings.window, center=settings.center, pad_mode=settings.pad_mode)
+    expected = librosa.stft(
+        x,
+        n_fft=settings.n_fft,
+        hop_length=settings.hop,
+        win_length=settings.win_length,
+        window=settings.window,
+        center=settings.center,
+        pad_mode=settings.pad_mode,
+    )
     found = stft(x, settings)
     assert found.shape == expected.shape and found.dtype == np.complex64
     np.testing.assert_allclose(found, expected, rtol=1e-5, atol=1e-4)
@@ -82,25 +112,29 @@ def test_the_stft_is_librosas(settings: FeatureSettings) -> None:
 
 def test_linear_stft_features_with_torchaudio_style_settings() -> None:
     """n_mels: null is the STFT's magnitude to `power`; db: null keeps linear values."""
-    settings = FeatureSettings(n_fft=400, hop_length=200, center=True, pad_mode="reflect", n_mels=None,
-                               power=2.0, db=None)
+    settings = FeatureSettings(
+        n_fft=400, hop_length=200, center=True, pad_mode="reflect", n_mels=None, power=2.0, db=None
+    )
     x = tone(0.5, 16000, channels=2).T.copy()
     expected = np.abs(librosa.stft(x, n_fft=400, hop_length=200, center=True, pad_mode="reflect")) ** 2
     np.testing.assert_allclose(clean_feature(x, 16000, settings), expected, rtol=1e-5, atol=1e-6 * expected.max())
 
 
 # -- masks ------------------------------------------------------------------------------------
-def masked(transform: SpecFrequencyMask | SpecTimeMask, seed: int,
-           shape: tuple[int, int, int] = (2, 40, 60)) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+def masked(
+    transform: SpecFrequencyMask | SpecTimeMask, seed: int, shape: tuple[int, int, int] = (2, 40, 60)
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     feature = np.random.default_rng(seed + 10_000).normal(size=shape).astype(np.float32)
     params = transform.draw(np.random.default_rng(seed), feature)
     return feature, transform.apply(feature, params, 128), params
 
 
-@pytest.mark.parametrize("transform,axis", [(SpecFrequencyMask(max_width=7, count=3), 1),
-                                            (SpecTimeMask(max_width=9, count=2), 2)])
+@pytest.mark.parametrize(
+    "transform,axis", [(SpecFrequencyMask(max_width=7, count=3), 1), (SpecTimeMask(max_width=9, count=2), 2)]
+)
 def test_masks_have_their_count_and_widths_in_bounds_and_change_only_their_cells(
-        transform: SpecFrequencyMask | SpecTimeMask, axis: int) -> None:
+    transform: SpecFrequencyMask | SpecTimeMask, axis: int
+) -> None:
     widths: set[int] = set()
     for seed in range(300):
         feature, out, params = masked(transform, seed)
@@ -108,7 +142,7 @@ def test_masks_have_their_count_and_widths_in_bounds_and_change_only_their_cells
         expected_cells = np.zeros(feature.shape[axis], dtype=bool)
         for start, width in params["masks"]:
             assert 0 <= width <= transform.max_width and 0 <= start <= feature.shape[axis] - width
-            expected_cells[start:start + width] = True
+            expected_cells[start : start + width] = True
             widths.add(width)
         cells = np.moveaxis(out, axis, 0)
         assert np.all(cells[expected_cells] == -1.0)  # in every channel
@@ -128,7 +162,7 @@ def test_mean_mode_uses_the_mean_just_before_the_mask() -> None:
     start, width = params["masks"][0]
     assert width > 0
     assert params["mask_value"] == pytest.approx(float(feature.mean()), abs=1e-6)
-    assert np.all(out[:, :, start:start + width] == np.float32(params["mask_value"]))
+    assert np.all(out[:, :, start : start + width] == np.float32(params["mask_value"]))
 
 
 # -- time stretch -----------------------------------------------------------------------------
@@ -139,8 +173,9 @@ def test_time_stretch_gives_ceil_frames_over_rate_and_keeps_the_frequency(rate: 
     spectrum = stft(x, settings)
     stretched = SpecTimeStretch.apply(spectrum, {"rate": rate}, 256)
     assert stretched.shape[-1] == math.ceil(spectrum.shape[-1] / rate)
-    np.testing.assert_allclose(stretched, np.abs(librosa.phase_vocoder(spectrum, rate=rate, hop_length=256)),
-                               rtol=1e-5, atol=1e-5)  # the magnitudes of librosa's phase vocoder
+    np.testing.assert_allclose(
+        stretched, np.abs(librosa.phase_vocoder(spectrum, rate=rate, hop_length=256)), rtol=1e-5, atol=1e-5
+    )  # the magnitudes of librosa's phase vocoder
     tone_bin = round(1000 * 1024 / 16000)
     assert np.argmax(np.abs(stretched).mean(axis=-1)[0]) == tone_bin
     if rate == 1.0:
@@ -164,8 +199,9 @@ def test_replaying_the_recorded_parameters_gives_the_written_feature(corpus: Pat
         applied = json.loads(row["transforms"])
         names.update(entry["name"] for entry in applied)
         x, rate = written_audio(tmp_path / "out" / row["file_name"])
-        np.testing.assert_array_equal(replay_features(x, rate, settings, applied),
-                                      np.load(tmp_path / "out" / row["feature_file"]))
+        np.testing.assert_array_equal(
+            replay_features(x, rate, settings, applied), np.load(tmp_path / "out" / row["feature_file"])
+        )
     assert {"SpecTimeStretch", "SpecFrequencyMask", "SpecTimeMask"} <= names
 
 
@@ -200,11 +236,23 @@ def test_a_clip_shorter_than_n_fft_fails_alone(tmp_path: Path) -> None:
     result = cli("run", config, tmp_path / "in", tmp_path / "out", "-j", "1")
     assert result.exit_code == 1
     with (tmp_path / "out" / "errors.csv").open(newline="") as handle:
-        assert list(csv.reader(handle))[1:] == [["short.wav", "too short for the spectrogram: 480 samples, fewer "
-                                                 "than n_fft (1024); with center: false each frame needs n_fft "
-                                                 "samples"]]
-    assert sorted(tree(tmp_path / "out")) == ["audioaug.json", "errors.csv", "long__aug1.npy", "long__aug1.wav",
-                                              "long__aug2.npy", "long__aug2.wav", "manifest.csv"]
+        assert list(csv.reader(handle))[1:] == [
+            [
+                "short.wav",
+                "too short for the spectrogram: 480 samples, fewer "
+                "than n_fft (1024); with center: false each frame needs n_fft "
+                "samples",
+            ]
+        ]
+    assert sorted(tree(tmp_path / "out")) == [
+        "audioaug.json",
+        "errors.csv",
+        "long__aug1.npy",
+        "long__aug1.wav",
+        "long__aug2.npy",
+        "long__aug2.wav",
+        "manifest.csv",
+    ]
 
 
 def test_empty_mel_bands_are_one_warning_per_run(tmp_path: Path) -> None:
@@ -221,15 +269,26 @@ def test_empty_mel_bands_are_one_warning_per_run(tmp_path: Path) -> None:
 
 
 SECTION_ERRORS = [
-    ("  layout: channels_middle\n", "line 11: spectrogram.layout: expected channels_first or channels_last, found "
-                                    "'channels_middle'; did you mean channels_last?"),
-    ("  pipeline: [{SpecTimeMask: {max_widht: 3}}]\n", "line 11: spectrogram.pipeline[0].SpecTimeMask.max_widht: "
-                                                       "unknown parameter; did you mean max_width?"),
-    ("  pipeline: [PitchShift]\n", "line 11: spectrogram.pipeline[0]: PitchShift is a waveform transform: it "
-                                   "belongs in the top-level pipeline, not in spectrogram.pipeline"),
-    ("  pipeline: [SpecTimeMask, SpecTimeStretch]\n", "line 11: spectrogram.pipeline: SpecTimeStretch works on the "
-                                                      "STFT, before the mel and dB steps, so it must come before "
-                                                      "every mask"),
+    (
+        "  layout: channels_middle\n",
+        "line 11: spectrogram.layout: expected channels_first or channels_last, found "
+        "'channels_middle'; did you mean channels_last?",
+    ),
+    (
+        "  pipeline: [{SpecTimeMask: {max_widht: 3}}]\n",
+        "line 11: spectrogram.pipeline[0].SpecTimeMask.max_widht: unknown parameter; did you mean max_width?",
+    ),
+    (
+        "  pipeline: [PitchShift]\n",
+        "line 11: spectrogram.pipeline[0]: PitchShift is a waveform transform: it "
+        "belongs in the top-level pipeline, not in spectrogram.pipeline",
+    ),
+    (
+        "  pipeline: [SpecTimeMask, SpecTimeStretch]\n",
+        "line 11: spectrogram.pipeline: SpecTimeStretch works on the "
+        "STFT, before the mel and dB steps, so it must come before "
+        "every mask",
+    ),
     ("  win_length: 2048\n", "line 11: spectrogram.win_length: must be at most n_fft (1024), found 2048"),
     ("  db: {ref: 1.0, amin: 0}\n", "line 11: spectrogram.db.amin: must be greater than 0.0, found 0"),
 ]
@@ -239,10 +298,21 @@ SECTION_ERRORS = [
 def test_errors_in_the_section_are_located_and_nothing_is_written(tmp_path: Path, line: str, message: str) -> None:
     write_tone(tmp_path / "in" / "a.wav")
     config = tmp_path / "c.yaml"
-    config.write_text("version: 1\npipeline: []\nspectrogram:\n  n_fft: 1024\n"
-                      + "".join(f"  {k}: {v}\n" for k, v in [("n_mels", 64), ("hop_length", 256), ("fmin", 0),
-                                                             ("htk", "false"), ("norm", "slaney"), ("power", 1.0)])
-                      + line)
+    config.write_text(
+        "version: 1\npipeline: []\nspectrogram:\n  n_fft: 1024\n"
+        + "".join(
+            f"  {k}: {v}\n"
+            for k, v in [
+                ("n_mels", 64),
+                ("hop_length", 256),
+                ("fmin", 0),
+                ("htk", "false"),
+                ("norm", "slaney"),
+                ("power", 1.0),
+            ]
+        )
+        + line
+    )
     result = cli("run", config, tmp_path / "in", tmp_path / "out")
     assert result.exit_code == 2
     assert result.stderr == f"error: {config}: {message}\n"
@@ -256,8 +326,9 @@ def test_features_are_byte_identical_across_jobs_and_backends_and_survive_sigkil
     from tests.helpers import audioaug, finish, start
 
     for i in range(16):
-        write_tone(tmp_path / "in" / f"d{i % 2}" / f"f{i:02d}.wav", 0.5 + 0.25 * (i % 3), 16000, 1 + (i % 5 == 0),
-                   200 + 23 * i)
+        write_tone(
+            tmp_path / "in" / f"d{i % 2}" / f"f{i:02d}.wav", 0.5 + 0.25 * (i % 3), 16000, 1 + (i % 5 == 0), 200 + 23 * i
+        )
     config = tmp_path / "c.yaml"
     config.write_text(ARTICLE)
     runs = {"one": ("-j", "1"), "two": ("-j", "2"), "dask": ("--backend", "dask", "-j", "2")}
@@ -282,10 +353,12 @@ def test_features_are_byte_identical_across_jobs_and_backends_and_survive_sigkil
 
 def test_compositions_nest_in_the_spectrogram_pipeline() -> None:
     stretches = "[SpecTimeStretch, {SpecTimeStretch: {min_rate: 2, max_rate: 3}}]"
-    config = parse_config("version: 1\npipeline: []\nspectrogram:\n  n_mels: 32\n  pipeline:\n"
-                          f"    - OneOf: {{transforms: {stretches}}}\n"
-                          "    - SomeOf: {num_transforms: 2, transforms: [SpecTimeMask, SpecFrequencyMask, "
-                          "{SpecTimeMask: {max_width: 3}}], p: 0.5}\n")
+    config = parse_config(
+        "version: 1\npipeline: []\nspectrogram:\n  n_mels: 32\n  pipeline:\n"
+        f"    - OneOf: {{transforms: {stretches}}}\n"
+        "    - SomeOf: {num_transforms: 2, transforms: [SpecTimeMask, SpecFrequencyMask, "
+        "{SpecTimeMask: {max_width: 3}}], p: 0.5}\n"
+    )
     assert config.spectrogram is not None
     features = FeatureAugmenter(config.spectrogram)
     seen: set[tuple[str, ...]] = set()
@@ -303,5 +376,7 @@ def test_a_shuffled_compose_may_not_put_the_stretch_after_a_mask() -> None:
     from audioaug_cli.errors import ConfigError
 
     with pytest.raises(ConfigError, match="may not hold both SpecTimeStretch and masks"):
-        parse_config("version: 1\npipeline: []\nspectrogram:\n  pipeline:\n"
-                     "    - Compose: {shuffle: true, transforms: [SpecTimeStretch, SpecTimeMask]}\n")
+        parse_config(
+            "version: 1\npipeline: []\nspectrogram:\n  pipeline:\n"
+            "    - Compose: {shuffle: true, transforms: [SpecTimeStretch, SpecTimeMask]}\n"
+        )

@@ -26,9 +26,12 @@ def test_the_registry_holds_every_waveform_transform_but_lambda() -> None:
     import audiomentations
     from audiomentations.core.transforms_interface import BaseWaveformTransform
 
-    exported = {n for n in dir(audiomentations)
-                if isinstance(getattr(audiomentations, n), type)
-                and issubclass(getattr(audiomentations, n), BaseWaveformTransform)}
+    exported = {
+        n
+        for n in dir(audiomentations)
+        if isinstance(getattr(audiomentations, n), type)
+        and issubclass(getattr(audiomentations, n), BaseWaveformTransform)
+    }
     assert set(registry.transform_classes()) == exported - {"Lambda"}
     assert len(exported) >= 38
 
@@ -44,8 +47,11 @@ def test_transform_runs(name: str, tmp_path: Path) -> None:
     config = tmp_path / "c.yaml"
     config.write_text(f"version: 1\npipeline:\n  - {name}: {params}\n")
     result = cli("run", config, tmp_path / "in", tmp_path / "out", "-j", "1")
-    assert result.exit_code == 0, result.output + (tmp_path / "out" / "errors.csv").read_text() \
-        if (tmp_path / "out" / "errors.csv").exists() else result.output
+    assert result.exit_code == 0, (
+        result.output + (tmp_path / "out" / "errors.csv").read_text()
+        if (tmp_path / "out" / "errors.csv").exists()
+        else result.output
+    )
     assert (tmp_path / "out" / "mono__aug1.wav").exists()
     if multichannel:
         assert sf.info(tmp_path / "out" / "stereo__aug1.wav").channels == 2
@@ -76,7 +82,9 @@ def test_a_mono_only_transform_fails_multichannel_items_alone(tmp_path: Path) ->
     result = cli("run", config, tmp_path / "in", tmp_path / "out", "-j", "1")
     assert result.exit_code == 1
     errors = (tmp_path / "out" / "errors.csv").read_text()
-    assert errors.splitlines()[1:] == ['stereo.wav,"AddBackgroundNoise works on mono audio only, and this input has '
-                                       'more than one channel: `audio: {mono: true}` in the config mixes every input '
-                                       'down to mono"']
+    assert errors.splitlines()[1:] == [
+        'stereo.wav,"AddBackgroundNoise works on mono audio only, and this input has '
+        "more than one channel: `audio: {mono: true}` in the config mixes every input "
+        'down to mono"'
+    ]
     assert (tmp_path / "out" / "mono__aug1.wav").exists()

@@ -33,6 +33,7 @@ def test_item_seed_is_stable_across_processes() -> None:
 
 def test_item_seed_follows_the_documented_derivation() -> None:
     import hashlib
+
     digest = hashlib.blake2b(b"1234:3:a/b.flac", digest_size=8).digest()
     assert item_seed(1234, "a/b.flac", 3) == int.from_bytes(digest, "big") >> 1
 
@@ -59,8 +60,10 @@ def test_same_seed_same_output_and_record() -> None:
 
 def test_items_stay_deterministic_while_another_thread_draws_from_the_globals() -> None:
     """What breaks naive seeding under dask: another thread touching `random` mid-item."""
-    aug = augmenter("  - AddGaussianNoise: {p: 0.7}\n  - Gain: {p: 0.7}\n  - Shift: {p: 0.7}\n"
-                    "  - OneOf: {transforms: [LowPassFilter, HighPassFilter]}\n")
+    aug = augmenter(
+        "  - AddGaussianNoise: {p: 0.7}\n  - Gain: {p: 0.7}\n  - Shift: {p: 0.7}\n"
+        "  - OneOf: {transforms: [LowPassFilter, HighPassFilter]}\n"
+    )
     x = tone(0.2)
     expected = [aug.augment(x.copy(), 16000, s) for s in range(30)]
     stop = threading.Event()
@@ -76,10 +79,13 @@ def test_items_stay_deterministic_while_another_thread_draws_from_the_globals() 
         results: dict[int, tuple[np.ndarray, list[dict[str, object]]]] = {}
 
         def worker(seeds: range) -> None:
-            own = augmenter("  - AddGaussianNoise: {p: 0.7}\n  - Gain: {p: 0.7}\n  - Shift: {p: 0.7}\n"
-                            "  - OneOf: {transforms: [LowPassFilter, HighPassFilter]}\n")
+            own = augmenter(
+                "  - AddGaussianNoise: {p: 0.7}\n  - Gain: {p: 0.7}\n  - Shift: {p: 0.7}\n"
+                "  - OneOf: {transforms: [LowPassFilter, HighPassFilter]}\n"
+            )
             for s in seeds:
                 results[s] = own.augment(x.copy(), 16000, s)
+
         workers = [threading.Thread(target=worker, args=(range(i, 30, 3),)) for i in range(3)]
         for w in workers:
             w.start()
@@ -114,6 +120,7 @@ def test_room_simulation_items_in_threads_match_one_at_a_time() -> None:
         own = augmenter(ROOM)
         for s in seeds:
             results[s] = own.augment(x.copy(), 16000, s)[0]
+
     workers = [threading.Thread(target=worker, args=(range(i, 6, 2),)) for i in range(2)]
     for w in workers:
         w.start()
@@ -139,20 +146,23 @@ def test_rng_outside_items_is_the_global_one() -> None:
     assert np.array_equal(a, b)
 
 
-@pytest.mark.parametrize("entry", [
-    "Gain: {min_gain_db: -12, max_gain_db: 12, p: 1.0}",
-    "Shift: {min_shift: -0.5, max_shift: 0.5, p: 1.0}",
-    "Shift: {min_shift: -100, max_shift: 100, shift_unit: samples, rollover: false, p: 1.0}",
-    "LowPassFilter: {p: 1.0}",
-    "BandPassFilter: {p: 1.0}",
-    "PitchShift: {p: 1.0}",
-    "PitchShift: {method: librosa_phase_vocoder, p: 1.0}",
-    "TimeStretch: {p: 1.0}",
-    "TimeMask: {p: 1.0}",
-    "ClippingDistortion: {p: 1.0}",
-    "SevenBandParametricEQ: {p: 1.0}",
-    "GainTransition: {p: 1.0}",
-])
+@pytest.mark.parametrize(
+    "entry",
+    [
+        "Gain: {min_gain_db: -12, max_gain_db: 12, p: 1.0}",
+        "Shift: {min_shift: -0.5, max_shift: 0.5, p: 1.0}",
+        "Shift: {min_shift: -100, max_shift: 100, shift_unit: samples, rollover: false, p: 1.0}",
+        "LowPassFilter: {p: 1.0}",
+        "BandPassFilter: {p: 1.0}",
+        "PitchShift: {p: 1.0}",
+        "PitchShift: {method: librosa_phase_vocoder, p: 1.0}",
+        "TimeStretch: {p: 1.0}",
+        "TimeMask: {p: 1.0}",
+        "ClippingDistortion: {p: 1.0}",
+        "SevenBandParametricEQ: {p: 1.0}",
+        "GainTransition: {p: 1.0}",
+    ],
+)
 def test_recorded_parameters_reproduce_the_output(entry: str) -> None:
     """Applying a transform with the parameters the manifest records gives the same audio."""
     aug = augmenter(f"  - {entry}\n")
@@ -212,8 +222,10 @@ def test_oneof_records_only_the_chosen_child() -> None:
 
 
 def test_someof_records_the_chosen_children_in_order() -> None:
-    aug = augmenter("  - SomeOf:\n      num_transforms: [1, 2]\n"
-                    "      transforms: [{Gain: {p: 1.0}}, {PolarityInversion: {p: 1.0}}, {Reverse: {p: 1.0}}]\n")
+    aug = augmenter(
+        "  - SomeOf:\n      num_transforms: [1, 2]\n"
+        "      transforms: [{Gain: {p: 1.0}}, {PolarityInversion: {p: 1.0}}, {Reverse: {p: 1.0}}]\n"
+    )
     order = ["Gain", "PolarityInversion", "Reverse"]
     counts = set()
     for seed in range(40):
@@ -225,25 +237,32 @@ def test_someof_records_the_chosen_children_in_order() -> None:
 
 
 def test_nested_composition_with_a_probability_records_nothing_when_skipped() -> None:
-    aug = augmenter("  - OneOf: {p: 0.0, transforms: [PolarityInversion]}\n"
-                    "  - Compose: {p: 0.0, transforms: [Reverse]}\n")
+    aug = augmenter(
+        "  - OneOf: {p: 0.0, transforms: [PolarityInversion]}\n  - Compose: {p: 0.0, transforms: [Reverse]}\n"
+    )
     out, record = aug.augment(tone(0.1), 16000, 4)
     assert record == [] and np.array_equal(out, tone(0.1))
 
 
 def test_compose_shuffle_records_the_order_applied() -> None:
-    aug = augmenter("  - Compose:\n      shuffle: true\n"
-                    "      transforms: [{Gain: {p: 1.0}}, {Reverse: {p: 1.0}}, {PolarityInversion: {p: 1.0}}]\n")
+    aug = augmenter(
+        "  - Compose:\n      shuffle: true\n"
+        "      transforms: [{Gain: {p: 1.0}}, {Reverse: {p: 1.0}}, {PolarityInversion: {p: 1.0}}]\n"
+    )
     orders = {tuple(r["name"] for r in aug.augment(tone(0.1), 16000, s)[1]) for s in range(30)}
     assert len(orders) > 1 and all(sorted(o) == ["Gain", "PolarityInversion", "Reverse"] for o in orders)
 
 
 def test_noise_transform_is_recorded_under_its_parameter(tmp_path: Path) -> None:
     import soundfile as sf
+
     (tmp_path / "noises").mkdir()
     sf.write(tmp_path / "noises" / "n.wav", tone(0.3, freq=1000), 16000)
-    aug = augmenter("  - AddBackgroundNoise:\n      sounds_path: noises\n      p: 1.0\n"
-                    "      noise_transform: {PolarityInversion: {p: 1.0}}\n", base_dir=tmp_path)
+    aug = augmenter(
+        "  - AddBackgroundNoise:\n      sounds_path: noises\n      p: 1.0\n"
+        "      noise_transform: {PolarityInversion: {p: 1.0}}\n",
+        base_dir=tmp_path,
+    )
     _, [record] = aug.augment(tone(0.3), 16000, 2)
     assert record["params"]["noise_file_path"] == "noises/n.wav"  # relative to the config
     assert record["params"]["noise_transform"] == [{"name": "PolarityInversion", "params": {}}]
