@@ -40,7 +40,7 @@ def document(check: Checker, data: Any) -> Config:
     check.unknown_keys(data, (), TOP_KEYS)
     if "version" not in data:
         check.problem((), "missing 'version: 1' (the config format version)")
-    elif data["version"] != 1:
+    elif data["version"] != 1 or isinstance(data["version"], bool):  # true == 1 in Python, not in YAML
         check.problem(("version",), f"unsupported version {kind(data['version'])}; this audioaug reads version 1")
     seed = check.integer(data, (), "seed", 0, minimum=0)
     copies = (

@@ -140,6 +140,7 @@ def test_schema_accepts_what_validate_accepts(text: str, tmp_path: Path) -> None
     [
         "version: 1\npipeline:\n  - PitchShift: {min_semitone: 2}\n",
         "version: 1\ncopie: 2\npipeline: []\n",
+        "version: true\npipeline: []\n",
         "version: 1\npipeline:\n  - PitchShift: {method: fast}\n",
         "version: 1\npipeline:\n  - Gain: {p: 2}\n",
         "version: 1\npipeline:\n  - Lambda\n",
