@@ -14,6 +14,7 @@ from typing import Any, NoReturn
 
 import click
 
+from audioaug_cli.config.model import MAX_COPIES
 from audioaug_cli.errors import EXIT_FAILED, AudioaugError
 
 EXIT_INTERRUPTED = 130  # 128 + SIGINT
@@ -25,6 +26,23 @@ def option(*decls: str, **kwargs: Any) -> Callable[[Any], Any]:
     kwargs.setdefault("envvar", "AUDIOAUG_" + long.lstrip("-").replace("-", "_").upper())
     kwargs.setdefault("show_envvar", True)
     return click.option(*decls, **kwargs)
+
+
+jobs_option = option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Worker processes. [default: usable CPUs; 1 runs in-process]",
+)
+
+
+def seed_option(help: str) -> Callable[[Any], Any]:
+    return option("--seed", type=click.IntRange(min=0), default=None, help=help)
+
+
+def copies_option(help: str) -> Callable[[Any], Any]:
+    return option("--copies", type=click.IntRange(min=1, max=MAX_COPIES), default=None, help=help)
 
 
 def fail(message: str, code: int) -> NoReturn:

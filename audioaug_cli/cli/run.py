@@ -8,8 +8,16 @@ from typing import Any
 
 import click
 
-from audioaug_cli.cli.common import EXIT_INTERRUPTED, exits_on_error, fail, option, seconds_since_start
-from audioaug_cli.config.model import MAX_COPIES
+from audioaug_cli.cli.common import (
+    EXIT_INTERRUPTED,
+    copies_option,
+    exits_on_error,
+    fail,
+    jobs_option,
+    option,
+    seconds_since_start,
+    seed_option,
+)
 from audioaug_cli.errors import EXIT_FAILED
 
 
@@ -17,17 +25,9 @@ from audioaug_cli.errors import EXIT_FAILED
 @click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
 @click.argument("input_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.argument("output_dir", type=click.Path(path_type=Path))
-@option(
-    "-j",
-    "--jobs",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Worker processes. [default: usable CPUs; 1 runs in-process]",
-)
-@option("--seed", type=click.IntRange(min=0), default=None, help="Override the config's seed.")
-@option(
-    "--copies", type=click.IntRange(min=1, max=MAX_COPIES), default=None, help="Override the config's copies per input."
-)
+@jobs_option
+@seed_option("Override the config's seed.")
+@copies_option("Override the config's copies per input.")
 @option("--overwrite", is_flag=True, help="Start over: delete what audioaug wrote in OUTPUT_DIR before (only that).")
 @option("--fail-fast", is_flag=True, help="Stop at the first input that fails.")
 @option("--dry-run", is_flag=True, help="Print what would be written, write nothing.")

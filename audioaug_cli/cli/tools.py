@@ -8,8 +8,7 @@ from pathlib import Path
 
 import click
 
-from audioaug_cli.cli.common import exits_on_error, option
-from audioaug_cli.config.model import MAX_COPIES
+from audioaug_cli.cli.common import copies_option, exits_on_error, jobs_option, seed_option
 from audioaug_cli.errors import EXIT_FAILED
 
 
@@ -23,13 +22,8 @@ from audioaug_cli.errors import EXIT_FAILED
     default=None,
     help="Where the variants and the picture go. [default: preview/<file's stem>]",
 )
-@option(
-    "--copies",
-    type=click.IntRange(min=1, max=MAX_COPIES),
-    default=None,
-    help="Variants to make. [default: the config's]",
-)
-@option("--seed", type=click.IntRange(min=0), default=None, help="Override the config's seed (as run's --seed).")
+@copies_option("Variants to make. [default: the config's]")
+@seed_option("Override the config's seed (as run's --seed).")
 @click.option(
     "--start",
     type=click.FloatRange(min=0),
@@ -101,13 +95,7 @@ def _applied(transforms: str) -> str:
     default=None,
     help="Where the sources are now. [default: the INPUT_DIR audioaug.json records]",
 )
-@option(
-    "-j",
-    "--jobs",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Worker processes. [default: usable CPUs; 1 runs in-process]",
-)
+@jobs_option
 @click.option("-q", "--quiet", is_flag=True, help="Print only the outputs that do not match.")
 def replay(
     output_dir: Path, file_names: tuple[str, ...], input_dir: Path | None, jobs: int | None, quiet: bool
