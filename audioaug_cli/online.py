@@ -52,21 +52,26 @@ class Augmenter:
         """The rate outputs have when the config's ``audio.sample_rate`` sets one."""
         return self.config.sample_rate
 
-    def __call__(self, samples: np.ndarray, sample_rate: int, seed: int = 0) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    def __call__(
+        self, samples: np.ndarray, sample_rate: int, seed: int = 0, copy: int | None = None
+    ) -> tuple[np.ndarray, list[dict[str, Any]]]:
         """Augment ``samples`` as soundfile reads them, (frames,) or (frames, channels), with the
         item seed ``seed``; return the audio in the same layout (float32, at the config's rate and
         channels) and the waveform transforms applied, each ``{"name", "params"}``.
 
         With a manifest row's ``seed`` and its source's samples, the result is that row's audio
         before it was written (bit-exact when ``output.subtype`` is ``FLOAT``; otherwise the file
-        holds it quantised to the subtype).
+        holds it quantised to the subtype; ``output.clip`` is about files and does not apply here).
+        ``copy`` is the row's copy number, which ``SpeedPerturb: {choice: by_copy}`` needs.
         """
         channels_first, rate = self._prepared(samples, sample_rate)
         with np.errstate(all="ignore"):
-            out, applied = self._waveform.augment(channels_first, rate, seed)
+            out, applied = self._waveform.augment(channels_first, rate, seed, copy)
         return (out.T if out.ndim == 2 else out), applied
 
-    def features(self, samples: np.ndarray, sample_rate: int, seed: int = 0) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    def features(
+        self, samples: np.ndarray, sample_rate: int, seed: int = 0, copy: int = 1
+    ) -> tuple[np.ndarray, list[dict[str, Any]]]:
         """The item's feature, as its ``.npy`` holds it, and every transform applied (waveform, then
         spectrogram), as its manifest row's ``transforms`` lists them. Needs a ``spectrogram:`` section."""
         if self._features is None:
@@ -74,9 +79,9 @@ class Augmenter:
         channels_first, rate = self._prepared(samples, sample_rate)
         from audioaug_cli.transforms.warning_capture import warning_filters_kept
 
-        # the run's own item, in memory (copy 1: any augmented copy)
+        # the run's own item, in memory
         with np.errstate(all="ignore"), warning_filters_kept():
-            item = render_item(self.config, self._waveform, self._features, channels_first, rate, 1, seed)
+            item = render_item(self.config, self._waveform, self._features, channels_first, rate, copy, seed)
         return cast(np.ndarray, item.feature), item.applied  # a spectrogram: section always gives one
 
     def item_seed(self, source: str, copy: int) -> int:

@@ -45,7 +45,8 @@ def transforms(name: str | None, as_json: bool, markdown: bool) -> None:
     """List the transforms a pipeline can use, or describe NAME's parameters.
 
     Waveform transforms are read from the installed audiomentations, so they always match what
-    `run` uses; the Spec* transforms (audioaug's own) go in the `spectrogram:` section's pipeline.
+    `run` uses, with audioaug's SpeedPerturb; the Spec* transforms (audioaug's own too) go in the
+    `spectrogram:` section's pipeline.
 
     \b
     Example:

@@ -181,6 +181,12 @@ def _report(summary: Any, input_dir: Path, output_dir: Path) -> None:
             err=True,
         )
     _warn_unmatched(summary)
+    if summary.clipped:
+        click.echo(
+            f"warning: {summary.clipped} output(s) clipped: their manifest rows say by how much (peak_db, clipped); "
+            "output.clip: normalize scales such items down instead",
+            err=True,
+        )
     if summary.failed:
         click.echo(f"{summary.failed} input(s) failed: see {output_dir / 'errors.csv'}", err=True)
     if summary.vanished:

@@ -19,6 +19,8 @@ MAX_COPIES = 10_000  # copies per input (and --copies): a typo of 1e9 is refused
 Place = tuple[str | int, ...]  # a place in the config: keys and list indices, e.g. ("pipeline", 2, "Gain")
 Layout = Literal["channels_first", "channels_last"]
 LAYOUTS: tuple[Layout, ...] = ("channels_first", "channels_last")
+Clip = Literal["keep", "normalize", "fail"]  # output.clip: what an output beyond full scale gets
+CLIP_MODES: tuple[Clip, ...] = ("keep", "normalize", "fail")
 PadMode = Literal["constant", "edge", "linear_ramp", "reflect", "symmetric", "empty"]  # what librosa.stft takes
 PAD_MODES: tuple[PadMode, ...] = ("constant", "edge", "linear_ramp", "reflect", "symmetric", "empty")
 
@@ -164,6 +166,7 @@ class Config:
     format: str = "wav"
     subtype: str = "PCM_16"
     manifest: str = "manifest.csv"
+    clip: Clip = "keep"
     pipeline: tuple[Node, ...] = ()
     base_dir: str = "."  # the config file's folder: relative paths in the config start here
     version: int = 1
@@ -172,12 +175,15 @@ class Config:
 
     def to_dict(self) -> dict[str, Any]:
         """The normalised config, as recorded in audioaug.json and hashed."""
+        output: dict[str, Any] = {"format": self.format, "subtype": self.subtype, "manifest": self.manifest}
+        if self.clip != "keep":  # absent when it is the default, so that older OUTPUT_DIRs still resume
+            output["clip"] = self.clip
         found = {
             "version": self.version,
             "seed": self.seed,
             "copies": self.copies.to_dict() if isinstance(self.copies, ClassCopies) else self.copies,
             "audio": {"sample_rate": self.sample_rate, "mono": self.mono},
-            "output": {"format": self.format, "subtype": self.subtype, "manifest": self.manifest},
+            "output": output,
             "pipeline": [node.to_dict() for node in self.pipeline],
         }
         if self.spectrogram is not None:  # absent otherwise, so that older OUTPUT_DIRs still resume

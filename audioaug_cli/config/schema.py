@@ -10,7 +10,7 @@ import typing
 from dataclasses import fields
 from typing import Any
 
-from audioaug_cli.config.model import FORMATS, MAX_COPIES, DbScale, FeatureSettings, default_of
+from audioaug_cli.config.model import CLIP_MODES, FORMATS, MAX_COPIES, DbScale, FeatureSettings, default_of
 from audioaug_cli.transforms import docs, registry
 from audioaug_cli.transforms.annotations import schema, shape_of
 
@@ -84,6 +84,12 @@ def config_schema() -> dict[str, Any]:
                 "format": {"enum": list(FORMATS), "default": "wav"},
                 "subtype": {"type": "string", "description": "A soundfile subtype valid for the format, e.g. PCM_16."},
                 "manifest": {"type": "string", "pattern": r"^[^/\\.][^/\\]*\.csv$", "default": "manifest.csv"},
+                "clip": {
+                    "enum": list(CLIP_MODES),
+                    "default": "keep",
+                    "description": "An output beyond full scale in an integer or compressed format: keep (clipped, "
+                    "the manifest says so), normalize (scaled to -0.1 dBFS) or fail (the item fails alone).",
+                },
             },
         },
         "pipeline": {

@@ -11,6 +11,7 @@ from typing import Any, Literal
 from audioaug_cli.config import entries
 from audioaug_cli.config.checks import Checker
 from audioaug_cli.config.model import (
+    CLIP_MODES,
     DEFAULT_SUBTYPES,
     FORMATS,
     MAX_COPIES,
@@ -26,7 +27,7 @@ from audioaug_cli.io.audio import OPUS_RATES
 
 TOP_KEYS = ("version", "seed", "copies", "audio", "output", "pipeline", "spectrogram")
 AUDIO_KEYS = ("sample_rate", "mono")
-OUTPUT_KEYS = ("format", "subtype", "manifest")
+OUTPUT_KEYS = ("format", "subtype", "manifest", "clip")
 SPECTROGRAM_KEYS = tuple(f.name for f in fields(FeatureSettings))
 DB_KEYS = tuple(f.name for f in fields(DbScale))
 
@@ -55,7 +56,9 @@ def document(check: Checker, data: Any) -> Config:
     mono = audio.get("mono", False)
     if not isinstance(mono, bool):
         check.problem(("audio", "mono"), f"expected true or false, found {kind(mono)}")
-    fmt, subtype, manifest = output(check, section(check, data, "output", OUTPUT_KEYS))
+    written = section(check, data, "output", OUTPUT_KEYS)
+    fmt, subtype, manifest = output(check, written)
+    clip = check.choice(written, ("output",), "clip", "keep", CLIP_MODES)
     if subtype == "OPUS" and sample_rate is not None and sample_rate not in OPUS_RATES:
         check.problem(
             ("audio", "sample_rate"),
@@ -75,6 +78,7 @@ def document(check: Checker, data: Any) -> Config:
         format=fmt,
         subtype=subtype,
         manifest=manifest,
+        clip=clip,
         pipeline=tuple(pipeline),
         base_dir=str(check.base_dir),
         spectrogram=features,

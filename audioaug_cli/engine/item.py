@@ -9,6 +9,7 @@ bytes in any process or thread.
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import threading
 from dataclasses import dataclass
@@ -20,7 +21,15 @@ import numpy as np
 from audioaug_cli.config.model import FORMATS, Config
 from audioaug_cli.errors import ItemError, is_disk_full
 from audioaug_cli.io.atomic import write_array, write_bytes
-from audioaug_cli.io.audio import all_finite, convert, decode_audio, encode_audio, read_audio, write_audio
+from audioaug_cli.io.audio import (
+    FLOAT_SUBTYPES,
+    all_finite,
+    convert,
+    decode_audio,
+    encode_audio,
+    read_audio,
+    write_audio,
+)
 from audioaug_cli.io.inputs import Source
 from audioaug_cli.io.manifest import ManifestRow
 
@@ -130,7 +139,7 @@ def augment_source(config: Config, task: Task, output_dir: str) -> list[Outcome]
                         FORMATS[config.format],
                         config.subtype,
                     )
-            out, applied = item.samples, item.applied
+            out, applied, level = item.samples, item.applied, item.level
         except Exception as exc:  # any failure is this item's alone, but for a full disk
             full = is_disk_full(exc)
             error = DISK_FULL if full else above_nyquist(augmenter.drawn(), sample_rate) or one_line(exc)
@@ -149,6 +158,8 @@ def augment_source(config: Config, task: Task, output_dir: str) -> list[Outcome]
             frames,
             applied,
             files[-1] if features is not None else None,
+            level.peak_db,
+            level.clipped,
         )
         outcomes.append(Outcome(source.rel, copy, source.fingerprint, row=row, warnings=tuple(warned)))
     return outcomes
@@ -186,6 +197,7 @@ class RenderedItem:
     audio: memoryview | None  # the audio file's bytes, when made in memory (see render_item)
     feature: np.ndarray | None  # the .npy's array, with a spectrogram: section
     applied: list[dict[str, Any]]  # the manifest's transforms
+    level: Level  # the audio's peak, and what the output format cuts off
 
 
 def render_item(
@@ -208,20 +220,62 @@ def render_item(
     if copy == 0:
         out = samples
     else:
-        out, applied = augmenter.augment(samples, sample_rate, seed)
+        out, applied = augmenter.augment(samples, sample_rate, seed, copy)
     peaking = above_nyquist([e for e in applied if e["name"] == "PeakingFilter"], sample_rate)
     if peaking:  # a peak above Nyquist is no filter at all: NaN, or noise
         raise ItemError(peaking)
     if applied and not all_finite(out):  # with nothing applied, out is the checked input
         raise ItemError(above_nyquist(applied, sample_rate) or "the augmented audio holds NaN or infinite samples")
+    out, applied, level = _within_full_scale(config, out, applied)
     if features is None:
-        return RenderedItem(out, None, None, applied)
+        return RenderedItem(out, None, None, applied, level)
     encoded = encode_audio(out, sample_rate, FORMATS[config.format], config.subtype) if writes_audio(config) else None
     written = decode_audio(encoded) if encoded is not None else out  # the feature is of the audio as written
     if copy == 0:
-        return RenderedItem(out, encoded, features.clean(written, sample_rate), applied)
+        return RenderedItem(out, encoded, features.clean(written, sample_rate), applied, level)
     feature, spectral = features.augment(written, sample_rate, seed)
-    return RenderedItem(out, encoded, feature, applied + spectral)
+    return RenderedItem(out, encoded, feature, applied + spectral, level)
+
+
+NORMALIZED_PEAK_DB = -0.1  # output.clip: normalize scales an item that would clip to this peak
+
+
+@dataclass(frozen=True)
+class Level:
+    """How loud an item is: its peak in dBFS (None when silent), and how many samples lie beyond
+    full scale where the output format cannot hold them (integer and compressed subtypes)."""
+
+    peak: float  # the largest absolute sample
+    clipped: int
+
+    @property
+    def peak_db(self) -> float | None:
+        return round(20 * math.log10(self.peak), 2) if self.peak > 0 else None
+
+    @classmethod
+    def of(cls, samples: np.ndarray, subtype: str) -> Level:
+        peak = float(np.max(np.abs(samples))) if samples.size else 0.0
+        beyond = 0 if subtype in FLOAT_SUBTYPES else int(np.count_nonzero(np.abs(samples) > 1.0))
+        return cls(peak, beyond)
+
+
+def _within_full_scale(
+    config: Config, out: np.ndarray, applied: list[dict[str, Any]]
+) -> tuple[np.ndarray, list[dict[str, Any]], Level]:
+    """``output.clip``: an item the output format would clip is kept (the manifest says so),
+    scaled down to NORMALIZED_PEAK_DB (recorded as a last ``Normalize``), or failed."""
+    level = Level.of(out, config.subtype)
+    if not level.clipped or config.clip == "keep":
+        return out, applied, level
+    if config.clip == "fail":
+        raise ItemError(
+            f"clipped: its peak is {level.peak_db:+.2f} dBFS and {level.clipped} sample(s) lie beyond full scale, "
+            f"which {config.subtype} cannot hold; lower the gain, or set output.clip: normalize"
+        )
+    gain_db = NORMALIZED_PEAK_DB - 20 * math.log10(level.peak)
+    scaled = (out * np.float32(10 ** (gain_db / 20))).astype(out.dtype, copy=False)
+    normalized = [*applied, {"name": "Normalize", "params": {"gain_db": round(gain_db, 6)}}]
+    return scaled, normalized, Level.of(scaled, config.subtype)
 
 
 def above_nyquist(applied: list[dict[str, Any]], sample_rate: int) -> str | None:

@@ -195,6 +195,7 @@ class Run:
             state.record_output(outcome.row, outcome.fingerprint)
             self.summary.written += 1
             self.summary.audio_seconds += outcome.audio_seconds
+            self.summary.clipped += bool(outcome.row.clipped)
         else:
             stale = state.record_failure(outcome.source, outcome.copy, outcome.fingerprint, outcome.error or "failed")
             for name in stale:

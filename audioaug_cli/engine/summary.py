@@ -27,6 +27,7 @@ class Summary:
     disk_full: bool = False  # OUTPUT_DIR's filesystem filled up: the run stopped
     vanished: int = 0  # inputs gone from INPUT_DIR whose outputs are kept (see --prune)
     pruned: int = 0  # outputs removed by --prune
+    clipped: int = 0  # outputs written this run whose format cut off samples beyond full scale
     unmatched_labels: list[str] = field(default_factory=list)  # --labels rows that name no input found
     planned: list[str] = field(default_factory=list)  # --dry-run: what would be written, and what would fail
     planned_items: int = 0  # --dry-run: items that would be written
@@ -55,6 +56,7 @@ class Summary:
             "vanished": self.vanished,
             "pruned": self.pruned,
             "unmatched_labels": len(self.unmatched_labels),
+            "clipped": self.clipped,
         }
         if self.planned_size is not None:
             found["planned"] = self.planned_items
@@ -67,7 +69,8 @@ class Summary:
         rate = self.audio_seconds / self.seconds if self.seconds > 0 else 0.0
         head = "interrupted" if self.interrupted else "done"
         return (
-            f"{head}: {self.written} written, {self.skipped} skipped (already done), {self.failed} failed, "
+            f"{head}: {self.written} written{f' ({self.clipped} clipped)' if self.clipped else ''}, "
+            f"{self.skipped} skipped (already done), {self.failed} failed, "
             f"{self.ignored} ignored in {self.seconds:.1f}s ({rate:.1f} audio-s/s)"
         )
 

@@ -21,6 +21,7 @@ from audioaug_cli.io.atomic import atomic_file, write_bytes
 T = TypeVar("T")
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff")  # what the walk takes, any case
 # Subtypes that decode from integers: they cannot hold NaN or infinity, so need no check.
+FLOAT_SUBTYPES = ("FLOAT", "DOUBLE")  # the subtypes that hold samples beyond full scale (|x| > 1)
 _INTEGER_CODED = (
     "PCM_",
     "ULAW",

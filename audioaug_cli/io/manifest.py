@@ -12,7 +12,19 @@ from typing import IO, Any
 from audioaug_cli.errors import UsageError
 from audioaug_cli.io.atomic import write_text
 
-COLUMNS = ("file_name", "source", "copy", "seed", "sample_rate", "channels", "frames", "duration", "transforms")
+COLUMNS = (
+    "file_name",
+    "source",
+    "copy",
+    "seed",
+    "sample_rate",
+    "channels",
+    "frames",
+    "duration",
+    "transforms",
+    "peak_db",
+    "clipped",
+)
 FEATURE_COLUMNS = (*COLUMNS, "feature_file")  # with a spectrogram: section
 ERROR_COLUMNS = ("source", "error")
 
@@ -31,6 +43,8 @@ class ManifestRow:
     duration: float
     transforms: str
     feature_file: str | None = None  # relative to OUTPUT_DIR: the item's .npy, with a spectrogram: section
+    peak_db: float | None = None  # the largest absolute sample before quantisation, dBFS; None: silent
+    clipped: int | None = None  # samples beyond full scale that the output format cut off (None: not recorded)
 
     @classmethod
     def make(
@@ -44,6 +58,8 @@ class ManifestRow:
         frames: int,
         transforms: list[dict[str, Any]],
         feature_file: str | None = None,
+        peak_db: float | None = None,
+        clipped: int | None = None,
     ) -> ManifestRow:
         return cls(
             file_name,
@@ -56,6 +72,8 @@ class ManifestRow:
             round(frames / sample_rate, 6),
             json.dumps(transforms),
             feature_file,
+            peak_db,
+            clipped,
         )
 
     @property

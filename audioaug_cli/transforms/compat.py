@@ -230,31 +230,38 @@ _one_item_at_a_time = threading.Lock()
 
 
 @contextmanager
-def item_rng(seed: int, exclusive: bool = False) -> Iterator[None]:
+def item_rng(seed: int, exclusive: bool = False, copy: int | None = None) -> Iterator[None]:
     """Within the block, audiomentations in this thread draws only from generators seeded by ``seed``.
 
     The process's global ``random`` and ``np.random`` are neither drawn from nor seeded. With
     ``exclusive`` (a pipeline with RoomSimulator), pyroomacoustics' own process-wide generators,
     which its ray tracer draws from, are seeded too, and this process's exclusive items wait for
-    one another.
+    one another. ``copy``, the item's copy number, is what :func:`current_copy` gives.
     """
     install()
     with _one_item_at_a_time if exclusive else nullcontext():
-        previous = getattr(_current, "random", None), getattr(_current, "numpy", None)
+        previous = getattr(_current, "random", None), getattr(_current, "numpy", None), current_copy()
         _current.random = random.Random(seed)
+        _current.copy = copy
         _current.numpy = np.random.RandomState(numpy_seed(seed))
         if exclusive:
             _seed_room_acoustics(seed)
         try:
             yield
         finally:
-            _current.random, _current.numpy = previous
+            _current.random, _current.numpy, _current.copy = previous
 
 
 def _seed_room_acoustics(seed: int) -> None:
     import pyroomacoustics  # >= 0.10 keeps a numpy Generator and a C++ engine of its own
 
     pyroomacoustics.random.seed(numpy=numpy_seed(seed), libroom=seed)
+
+
+def current_copy() -> int | None:
+    """The copy number of the item this thread is augmenting, when its caller gave one."""
+    found: int | None = getattr(_current, "copy", None)
+    return found
 
 
 def current_random() -> random.Random:

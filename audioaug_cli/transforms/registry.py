@@ -19,6 +19,7 @@ from audioaug_cli.transforms import compat
 from audioaug_cli.transforms.annotations import Shape, shape_of, takes_transform
 
 COMPOSITIONS = ("Compose", "OneOf", "SomeOf")
+OWN_WAVEFORM = ("SpeedPerturb",)  # audioaug's own waveform transforms (transforms/speed.py)
 REFUSED = {"Lambda": "it runs arbitrary code, which a config may never name"}
 
 # Parameters renamed in audiomentations' history (0.31: *_in_db -> *_db; 0.33: Shift's fractions)
@@ -83,12 +84,17 @@ def transform_names() -> tuple[str, ...]:
         return tuple(transform_classes())
     return tuple(
         sorted(
-            name
-            for name, module in exports.items()
-            if module.startswith("audiomentations.augmentations.")
-            and name[:1].isupper()
-            and not name.isupper()
-            and name not in REFUSED
+            [
+                *(
+                    name
+                    for name, module in exports.items()
+                    if module.startswith("audiomentations.augmentations.")
+                    and name[:1].isupper()
+                    and not name.isupper()
+                    and name not in REFUSED
+                ),
+                *OWN_WAVEFORM,
+            ]
         )
     )
 
@@ -98,6 +104,8 @@ def transform_class(name: str) -> type:
     """One waveform transform's class, importing only its own module. KeyError for any other name."""
     if name not in transform_names():
         raise KeyError(name)
+    if name in OWN_WAVEFORM:
+        return _own_class(name)
     found = compat.quietly(lambda: getattr(compat.load_audiomentations(), name))
     from audiomentations.core.transforms_interface import BaseWaveformTransform
 
@@ -105,6 +113,13 @@ def transform_class(name: str) -> type:
         raise KeyError(name)
     cls: type = found
     return cls
+
+
+def _own_class(name: str) -> type:
+    from audioaug_cli.transforms.speed import SpeedPerturb
+
+    own: dict[str, type] = {"SpeedPerturb": SpeedPerturb}
+    return own[name]
 
 
 @cache
@@ -119,6 +134,7 @@ def transform_classes() -> dict[str, type]:
         obj = getattr(audiomentations, name)
         if isinstance(obj, type) and issubclass(obj, BaseWaveformTransform) and name not in REFUSED:
             found[name] = obj
+    found.update((name, _own_class(name)) for name in OWN_WAVEFORM)
     return dict(sorted(found.items()))
 
 

@@ -68,7 +68,8 @@ def build_node(node: Node, path: tuple[str | int, ...], base_dir: Path) -> Any:
         return registry.transform_class(name)(**kwargs)
     except Exception as exc:  # whatever the constructor raises, these parameters are the cause
         detail = " ".join(str(exc).split()) or "a parameter is out of range"
-        raise ConstructionError(path, f"audiomentations rejected {name}'s parameters: {detail}") from None
+        who = "" if name in registry.OWN_WAVEFORM else "audiomentations rejected "
+        raise ConstructionError(path, f"{who}{name}'s parameters: {detail}") from None
 
 
 class WaveformPipeline:
@@ -97,12 +98,15 @@ class WaveformPipeline:
             self._local.root = build_pipeline(self.nodes, self.base_dir) if self.nodes else None
             return self._local.root
 
-    def augment(self, samples: np.ndarray, sample_rate: int, seed: int) -> tuple[np.ndarray, list[dict[str, Any]]]:
-        """Augment ``samples`` (channels-first when multichannel); return audio and applied transforms."""
+    def augment(
+        self, samples: np.ndarray, sample_rate: int, seed: int, copy: int | None = None
+    ) -> tuple[np.ndarray, list[dict[str, Any]]]:
+        """Augment ``samples`` (channels-first when multichannel); return audio and applied transforms.
+        ``copy``: the item's copy number, which ``SpeedPerturb: {choice: by_copy}`` reads."""
         root = self._root()
         if root is None:  # `pipeline: []` converts and copies
             return samples, []
-        with warning_filters_kept(), compat.item_rng(seed, self.exclusive):
+        with warning_filters_kept(), compat.item_rng(seed, self.exclusive, copy):
             _reset(root)
             out = root(samples, sample_rate)
         return out, applied_transforms(root, self.base_dir)

@@ -120,8 +120,8 @@ def test_a_transform_loaded_after_the_first_item_draws_from_the_item_generators(
 
 EACH = """
 import sys
-from audioaug_cli.transforms import compat, registry
-names = list(registry.transform_names())
+from audioaug_cli.transforms import registry
+names = [n for n in registry.transform_names() if n not in registry.OWN_WAVEFORM]
 loaded = {name: registry.transform_class(name) for name in (reversed(names) if sys.argv[1] == "reversed" else names)}
 import audiomentations
 print("NOISE_COLOR_DECAYS" in vars(audiomentations))  # the package's __init__.py has not run
