@@ -69,6 +69,28 @@ class Augmenter:
             out, applied = self._waveform.augment(channels_first, rate, seed, copy)
         return (out.T if out.ndim == 2 else out), applied
 
+    def with_segments(
+        self,
+        samples: np.ndarray,
+        sample_rate: int,
+        segments: list[tuple[float, float]],
+        seed: int = 0,
+        copy: int | None = None,
+    ) -> tuple[np.ndarray, list[dict[str, Any]], list[tuple[float, float, int]]]:
+        """As calling the Augmenter, and the time-aligned ``segments`` ((start, end) in seconds) moved
+        as the audio moved: (start, end, index into ``segments``), as segments.csv holds them; a
+        segment moved out of the audio is gone, one a rolled Shift wraps is two."""
+        from audioaug_cli.errors import ConfigError
+        from audioaug_cli.transforms.timing import in_seconds, map_spans, spans_of, time_problems
+
+        problems = time_problems(self.config.pipeline)
+        if problems:
+            raise ConfigError("the config (with segments)", problems)
+        audio, applied = self(samples, sample_rate, seed, copy)
+        rate = self.config.sample_rate or sample_rate
+        steps = self._waveform.timeline() if self.config.pipeline else []
+        return audio, applied, in_seconds(map_spans(spans_of(segments, rate), steps, rate, audio.shape[0]), rate)
+
     def features(
         self, samples: np.ndarray, sample_rate: int, seed: int = 0, copy: int = 1
     ) -> tuple[np.ndarray, list[dict[str, Any]]]:

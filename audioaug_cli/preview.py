@@ -15,7 +15,7 @@ import numpy as np
 
 from audioaug_cli.config.model import Config
 from audioaug_cli.engine.item import Outcome, Task, augment_source
-from audioaug_cli.errors import ItemError, UsageError
+from audioaug_cli.errors import ConfigError, ItemError, UsageError
 from audioaug_cli.io.audio import Excerpt, read_audio
 from audioaug_cli.io.inputs import NOT_UTF8, Source, escaped, is_utf8
 
@@ -28,12 +28,20 @@ class Preview:
     outcomes: list[Outcome]
 
 
-def make_preview(config: Config, audio_file: Path, output_dir: Path, excerpt: Excerpt | None = None) -> Preview:
+def make_preview(
+    config: Config,
+    audio_file: Path,
+    output_dir: Path,
+    excerpt: Excerpt | None = None,
+    segments: list[tuple[float, float]] | None = None,
+) -> Preview:
     """Write the config's variants of ``audio_file`` into ``output_dir`` through the run's own
     item function (same seeds, same files, same manifest rows), then ``<stem>.png`` beside them.
 
     With ``excerpt``, the variants are of that part of the file alone (the seeds are still the
-    file's): a quick look at a long recording, not what `run` writes for the whole of it."""
+    file's): a quick look at a long recording, not what `run` writes for the whole of it.
+    ``segments`` (seconds in the file) are drawn as spans on each waveform, where each variant
+    moved them."""
     if not audio_file.is_file():
         raise UsageError(f"AUDIO_FILE {escaped(str(audio_file))} is not a regular file")
     try:
@@ -50,11 +58,25 @@ def make_preview(config: Config, audio_file: Path, output_dir: Path, excerpt: Ex
         stat.st_size,
         excerpt,
     )
-    outcomes = augment_source(config, Task(source, config.copy_numbers()), str(output_dir))
+    if segments is not None:
+        from audioaug_cli.transforms.timing import time_problems
+
+        problems = time_problems(config.pipeline)
+        if problems:
+            raise ConfigError("the config (with --segments)", problems)
+    if segments is not None and excerpt is not None:  # times in the excerpt
+        last = excerpt.start + excerpt.duration if excerpt.duration is not None else float("inf")
+        segments = [
+            (max(s, excerpt.start) - excerpt.start, min(e, last) - excerpt.start)
+            for s, e in segments
+            if e > excerpt.start and s < last
+        ]
+    times = tuple(segments) if segments is not None else None
+    outcomes = augment_source(config, Task(source, config.copy_numbers(), times), str(output_dir))
     failed = [o for o in outcomes if o.error is not None]
     if failed:
         raise ItemError(f"{escaped(str(audio_file))}: {failed[0].error}")
-    figure = preview_figure(config, audio_file, output_dir, outcomes, excerpt)
+    figure = preview_figure(config, audio_file, output_dir, outcomes, excerpt, times)
     picture = output_dir / f"{audio_file.stem}.png"
     from audioaug_cli.io.atomic import atomic_file
 
@@ -67,7 +89,12 @@ def make_preview(config: Config, audio_file: Path, output_dir: Path, excerpt: Ex
 
 
 def preview_figure(
-    config: Config, audio_file: Path, output_dir: Path, outcomes: list[Outcome], excerpt: Excerpt | None = None
+    config: Config,
+    audio_file: Path,
+    output_dir: Path,
+    outcomes: list[Outcome],
+    excerpt: Excerpt | None = None,
+    segments: tuple[tuple[float, float], ...] | None = None,
 ) -> Any:
     """The figure: one row for the original and one per variant; columns waveform, log-mel
     spectrogram, and with a spectrogram: section the feature as written."""
@@ -86,8 +113,8 @@ def preview_figure(
         if excerpt is None
         else f" (from {excerpt.start:g} s" + (f", {excerpt.duration:g} s)" if excerpt.duration is not None else ")")
     )
-    rows: list[tuple[str, np.ndarray, int, np.ndarray | None]] = [
-        (f"original: {audio_file.name}{part}", original, rate, clean)
+    rows: list[tuple[str, np.ndarray, int, np.ndarray | None, list[tuple[float, float]]]] = [
+        (f"original: {audio_file.name}{part}", original, rate, clean, list(segments or ()))
     ]
     for outcome in outcomes:
         row = outcome.row
@@ -101,15 +128,18 @@ def preview_figure(
                 audio if audio is not None else original,
                 row.sample_rate,
                 feature,
+                [(start, end) for start, end, _index in row.segments or ()],
             )
         )
     columns = 3 if config.spectrogram is not None else 2
     figure = plt.figure(figsize=(5 * columns, 3.1 * len(rows)), layout="constrained")
     row_figures = figure.subfigures(len(rows), 1, squeeze=False)[:, 0]
-    for (title, audio, sample_rate, feature), row_figure in zip(rows, row_figures, strict=True):
+    for (title, audio, sample_rate, feature, spans), row_figure in zip(rows, row_figures, strict=True):
         row_figure.suptitle("\n".join(textwrap.wrap(title, 55 * columns)), x=0.01, ha="left", fontsize=9)
         line = row_figure.subplots(1, columns)
         _waveform(line[0], audio, sample_rate)
+        for start, end in spans:  # --segments, where this row's transforms moved them
+            line[0].axvspan(start, end, color="tab:orange", alpha=0.3, linewidth=0)
         _log_mel(line[1], audio, sample_rate)
         if columns == 3:
             _feature(line[2], feature, config, clean=feature is clean)

@@ -19,6 +19,7 @@ from audioaug_cli.engine.workers import process_pool, worker_count
 from audioaug_cli.errors import ItemError, UsageError
 from audioaug_cli.io.audio import convert, read_audio
 from audioaug_cli.io.manifest import ManifestRow
+from audioaug_cli.io.segments import SEGMENTS
 from audioaug_cli.transforms.warning_capture import captured_warnings
 
 MATCH = "match"
@@ -59,10 +60,11 @@ def replay(
     for name in sorted(wanted - {name for row in rows for name in row.files}):
         yield Replayed(name, "not in the manifest")
     by_source = [list(group) for _source, group in itertools.groupby(chosen, key=lambda row: row.source)]
+    written = _segments_written(output_dir) if config.segments else None
     workers = min(worker_count(jobs), len(by_source))
     if workers <= 1:
         for source_rows in by_source:
-            yield from replay_source(config, output_dir, source_dir, source_rows)
+            yield from replay_source(config, output_dir, source_dir, source_rows, written)
         return
     with process_pool(workers) as executor:
         chunk = max(1, len(by_source) // (8 * workers))  # a few results per worker in flight
@@ -72,13 +74,21 @@ def replay(
             itertools.repeat(output_dir),
             itertools.repeat(source_dir),
             by_source,
+            itertools.repeat(written),
             chunksize=chunk,
         ):
             yield from results
 
 
-def replay_source(config: Config, output_dir: Path, source_dir: Path, rows: list[ManifestRow]) -> list[Replayed]:
-    """The rows of one source (decoded once), made again and compared with their files."""
+def replay_source(
+    config: Config,
+    output_dir: Path,
+    source_dir: Path,
+    rows: list[ManifestRow],
+    segments: dict[str, list[tuple[str, str]]] | None = None,
+) -> list[Replayed]:
+    """The rows of one source (decoded once), made again and compared with their files, and with
+    their rows of segments.csv (``segments``: its rows by file name) when the run had --segments."""
     augmenter, features = augmenters_for(config)
     source = _decode(source_dir / rows[0].source, config.sample_rate, config.mono)
     if isinstance(source, str):
@@ -87,8 +97,26 @@ def replay_source(config: Config, output_dir: Path, source_dir: Path, rows: list
     found: list[Replayed] = []
     for row in rows:
         with np.errstate(all="ignore"), captured_warnings():  # said when the run made them
-            item = render_item(config, augmenter, features, samples.copy(), rate, row.copy, row.seed)
+            item = render_item(config, augmenter, features, samples.copy(), rate, row.copy, row.seed, row.segment_times)
         found.extend(_compare(output_dir, row, audio_bytes(config, item, rate), item.feature))
+        if segments is not None:
+            made = sorted((f"{start:.6f}", f"{end:.6f}") for start, end, _index in item.segments or ())
+            same = made == sorted(segments.get(row.file_name, []))
+            found.append(Replayed(f"{SEGMENTS} ({row.file_name})", MATCH if same else "differs"))
+    return found
+
+
+def _segments_written(output_dir: Path) -> dict[str, list[tuple[str, str]]]:
+    """segments.csv's (start, end) cells by file name (none when it is missing)."""
+    import csv
+
+    found: dict[str, list[tuple[str, str]]] = {}
+    try:
+        with (output_dir / SEGMENTS).open(newline="", encoding="utf-8") as handle:
+            for row in csv.DictReader(handle):
+                found.setdefault(row["file_name"], []).append((row["start"], row["end"]))
+    except (OSError, KeyError, UnicodeDecodeError, csv.Error):
+        pass  # every output's segments then differ
     return found
 
 

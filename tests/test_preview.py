@@ -95,3 +95,19 @@ def test_preview_reads_audioaug_seed_and_copies_as_run_does(tmp_path: Path) -> N
     for name in ("clip__aug1.wav", "clip__aug2.wav"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
     assert (tmp_path / "a" / "clip__aug1.wav").read_bytes() != (tmp_path / "c" / "clip__aug1.wav").read_bytes()
+
+
+def test_preview_draws_the_segments_where_each_variant_moved_them(tmp_path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    from audioaug_cli.config.load import parse_config
+
+    write_tone(tmp_path / "a.wav", seconds=1.0)
+    config = parse_config("version: 1\ncopies: 2\npipeline:\n  - Reverse: {p: 1.0}\n")
+    made = make_preview(config, tmp_path / "a.wav", tmp_path / "p", segments=[(0.1, 0.3), (0.5, 0.6)])
+    assert [o.row.segments for o in made.outcomes if o.row] == [((0.7, 0.9, 0), (0.4, 0.5, 1))] * 2
+    figure = preview_figure(config, tmp_path / "a.wav", tmp_path / "p", made.outcomes, None, ((0.1, 0.3), (0.5, 0.6)))
+    waveforms = [axis for axis in figure.axes if axis.get_title() == "waveform"]
+    spans = [sorted(round(p.get_x(), 6) for p in axis.patches) for axis in waveforms]
+    assert spans == [[0.1, 0.5], [0.4, 0.7], [0.4, 0.7]]
+    plt.close(figure)

@@ -51,6 +51,13 @@ from audioaug_cli.errors import EXIT_FAILED
     help="CSV with a file_name column (relative to INPUT_DIR); its other columns go into the manifest.",
 )
 @option(
+    "--segments",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="CSV of time-aligned segments (file_name, start, end in seconds, any other columns): each output's, "
+    "moved as its transforms moved the audio, go to OUTPUT_DIR/segments.csv.",
+)
+@option(
     "--backend",
     type=click.Choice(["loky", "dask"]),
     default="loky",
@@ -92,6 +99,7 @@ def run(
     include_original: bool,
     prune: bool,
     labels: Path | None,
+    segments: Path | None,
     backend: str,
     scheduler: str | None,
     summary_json: Path | None,
@@ -126,6 +134,7 @@ def run(
         include=include,
         exclude=exclude,
         labels=labels,
+        segments=segments,
         prune=prune,
         backend=backend,
         scheduler=scheduler,

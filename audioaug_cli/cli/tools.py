@@ -38,6 +38,12 @@ from audioaug_cli.errors import EXIT_FAILED
     metavar="SECONDS",
     help="Preview only this long a part of AUDIO_FILE. [default: to its end]",
 )
+@click.option(
+    "--segments",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="A --segments CSV: AUDIO_FILE's rows are drawn as spans on each waveform, where each variant moved them.",
+)
 def preview(
     config: Path,
     audio_file: Path,
@@ -46,6 +52,7 @@ def preview(
     seed: int | None,
     start: float | None,
     duration: float | None,
+    segments: Path | None,
 ) -> None:
     """Make a few variants of AUDIO_FILE exactly as `run` would, and a picture of them.
 
@@ -59,6 +66,7 @@ def preview(
     Example:
         audioaug preview configs/example.yaml sample_data/speech/vowels_16k.wav --copies 4
         audioaug preview configs/example.yaml long_recording.flac --start 60 --duration 5
+        audioaug preview configs/kaldi_asr.yaml corpus/utt1.wav --segments segments.csv
     """
     from audioaug_cli.config.load import load_config
     from audioaug_cli.io.audio import Excerpt
@@ -71,7 +79,14 @@ def preview(
 
         if numba_cache_empty():  # preview draws log-mel spectrograms with librosa, whatever the config
             click.echo(NUMBA_NOTICE.format(what="preview draws with"), err=True)
-        made = make_preview(loaded, audio_file, output_dir or default_output_dir(audio_file), excerpt)
+        spans = None
+        if segments is not None:
+            from audioaug_cli.io.segments import Segments
+
+            table = Segments.read(segments)
+            named = [n for n in table.times if n == audio_file.name or audio_file.as_posix().endswith("/" + n)]
+            spans = table.times[named[0]] if named else []
+        made = make_preview(loaded, audio_file, output_dir or default_output_dir(audio_file), excerpt, spans)
     for outcome in made.outcomes:
         if outcome.row is not None:
             click.echo(f"{outcome.row.file_name}: {_applied(outcome.row.transforms)}")

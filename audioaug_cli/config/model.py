@@ -172,13 +172,14 @@ class Config:
     version: int = 1
     spectrogram: FeatureSettings | None = None
     include_original: bool = False  # --include-original: each source also written as copy 0
+    segments: str = ""  # --segments: the table's digest (its times are mapped into every output)
 
     def to_dict(self) -> dict[str, Any]:
         """The normalised config, as recorded in audioaug.json and hashed."""
         output: dict[str, Any] = {"format": self.format, "subtype": self.subtype, "manifest": self.manifest}
         if self.clip != "keep":  # absent when it is the default, so that older OUTPUT_DIRs still resume
             output["clip"] = self.clip
-        found = {
+        found: dict[str, Any] = {
             "version": self.version,
             "seed": self.seed,
             "copies": self.copies.to_dict() if isinstance(self.copies, ClassCopies) else self.copies,
@@ -190,6 +191,8 @@ class Config:
             found["spectrogram"] = self.spectrogram.to_dict()
         if self.include_original:
             found["include_original"] = True
+        if self.segments:
+            found["segments"] = self.segments
         return found
 
     def copy_numbers(self, label: str | None = None) -> tuple[int, ...]:

@@ -70,6 +70,7 @@ class Task:
 
     source: Source
     copies: tuple[int, ...]
+    segments: tuple[tuple[float, float], ...] | None = None  # --segments: the source's, in seconds
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,7 @@ def augment_source(config: Config, task: Task, output_dir: str) -> list[Outcome]
         try:
             with np.errstate(all="ignore"), captured_warnings() as warned:  # overflow etc.: caught below
                 source_samples = samples.copy(order="K") if len(task.copies) > 1 else samples
-                item = render_item(config, augmenter, features, source_samples, sample_rate, copy, seed)
+                item = render_item(config, augmenter, features, source_samples, sample_rate, copy, seed, task.segments)
                 if item.feature is not None:  # the feature first: a finished item always has both
                     write_array(os.path.join(output_dir, files[-1]), item.feature)
                 if item.audio is not None:
@@ -160,6 +161,8 @@ def augment_source(config: Config, task: Task, output_dir: str) -> list[Outcome]
             files[-1] if features is not None else None,
             level.peak_db,
             level.clipped,
+            task.segments,
+            item.segments,
         )
         outcomes.append(Outcome(source.rel, copy, source.fingerprint, row=row, warnings=tuple(warned)))
     return outcomes
@@ -198,6 +201,7 @@ class RenderedItem:
     feature: np.ndarray | None  # the .npy's array, with a spectrogram: section
     applied: list[dict[str, Any]]  # the manifest's transforms
     level: Level  # the audio's peak, and what the output format cuts off
+    segments: tuple[tuple[float, float, int], ...] | None = None  # (start, end, index): where they are now
 
 
 def render_item(
@@ -208,6 +212,7 @@ def render_item(
     sample_rate: int,
     copy: int,
     seed: int,
+    segments: tuple[tuple[float, float], ...] | None = None,
 ) -> RenderedItem:
     """One item, in memory: what `run` writes and `replay` compares. Copy 0 is the source as it
     is (--include-original), with its clean feature.
@@ -227,14 +232,21 @@ def render_item(
     if applied and not all_finite(out):  # with nothing applied, out is the checked input
         raise ItemError(above_nyquist(applied, sample_rate) or "the augmented audio holds NaN or infinite samples")
     out, applied, level = _within_full_scale(config, out, applied)
+    mapped = None
+    if segments is not None:
+        from audioaug_cli.transforms.timing import in_seconds, map_spans, spans_of
+
+        steps = augmenter.timeline() if copy != 0 and config.pipeline else []
+        spans = map_spans(spans_of(segments, sample_rate), steps, sample_rate, out.shape[-1])
+        mapped = tuple(in_seconds(spans, sample_rate))
     if features is None:
-        return RenderedItem(out, None, None, applied, level)
+        return RenderedItem(out, None, None, applied, level, mapped)
     encoded = encode_audio(out, sample_rate, FORMATS[config.format], config.subtype) if writes_audio(config) else None
     written = decode_audio(encoded) if encoded is not None else out  # the feature is of the audio as written
     if copy == 0:
-        return RenderedItem(out, encoded, features.clean(written, sample_rate), applied, level)
+        return RenderedItem(out, encoded, features.clean(written, sample_rate), applied, level, mapped)
     feature, spectral = features.augment(written, sample_rate, seed)
-    return RenderedItem(out, encoded, feature, applied + spectral, level)
+    return RenderedItem(out, encoded, feature, applied + spectral, level, mapped)
 
 
 NORMALIZED_PEAK_DB = -0.1  # output.clip: normalize scales an item that would clip to this peak

@@ -17,12 +17,15 @@ from audioaug_cli.engine.provenance import PROVENANCE, read_provenance
 from audioaug_cli.engine.state import LOCK, STATE_DIR, RunState
 from audioaug_cli.errors import UsageError
 from audioaug_cli.io.atomic import TEMP_MARK
+from audioaug_cli.io.segments import SEGMENTS
 
 ERRORS = "errors.csv"
 _OUTPUT_NAME = re.compile(r"__aug\d+\.[A-Za-z0-9]+$")  # what item_files names: stem__augN.ext
 
 
-def refuse_foreign_files(output_dir: Path, manifest: str, planned: Callable[[], Iterable[str]]) -> None:
+def refuse_foreign_files(
+    output_dir: Path, manifest: str, planned: Callable[[], Iterable[str]], segments: bool = False
+) -> None:
     """Raise UsageError if a file audioaug did not write sits where this run would write.
 
     ``planned()`` gives the output files this run may write (relative to OUTPUT_DIR); it is only
@@ -33,7 +36,10 @@ def refuse_foreign_files(output_dir: Path, manifest: str, planned: Callable[[], 
         return
     previous = read_provenance(output_dir)
     ours = {PROVENANCE, ERRORS, previous.config["output"]["manifest"]} if previous is not None else set()
-    for name in (config_name for config_name in (manifest, ERRORS, PROVENANCE) if config_name not in ours):
+    if previous is not None and previous.config.get("segments"):
+        ours.add(SEGMENTS)
+    written = (manifest, ERRORS, PROVENANCE, *((SEGMENTS,) if segments else ()))
+    for name in (config_name for config_name in written if config_name not in ours):
         if os.path.lexists(output_dir / name):
             raise _refusal(output_dir, name)
     if previous is not None and previous.status != "complete":
@@ -114,7 +120,7 @@ def remove_previous_run(output_dir: Path) -> None:
         previous = None
     if previous is not None:
         (output_dir / previous.config["output"]["manifest"]).unlink(missing_ok=True)
-    for name in (ERRORS, PROVENANCE):
+    for name in (ERRORS, PROVENANCE, SEGMENTS):
         (output_dir / name).unlink(missing_ok=True)
     for entry in state_dir.iterdir():
         if entry.name != LOCK:

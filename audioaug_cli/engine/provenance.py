@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -74,6 +74,7 @@ def recorded_config(previous: Provenance) -> Config:
 
     record = dict(previous.config)
     include_original = bool(record.pop("include_original", False))
+    segments = str(record.pop("segments", ""))
     record["pipeline"] = [_entry(node) for node in record["pipeline"]]
     if record.get("spectrogram") is not None:
         record["spectrogram"] = {
@@ -81,7 +82,7 @@ def recorded_config(previous: Provenance) -> Config:
             "pipeline": [_entry(node) for node in record["spectrogram"]["pipeline"]],
         }
     config = parse_config(yaml.safe_dump(record), PROVENANCE, base_dir=Path(previous.config_dir or "."))
-    config = config.with_overrides(include_original=include_original)
+    config = replace(config.with_overrides(include_original=include_original), segments=segments)
     if config.hash != previous.config_hash:
         raise UsageError(f"{PROVENANCE}: the recorded config does not rebuild to what made this OUTPUT_DIR")
     return config

@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, closing, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +29,11 @@ from audioaug_cli.engine.provenance import PROVENANCE, Provenance, check_resumab
 from audioaug_cli.engine.state import OutputLock, RunState
 from audioaug_cli.engine.summary import Reporter, Silent, Summary
 from audioaug_cli.engine.workers import execute, worker_count
-from audioaug_cli.errors import DiskFullError, UsageError, is_disk_full, suggest
+from audioaug_cli.errors import ConfigError, DiskFullError, UsageError, is_disk_full, suggest
 from audioaug_cli.io.atomic import remove_temporaries
 from audioaug_cli.io.inputs import Source, WalkCounts, walk_inputs
 from audioaug_cli.io.manifest import COLUMNS, FEATURE_COLUMNS, Labels, write_errors, write_manifest
+from audioaug_cli.io.segments import SEGMENTS, Segments, write_segments
 
 __all__ = ["Reporter", "Run", "RunOptions", "Summary", "run"]
 
@@ -48,6 +49,7 @@ class RunOptions:
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     labels: Path | None = None
+    segments: Path | None = None  # a table of time-aligned segments, mapped into every output
     include_original: bool = False  # also write each source, converted, as copy 0
     prune: bool = False  # remove outputs of inputs that no longer exist
     backend: str = "loky"  # or "dask"
@@ -90,9 +92,10 @@ class Run:
         self._check_dirs()
         self.labels = Labels.read(options.labels) if options.labels else Labels()
         self._check_class_copies()
+        self.segments = self._read_segments(options.segments) if options.segments else None
         if not (options.overwrite and not options.dry_run):
             check_resumable(self.config, self.output_dir)
-        refuse_foreign_files(self.output_dir, self.config.manifest, self._planned_files)
+        refuse_foreign_files(self.output_dir, self.config.manifest, self._planned_files, self.segments is not None)
 
     # -- the run -------------------------------------------------------------------------------
     def execute(self) -> Summary:
@@ -213,6 +216,17 @@ class Run:
             COLUMNS if config.spectrogram is None else FEATURE_COLUMNS,
         )
         write_errors(output_dir / ERRORS, state.errors())
+        if self.segments is not None:
+            cells = self.segments.cells
+            write_segments(
+                output_dir / SEGMENTS,
+                self.segments.columns,
+                (
+                    (row.file_name, start, end, cells[row.source][index] if row.source in cells else ())
+                    for row in state.rows()
+                    for start, end, index in row.segments or ()
+                ),
+            )
         Provenance.of(config, status, state.counts(), self.input_dir).write(output_dir)
 
     def _raise_disk_full(self, recorded: bool) -> None:
@@ -268,7 +282,8 @@ class Run:
             pending = self._pending(source, state)
             self.summary.skipped += len(self.copies_of(source)) - len(pending)
             if pending:
-                yield Task(source, pending)
+                times = tuple(self.segments.times.get(source.rel, ())) if self.segments is not None else None
+                yield Task(source, pending, times)
         if not (self.options.include or self.options.exclude):  # a row left out by a glob is not a mistake
             self.summary.unmatched_labels = sorted(set(self.labels.values) - labelled)
 
@@ -303,6 +318,27 @@ class Run:
         return summary
 
     # -- checks before anything is written ------------------------------------------------------
+    def _read_segments(self, path: Path) -> Segments:
+        """The --segments table, checked against the pipeline and the inputs' durations; the run's
+        config records its digest, so that a rerun with another table is refused as another config."""
+        import soundfile
+
+        from audioaug_cli.transforms.timing import time_problems
+
+        problems = time_problems(self.config.pipeline)
+        if problems:
+            raise ConfigError("the config (with --segments)", problems)
+        segments = Segments.read(path)
+        durations = {}
+        for name in segments.times:
+            try:
+                durations[name] = soundfile.info(str(self.input_dir / name)).duration
+            except (OSError, RuntimeError, soundfile.LibsndfileError):
+                continue  # not there (ignored, as a --labels row), or unreadable (that input fails alone)
+        segments.check_durations(path, durations, self.config.sample_rate)
+        self.config = replace(self.config, segments=segments.digest)
+        return segments
+
     def _check_dirs(self) -> None:
         input_dir, output_dir = self.input_dir, self.output_dir
         if not input_dir.is_dir():

@@ -263,7 +263,7 @@ def units(tasks: Iterable[Task]) -> Iterator[list[Task]]:
         copies = task.copies
         while copies:
             room = max(1, min((UNIT_BYTES - load) // per_copy, UNIT_ITEMS - items))  # at least one copy
-            unit.append(Task(task.source, copies[:room]))
+            unit.append(Task(task.source, copies[:room], task.segments))
             load += per_copy * len(copies[:room])
             items += len(copies[:room])
             copies = copies[room:]

@@ -45,6 +45,9 @@ class ManifestRow:
     feature_file: str | None = None  # relative to OUTPUT_DIR: the item's .npy, with a spectrogram: section
     peak_db: float | None = None  # the largest absolute sample before quantisation, dBFS; None: silent
     clipped: int | None = None  # samples beyond full scale that the output format cut off (None: not recorded)
+    # --segments (not manifest columns): the source's segments, and each as (start, end, its index) in the output
+    segment_times: tuple[tuple[float, float], ...] | None = None
+    segments: tuple[tuple[float, float, int], ...] | None = None
 
     @classmethod
     def make(
@@ -60,6 +63,8 @@ class ManifestRow:
         feature_file: str | None = None,
         peak_db: float | None = None,
         clipped: int | None = None,
+        segment_times: tuple[tuple[float, float], ...] | None = None,
+        segments: tuple[tuple[float, float, int], ...] | None = None,
     ) -> ManifestRow:
         return cls(
             file_name,
@@ -74,6 +79,8 @@ class ManifestRow:
             feature_file,
             peak_db,
             clipped,
+            segment_times,
+            segments,
         )
 
     @property
@@ -87,7 +94,11 @@ class ManifestRow:
 
     @classmethod
     def from_json(cls, text: str) -> ManifestRow:
-        return cls(**json.loads(text))
+        found = json.loads(text)
+        for key in ("segment_times", "segments"):  # JSON holds tuples as lists
+            if found.get(key) is not None:
+                found[key] = tuple(tuple(s) for s in found[key])
+        return cls(**found)
 
     def values(self, columns: tuple[str, ...]) -> tuple[Any, ...]:
         return tuple(getattr(self, c) for c in columns)

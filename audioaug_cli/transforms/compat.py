@@ -19,6 +19,10 @@ checked against (:data:`SUPPORTED`; :func:`check_version` says so when another i
    np.random.seed(...)`` would give on the globals, which are left alone.
 3. **Compose's draws, replicated.** audiomentations' Compose does not keep which children it ran;
    :func:`recording_compose_class` is a Compose that does, drawing exactly what Compose draws.
+4. **What a transform did to time.** :func:`observe_time` wraps a transform's ``apply`` to keep the
+   frames it received and returned, and where its output starts in its input: for ``Trim`` from
+   librosa's own trim index, for ``AdjustDuration``'s crop by replaying, on a copy of the item's
+   generator, the one ``np.random.randint`` it draws. What ``--segments`` maps times with.
 """
 
 from __future__ import annotations
@@ -298,3 +302,30 @@ def recording_compose_class() -> type:
 
         _recording_compose = RecordingCompose
     return _recording_compose
+
+
+# -- 4. what a transform did to time ------------------------------------------------------------
+def observe_time(transform: Any) -> None:
+    """After each call, ``transform.observed`` is ``(frames in, frames out, offset)``: the output's
+    frame 0 is the input's frame ``offset`` (negative: that many frames were added before it)."""
+    inner, name = transform.apply, type(transform).__name__
+
+    def apply(samples: np.ndarray, sample_rate: int) -> np.ndarray:
+        generator = getattr(_current, "numpy", None)
+        before = generator.get_state() if name == "AdjustDuration" and generator is not None else None
+        out: np.ndarray = inner(samples, sample_rate)
+        frames_in, frames_out, offset = samples.shape[-1], out.shape[-1], 0
+        if name == "Trim" and frames_out < frames_in:
+            import librosa
+
+            offset = int(librosa.effects.trim(samples, top_db=transform.top_db)[1][0])
+        elif name == "AdjustDuration" and frames_out < frames_in and before is not None:
+            replayed = np.random.RandomState()
+            replayed.set_state(before)
+            offset = int(replayed.randint(0, frames_in - frames_out))  # AdjustDuration.apply's own draw
+        elif name == "AdjustDuration" and frames_out > frames_in and transform.padding_position == "start":
+            offset = frames_in - frames_out
+        transform.observed = (frames_in, frames_out, offset)
+        return out
+
+    transform.apply = apply

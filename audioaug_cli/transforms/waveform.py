@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -95,8 +96,11 @@ class WaveformPipeline:
         try:
             return self._local.root
         except AttributeError:
-            self._local.root = build_pipeline(self.nodes, self.base_dir) if self.nodes else None
-            return self._local.root
+            root = build_pipeline(self.nodes, self.base_dir) if self.nodes else None
+            for leaf in _main_leaves(root) if root is not None else []:
+                compat.observe_time(leaf)
+            self._local.root = root
+            return root
 
     def augment(
         self, samples: np.ndarray, sample_rate: int, seed: int, copy: int | None = None
@@ -109,7 +113,14 @@ class WaveformPipeline:
         with warning_filters_kept(), compat.item_rng(seed, self.exclusive, copy):
             _reset(root)
             out = root(samples, sample_rate)
-        return out, applied_transforms(root, self.base_dir)
+        leaves = applied_leaves(root)
+        self._local.timeline = [Step(type(t).__name__, t, t.parameters, *(t.observed or (0, 0, 0))) for t in leaves]
+        return out, [entry for leaf in leaves for entry in _leaf_entry(leaf, self.base_dir)]
+
+    def timeline(self) -> list[Step]:
+        """What each transform this thread's last item applied did to time, in order."""
+        found: list[Step] = getattr(self._local, "timeline", [])
+        return found
 
     def drawn(self) -> list[dict[str, Any]]:
         """What this thread's pipeline drew for its last item, applied or not yet (when it failed)."""
@@ -165,12 +176,44 @@ def _reset(transform: Any) -> None:
         transform.transform_indexes = []
     else:
         transform.parameters = {"should_apply": None}
+        transform.observed = None
     for child in _children(transform):
         _reset(child)
 
 
+@dataclass(frozen=True)
+class Step:
+    """One applied transform and what it did to time: its input's and output's frames, and the
+    input frame its output starts at (see :func:`~audioaug_cli.transforms.compat.observe_time`)."""
+
+    name: str
+    transform: Any  # the transform object: its settings (Shift's unit, rollover, ...)
+    params: dict[str, Any]  # what it drew
+    frames_in: int
+    frames_out: int
+    offset: int
+
+
+def _main_leaves(transform: Any) -> list[Any]:
+    """The leaf transforms of the pipeline's own chain (not those held as parameters)."""
+    from audiomentations.core.composition import BaseCompose
+
+    if isinstance(transform, BaseCompose):
+        return [leaf for child in transform.transforms for leaf in _main_leaves(child)]
+    return [transform]
+
+
 def applied_transforms(transform: Any, base_dir: Path | None = None) -> list[dict[str, Any]]:
     """What ``transform`` applied in its last call: a list of {"name", "params"}, in order."""
+    return [entry for leaf in applied_leaves(transform) for entry in _leaf_entry(leaf, base_dir)]
+
+
+def _leaf_entry(leaf: Any, base_dir: Path | None) -> list[dict[str, Any]]:
+    return [{"name": type(leaf).__name__, "params": leaf_params(leaf, base_dir)}]
+
+
+def applied_leaves(transform: Any) -> list[Any]:
+    """The leaf transforms ``transform`` applied in its last call, in order."""
     from audiomentations import OneOf, SomeOf
     from audiomentations.core.composition import BaseCompose
 
@@ -181,10 +224,10 @@ def applied_transforms(transform: Any, base_dir: Path | None = None) -> list[dic
     elif isinstance(transform, BaseCompose):
         ran = list(getattr(transform, "applied_children", []))
     elif transform.parameters.get("should_apply"):
-        return [{"name": type(transform).__name__, "params": leaf_params(transform, base_dir)}]
+        return [transform]
     else:
         return []
-    return [entry for child in ran for entry in applied_transforms(child, base_dir)]
+    return [leaf for child in ran for leaf in applied_leaves(child)]
 
 
 def leaf_params(transform: Any, base_dir: Path | None = None) -> dict[str, Any]:
