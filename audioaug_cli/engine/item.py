@@ -266,9 +266,11 @@ class Level:
 
     @classmethod
     def of(cls, samples: np.ndarray, subtype: str) -> Level:
-        peak = float(np.max(np.abs(samples))) if samples.size else 0.0
-        beyond = 0 if subtype in FLOAT_SUBTYPES else int(np.count_nonzero(np.abs(samples) > 1.0))
-        return cls(peak, beyond)
+        # no full-size temporary: a 10-minute stereo item is 230 MB of float32 already
+        peak = max(float(samples.max()), -float(samples.min())) if samples.size else 0.0
+        if peak <= 1.0 or subtype in FLOAT_SUBTYPES:
+            return cls(peak, 0)
+        return cls(peak, int(np.count_nonzero(samples > 1.0)) + int(np.count_nonzero(samples < -1.0)))
 
 
 def _within_full_scale(
