@@ -99,3 +99,41 @@ def test_unreachable_scheduler_is_a_clear_error(tmp_path: Path) -> None:
     assert result.stderr.startswith("error: cannot reach the dask scheduler at tcp://127.0.0.1:9: ")
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "out").exists()  # refused before anything was written
+
+
+MOVING = """\
+version: 1
+seed: 21
+copies: 3
+pipeline:
+  - Shift: {min_shift: -0.3, max_shift: 0.3, rollover: true, p: 0.8}
+  - SpeedPerturb: {rates: [0.9, 1.0, 1.1]}
+  - AdjustDuration: {duration_seconds: 0.35, p: 0.5}
+  - OneOf: {transforms: [Reverse, {TimeStretch: {leave_length_unchanged: false, p: 1.0}}]}
+"""
+
+
+def test_segments_are_the_same_whatever_the_parallelism(tmp_path: Path, cluster_address: str) -> None:
+    """The drawn crops and shifts that move segments belong to each item: -j 1, -j 2 and dask
+    threads write the same segments.csv (and the same everything else)."""
+    inputs = make_corpus(tmp_path / "in", files=8)
+    table = tmp_path / "segments.csv"
+    table.write_text(
+        "file_name,start,end,label\n"
+        + "".join(
+            f"{p.relative_to(inputs).as_posix()},0.05,0.15,e{i}\n" for i, p in enumerate(sorted(inputs.rglob("*.wav")))
+        )
+    )
+    config = tmp_path / "c.yaml"
+    config.write_text(MOVING)
+    outs = {}
+    for name, extra in (
+        ("one", ["-j", "1"]),
+        ("two", ["-j", "2"]),
+        ("dask", ["--backend", "dask", "--scheduler", cluster_address]),
+    ):
+        done = audioaug("run", config, inputs, tmp_path / name, "--segments", table, *extra)
+        assert done.returncode == 0, done.stderr
+        outs[name] = tree(tmp_path / name)
+    assert outs["one"] == outs["two"] == outs["dask"]
+    assert outs["one"]["segments.csv"].count(b"\n") > 8  # every output has its segment, or a wrapped one two
