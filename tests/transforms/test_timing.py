@@ -163,3 +163,51 @@ def test_a_transform_whose_effect_on_time_is_not_known_is_refused(
         "effect on time is not known to audioaug, so --segments cannot be mapped through it; "
         "leave it out, or run without --segments\n"
     )
+
+
+KEEPING = [
+    "Limiter",
+    "Mp3Compression",
+    "PitchShift",
+    "AirAbsorption",
+    "SevenBandParametricEQ",
+    "BitCrush",
+    "Aliasing",
+    "TanhDistortion",
+    "LoudnessNormalization",
+    "LowPassFilter",
+    "BandPassFilter",
+    "PeakingFilter",
+    "Normalize",
+    "HighShelfFilter",
+    "LowShelfFilter",
+    "BandStopFilter",
+    "Clip",
+    "GainTransition",
+    "ApplyImpulseResponse",
+]
+
+
+@pytest.mark.parametrize("name", KEEPING)
+def test_a_transform_said_to_keep_time_keeps_the_sound_in_place(
+    name: str, tmp_path: Path, write_config: ConfigWriter
+) -> None:
+    """The classification checked against the audio: each burst still starts where it did (a
+    filter's or a reverb's ringing may lengthen its end a little, a codec must not delay it)."""
+    assert name in timing.KEEPS_TIME
+    extra = {
+        "Aliasing": "min_sample_rate: 8000, max_sample_rate: 12000, ",
+        "ApplyImpulseResponse": "ir_path: irs, ",
+    }.get(name, "")
+    if name == "ApplyImpulseResponse":
+        ir = np.zeros(800, dtype=np.float32)
+        ir[0], ir[400] = 1.0, 0.3  # a direct path and one late echo, 25 ms after it
+        (tmp_path / "irs").mkdir()
+        sf.write(tmp_path / "irs" / "echo.wav", ir, RATE)
+    out = run(tmp_path, write_config, f"  - {name}: {{{extra}p: 1.0}}\n", copies=2)
+    for file_name, segments in mapped(out).items():
+        assert segments == [(s, e) for s, e in BURSTS]
+        heard = bursts_in(out / file_name)
+        assert len(heard) == len(BURSTS), (file_name, heard)
+        for (start, end), (a, b) in zip(segments, heard, strict=True):
+            assert abs(a - start) <= 0.006 and -0.006 <= b - end <= 0.04, (file_name, (start, end), (a, b))
