@@ -18,6 +18,7 @@ from audioaug_cli.engine.item import Outcome, Task, augment_source
 from audioaug_cli.errors import ConfigError, ItemError, UsageError
 from audioaug_cli.io.audio import Excerpt, read_audio
 from audioaug_cli.io.inputs import NOT_UTF8, Source, escaped, is_utf8
+from audioaug_cli.io.store import LocalStore
 
 PREVIEW_HINT = "pip install matplotlib"
 
@@ -72,7 +73,8 @@ def make_preview(
             if e > excerpt.start and s < last
         ]
     times = tuple(segments) if segments is not None else None
-    outcomes = augment_source(config, Task(source, config.copy_numbers(), times), str(output_dir))
+    folder = LocalStore(Path(output_dir).absolute())
+    outcomes = augment_source(config, Task(source, config.copy_numbers(), times), folder, folder)
     failed = [o for o in outcomes if o.error is not None]
     if failed:
         raise ItemError(f"{escaped(str(audio_file))}: {failed[0].error}")

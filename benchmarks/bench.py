@@ -345,6 +345,7 @@ def feature_share(clips: int) -> float:
     from audioaug_cli.config.load import load_config
     from audioaug_cli.engine.item import Task, augment_source
     from audioaug_cli.io.inputs import walk_inputs
+    from audioaug_cli.io.store import LocalStore
 
     article = load_config(HERE.parent / "configs" / "article.yaml")
     waveform_only = replace(article, spectrogram=None)
@@ -354,11 +355,11 @@ def feature_share(clips: int) -> float:
         tasks = [Task(source, (1, 2)) for source in walk_inputs(root / "in")]
         times: dict[str, list[float]] = {"with": [], "without": []}
         for config in (article, waveform_only):  # warm-up: imports, caches
-            augment_source(config, tasks[0], str(root / "warm"))
+            augment_source(config, tasks[0], LocalStore(root / "in"), LocalStore(root / "warm"))
         for task in tasks:
             for name, config in (("with", article), ("without", waveform_only)):
                 start = time.perf_counter()
-                augment_source(config, task, str(root / name))
+                augment_source(config, task, LocalStore(root / "in"), LocalStore(root / name))
                 times[name].append(time.perf_counter() - start)
     whole, waveform = sum(times["with"]), sum(times["without"])
     share = (whole - waveform) / whole

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.helpers import write_tone
+from tests.s3 import S3Server
 
 
 @pytest.fixture
@@ -28,3 +29,22 @@ def write_config(tmp_path: Path) -> Callable[..., Path]:
         return path
 
     return write
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    """One S3 server on loopback for the whole session (moto's, in a thread of this process)."""
+    pytest.importorskip("moto.server", reason="the object-storage tests need the dev extra (moto[server])")
+    server = S3Server()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def s3(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> S3Server:
+    """The S3 server, with this process and every audioaug it starts pointed at it (AWS_ENDPOINT_URL
+    and test credentials, as a user's environment would have them)."""
+    for name, value in s3_server.env().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    return s3_server

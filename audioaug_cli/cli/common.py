@@ -45,6 +45,43 @@ def copies_option(help: str) -> Callable[[Any], Any]:
     return option("--copies", type=click.IntRange(min=1, max=MAX_COPIES), default=None, help=help)
 
 
+class Location(click.ParamType):  # type: ignore[type-arg]
+    """A local path (checked as click.Path checks it) or an fsspec URL (s3://bucket/prefix, ...),
+    which is checked when the run opens it."""
+
+    name = "path"
+
+    def __init__(self, exists: bool = False, file_okay: bool = True, dir_okay: bool = True):
+        self.local = click.Path(exists=exists, file_okay=file_okay, dir_okay=dir_okay, path_type=Path)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from audioaug_cli.io.store import is_url
+
+        if isinstance(value, str) and is_url(value):
+            return value
+        return self.local.convert(value, param, ctx)
+
+
+storage_option = option(
+    "--storage-option",
+    "storage_options",
+    multiple=True,
+    metavar="KEY=VALUE",
+    envvar=None,
+    help="An fsspec storage option for the URLs (repeatable; JSON values allowed), e.g. "
+    "endpoint_url=http://localhost:9000 or anon=true. Credentials come from the usual places (AWS_*, ~/.aws).",
+)
+
+
+def storage_options(pairs: tuple[str, ...]) -> dict[str, Any]:
+    from audioaug_cli.io.store import parse_storage_options
+
+    try:
+        return parse_storage_options(pairs)
+    except AudioaugError as exc:
+        fail(str(exc), exc.exit_code)
+
+
 def fail(message: str, code: int) -> NoReturn:
     """Print each line of the message as an error and exit with ``code``."""
     for line in message.splitlines() or [""]:

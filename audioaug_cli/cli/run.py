@@ -10,6 +10,7 @@ import click
 
 from audioaug_cli.cli.common import (
     EXIT_INTERRUPTED,
+    Location,
     copies_option,
     exits_on_error,
     fail,
@@ -17,14 +18,16 @@ from audioaug_cli.cli.common import (
     option,
     seconds_since_start,
     seed_option,
+    storage_option,
 )
+from audioaug_cli.cli.common import storage_options as parse_storage_options
 from audioaug_cli.errors import EXIT_FAILED
 
 
 @click.command()
 @click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
-@click.argument("input_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.argument("output_dir", type=click.Path(path_type=Path))
+@click.argument("input_dir", type=Location(exists=True, file_okay=False))
+@click.argument("output_dir", type=Location())
 @jobs_option
 @seed_option("Override the config's seed.")
 @copies_option("Override the config's copies per input.")
@@ -46,13 +49,13 @@ from audioaug_cli.errors import EXIT_FAILED
 @option("--prune", is_flag=True, help="Remove outputs whose input no longer exists in INPUT_DIR.")
 @option(
     "--labels",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=Location(exists=True, dir_okay=False),
     default=None,
     help="CSV with a file_name column (relative to INPUT_DIR); its other columns go into the manifest.",
 )
 @option(
     "--segments",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=Location(exists=True, dir_okay=False),
     default=None,
     help="CSV of time-aligned segments (file_name, start, end in seconds, any other columns): each output's, "
     "moved as its transforms moved the audio, go to OUTPUT_DIR/segments.csv.",
@@ -72,6 +75,7 @@ from audioaug_cli.errors import EXIT_FAILED
     help="With --backend dask: an existing scheduler (e.g. tcp://10.0.0.5:8786). [default: start a local "
     "cluster of -j workers]",
 )
+@storage_option
 @option(
     "--summary-json",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -86,8 +90,8 @@ from audioaug_cli.errors import EXIT_FAILED
 @option("-v", "--verbose", is_flag=True, help="Print each failure as it happens, and each file the walk ignores.")
 def run(
     config: Path,
-    input_dir: Path,
-    output_dir: Path,
+    input_dir: Path | str,
+    output_dir: Path | str,
     jobs: int | None,
     seed: int | None,
     copies: int | None,
@@ -98,10 +102,11 @@ def run(
     exclude: tuple[str, ...],
     include_original: bool,
     prune: bool,
-    labels: Path | None,
-    segments: Path | None,
+    labels: Path | str | None,
+    segments: Path | str | None,
     backend: str,
     scheduler: str | None,
+    storage_options: tuple[str, ...],
     summary_json: Path | None,
     progress: bool | None,
     quiet: bool,
@@ -112,10 +117,12 @@ def run(
     OUTPUT_DIR mirrors INPUT_DIR: in/a/b.flac with 3 copies gives out/a/b__aug1.wav ..
     b__aug3.wav, plus manifest.csv (what was applied to each file), errors.csv (inputs that
     failed, if any) and audioaug.json (provenance). Rerunning the same command resumes.
+    Either folder may be a URL: s3://bucket/prefix (pip install 'audioaug[s3]'), gs://, az://.
 
     \b
     Example:
         audioaug run configs/example.yaml sample_data/ out/ -j 4 --copies 3
+        audioaug run configs/example.yaml s3://corpus/raw s3://corpus/augmented --backend dask
     """
     from audioaug_cli.cli.progress import ProgressBar
     from audioaug_cli.engine.run import RunOptions
@@ -138,9 +145,10 @@ def run(
         prune=prune,
         backend=backend,
         scheduler=scheduler,
+        storage_options=parse_storage_options(storage_options),
     )
     try:
-        with exits_on_error("the output", output_dir / ".audioaug"):
+        with exits_on_error("the output", Path(output_dir) / ".audioaug"):
             summary = run_pipeline(config, input_dir, output_dir, options, bar)
     except KeyboardInterrupt:  # before the run's own handling began (loading, a cluster starting) or after
         bar.close()
@@ -174,7 +182,7 @@ def run(
         sys.exit(summary.exit_code)
 
 
-def _report(summary: Any, input_dir: Path, output_dir: Path) -> None:
+def _report(summary: Any, input_dir: Path | str, output_dir: Path | str) -> None:
     click.echo(summary.line(), err=True)
     if not summary.inputs and not summary.interrupted:
         from audioaug_cli.io.audio import AUDIO_EXTENSIONS
@@ -185,7 +193,7 @@ def _report(summary: Any, input_dir: Path, output_dir: Path) -> None:
             else ""
         )
         click.echo(
-            f"warning: no audio files in {input_dir}{ignored}; audioaug reads "
+            f"warning: no audio files in {_shown(input_dir)}{ignored}; audioaug reads "
             f"{' '.join(AUDIO_EXTENSIONS)} files, in subfolders too",
             err=True,
         )
@@ -197,7 +205,7 @@ def _report(summary: Any, input_dir: Path, output_dir: Path) -> None:
             err=True,
         )
     if summary.failed:
-        click.echo(f"{summary.failed} input(s) failed: see {output_dir / 'errors.csv'}", err=True)
+        click.echo(f"{summary.failed} input(s) failed: see {_shown(output_dir)}/errors.csv", err=True)
     if summary.vanished:
         click.echo(
             f"{summary.vanished} input(s) no longer in INPUT_DIR still have outputs here; --prune removes them",
@@ -207,6 +215,12 @@ def _report(summary: Any, input_dir: Path, output_dir: Path) -> None:
         click.echo(f"pruned {summary.pruned} output(s) of inputs no longer in INPUT_DIR", err=True)
     if summary.interrupted:
         click.echo("stopped: what finished is kept; rerun the same command to resume", err=True)
+
+
+def _shown(where: Path | str) -> str:
+    from audioaug_cli.io.store import without_credentials
+
+    return without_credentials(str(where)).rstrip("/") if isinstance(where, str) else str(where)
 
 
 def _warn_unmatched(summary: Any) -> None:

@@ -8,7 +8,15 @@ from pathlib import Path
 
 import click
 
-from audioaug_cli.cli.common import copies_option, exits_on_error, jobs_option, seed_option
+from audioaug_cli.cli.common import (
+    Location,
+    copies_option,
+    exits_on_error,
+    jobs_option,
+    seed_option,
+    storage_option,
+)
+from audioaug_cli.cli.common import storage_options as parse_storage_options
 from audioaug_cli.errors import EXIT_FAILED
 
 
@@ -102,18 +110,24 @@ def _applied(transforms: str) -> str:
 
 
 @click.command()
-@click.argument("output_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("output_dir", type=Location(exists=True, file_okay=False))
 @click.argument("file_names", nargs=-1, metavar="[FILE_NAME]...")
 @click.option(
     "--input-dir",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    type=Location(exists=True, file_okay=False),
     default=None,
-    help="Where the sources are now. [default: the INPUT_DIR audioaug.json records]",
+    help="Where the sources are now (a path or a URL). [default: the INPUT_DIR audioaug.json records]",
 )
 @jobs_option
+@storage_option
 @click.option("-q", "--quiet", is_flag=True, help="Print only the outputs that do not match.")
 def replay(
-    output_dir: Path, file_names: tuple[str, ...], input_dir: Path | None, jobs: int | None, quiet: bool
+    output_dir: Path | str,
+    file_names: tuple[str, ...],
+    input_dir: Path | str | None,
+    jobs: int | None,
+    storage_options: tuple[str, ...],
+    quiet: bool,
 ) -> None:
     """Make outputs again from their manifest rows and say whether each matches its file, byte for byte.
 
@@ -130,7 +144,7 @@ def replay(
 
     matched = total = 0
     with exits_on_error("the replay"):
-        for result in replay_outputs(output_dir, file_names, input_dir, jobs):
+        for result in replay_outputs(output_dir, file_names, input_dir, jobs, parse_storage_options(storage_options)):
             total += 1
             matched += result.matches
             if not (quiet and result.matches):

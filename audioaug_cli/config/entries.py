@@ -9,7 +9,7 @@ from audioaug_cli.config.checks import Checker
 from audioaug_cli.config.limits import relation_problems, value_problem
 from audioaug_cli.config.model import Node, Place
 from audioaug_cli.errors import kind, suggest
-from audioaug_cli.io.inputs import SoundFolderError, sound_files
+from audioaug_cli.io.inputs import SoundFolderError, sound_files, sound_path
 from audioaug_cli.transforms import registry
 from audioaug_cli.transforms.annotations import accepts, describe
 
@@ -210,7 +210,7 @@ def audio_paths(check: Checker, value: Any, spot: Place) -> bool:
     for i, item in enumerate(value if isinstance(value, list) else [value]):
         place = (*spot, i) if isinstance(value, list) else spot
         try:
-            sound_files(check.base_dir / item)
+            sound_files(sound_path(check.base_dir, item))
         except SoundFolderError as exc:
             shown = exc.problems[:MAX_NAMED]
             more = len(exc.problems) - len(shown)

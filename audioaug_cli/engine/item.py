@@ -20,7 +20,6 @@ import numpy as np
 
 from audioaug_cli.config.model import FORMATS, Config
 from audioaug_cli.errors import ItemError, is_disk_full
-from audioaug_cli.io.atomic import write_array, write_bytes
 from audioaug_cli.io.audio import (
     FLOAT_SUBTYPES,
     all_finite,
@@ -28,10 +27,12 @@ from audioaug_cli.io.audio import (
     decode_audio,
     encode_audio,
     read_audio,
+    read_audio_bytes,
     write_audio,
 )
 from audioaug_cli.io.inputs import Source
 from audioaug_cli.io.manifest import ManifestRow
+from audioaug_cli.io.store import ObjectStore, Store, read_failure
 
 if TYPE_CHECKING:
     from audioaug_cli.transforms.spectrogram import FeatureAugmenter
@@ -105,16 +106,28 @@ def augmenters_for(config: Config) -> tuple[WaveformPipeline, FeatureAugmenter |
         return _augmenters[key]
 
 
-def augment_source(config: Config, task: Task, output_dir: str) -> list[Outcome]:
+def read_source(inputs: Store, source: Source) -> tuple[np.ndarray, int]:
+    """An input's audio: read from its file, or fetched from its store in one request."""
+    if not isinstance(inputs, ObjectStore):
+        return read_audio(source.path, source.excerpt)
+    try:
+        data = inputs.fs.cat_file(source.path)
+    except Exception as exc:  # any failure to fetch is this input's alone
+        raise read_failure(exc) from None
+    return read_audio_bytes(data, source.rel, source.excerpt)
+
+
+def augment_source(config: Config, task: Task, inputs: Store, output: Store) -> list[Outcome]:
     """Decode one input once and write each of its pending copies. Never raises for bad input."""
     from audioaug_cli.transforms.warning_capture import captured_warnings
 
     source = task.source
-    problem = source.problem or _name_too_long(config, source.rel, task.copies, output_dir)
+    problem = source.problem or _name_too_long(config, source.rel, task.copies, output)
     if problem is not None:
         return [Outcome(source.rel, c, source.fingerprint, error=problem) for c in task.copies]
     try:
-        samples, sample_rate = read_audio(source.path, source.excerpt)
+        samples, sample_rate = read_source(inputs, source)
+        _check_segments(task.segments, samples.shape[-1] / sample_rate, config.sample_rate or sample_rate)
         samples, sample_rate = convert(samples, sample_rate, config.sample_rate, config.mono)
     except ItemError as exc:
         return [Outcome(source.rel, c, source.fingerprint, error=str(exc)) for c in task.copies]
@@ -129,16 +142,13 @@ def augment_source(config: Config, task: Task, output_dir: str) -> list[Outcome]
                 source_samples = samples.copy(order="K") if len(task.copies) > 1 else samples
                 item = render_item(config, augmenter, features, source_samples, sample_rate, copy, seed, task.segments)
                 if item.feature is not None:  # the feature first: a finished item always has both
-                    write_array(os.path.join(output_dir, files[-1]), item.feature)
+                    with output.open_write(files[-1]) as handle:
+                        np.save(handle, item.feature, allow_pickle=False)
                 if item.audio is not None:
-                    write_bytes(os.path.join(output_dir, files[0]), item.audio)
+                    output.write_bytes(files[0], item.audio)
                 elif writes_audio(config):
                     write_audio(
-                        os.path.join(output_dir, files[0]),
-                        item.samples,
-                        sample_rate,
-                        FORMATS[config.format],
-                        config.subtype,
+                        files[0], item.samples, sample_rate, FORMATS[config.format], config.subtype, store=output
                     )
             out, applied, level = item.samples, item.applied, item.level
         except Exception as exc:  # any failure is this item's alone, but for a full disk
@@ -177,12 +187,32 @@ def _name_max(folder: str) -> int:
         return 255  # what every common file system allows
 
 
-def _name_too_long(config: Config, source: str, copies: tuple[int, ...], output_dir: str) -> str | None:
+def _check_segments(segments: tuple[tuple[float, float], ...] | None, seconds: float, rate: int) -> None:
+    """A segment past the end of its file. The run checks a local INPUT_DIR's before any work;
+    an input in a store is checked here, by the worker that fetched it, and fails alone."""
+    for start, end in segments or ():
+        if end > seconds + 1 / rate:
+            raise ItemError(
+                f"--segments: the segment {start}-{end} s ends after this file, which lasts {seconds:.6f} s"
+            )
+
+
+MAX_KEY_BYTES = 1024  # the longest object key S3 (and GCS, Azure) allow
+
+
+def _name_too_long(config: Config, source: str, copies: tuple[int, ...], output: Store) -> str | None:
     """Why this source's outputs cannot be named in OUTPUT_DIR, or None."""
-    longest = max(
-        (name for copy in copies for name in item_files(config, source, copy)),
-        key=lambda name: len(os.path.basename(name).encode()),
-    )
+    names = [name for copy in copies for name in item_files(config, source, copy)]
+    if isinstance(output, ObjectStore):
+        key = max((output.path(name) for name in names), key=lambda k: len(k.encode()))
+        if len(key.encode()) <= MAX_KEY_BYTES:
+            return None
+        return (
+            f"its output's key ({len(key.encode())} bytes) is longer than the {MAX_KEY_BYTES} bytes an object "
+            "store allows; shorten the input's name"
+        )
+    output_dir = output.path("")
+    longest = max(names, key=lambda name: len(os.path.basename(name).encode()))
     size = len(os.path.basename(longest).encode())
     if size <= _name_max(output_dir):
         return None
@@ -317,9 +347,9 @@ def audio_bytes(config: Config, item: RenderedItem, sample_rate: int) -> memoryv
     return encode_audio(item.samples, sample_rate, FORMATS[config.format], config.subtype)
 
 
-def augment_unit(config: Config, unit: list[Task], output_dir: str) -> list[Outcome]:
+def augment_unit(config: Config, unit: list[Task], inputs: Store, output: Store) -> list[Outcome]:
     """One unit of work in a worker: its tasks in order."""
-    return [outcome for task in unit for outcome in augment_source(config, task, output_dir)]
+    return [outcome for task in unit for outcome in augment_source(config, task, inputs, output)]
 
 
 def one_line(exc: BaseException) -> str:

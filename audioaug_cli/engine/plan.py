@@ -8,6 +8,7 @@ exact but for the header; FLAC and Ogg compress, so for them the figure is an up
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from audioaug_cli.config.model import Config
 
@@ -58,8 +59,9 @@ class PlannedSize:
         return f"{_duration(self.seconds)} of audio, {'at most' if self.upper_bound else 'about'} {_bytes(self.bytes)}"
 
 
-def planned_size(config: Config, path: str) -> ItemSize:
-    """What one augmented copy of the input at ``path`` adds up to (nothing if it cannot be read)."""
+def planned_size(config: Config, path: Any) -> ItemSize:
+    """What one augmented copy of the input at ``path`` (or in a file object) adds up to
+    (nothing if it cannot be read)."""
     import soundfile
 
     try:

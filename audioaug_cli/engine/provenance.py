@@ -6,14 +6,15 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from audioaug_cli.config.model import Config
 from audioaug_cli.errors import UsageError
-from audioaug_cli.io.atomic import write_text
+from audioaug_cli.io.store import Store
 from audioaug_cli.version import __version__
 
 PROVENANCE = "audioaug.json"
@@ -34,7 +35,7 @@ class Provenance:
     config_dir: str | None = None  # the config's folder, which its sounds_path / ir_path start from
 
     @classmethod
-    def of(cls, config: Config, status: str, counts: dict[str, int], input_dir: Path | None = None) -> Provenance:
+    def of(cls, config: Config, status: str, counts: dict[str, int], input_dir: str | Path | None = None) -> Provenance:
         recorded = config.to_dict()
         return cls(
             recorded,
@@ -48,21 +49,23 @@ class Provenance:
             config.base_dir,
         )
 
-    def write(self, output_dir: Path) -> None:
+    def write(self, output: Store) -> None:
+        output.write_text(PROVENANCE, self.writer())
+
+    def writer(self) -> Callable[[IO[str]], None]:
         text = json.dumps(asdict(self), indent=2) + "\n"
-        write_text(output_dir / PROVENANCE, lambda handle: print(text, end="", file=handle))
+        return lambda handle: print(text, end="", file=handle)
 
 
-def read_provenance(output_dir: Path) -> Provenance | None:
+def read_provenance(output: Store) -> Provenance | None:
     """The record in OUTPUT_DIR, or None if there is none. Raises UsageError if it is unreadable."""
-    path = output_dir / PROVENANCE
     try:
-        return Provenance(**json.loads(path.read_text(encoding="utf-8")))
+        return Provenance(**json.loads(output.read_text(PROVENANCE)))
     except (FileNotFoundError, NotADirectoryError):
         return None
     except (OSError, ValueError, TypeError):
         raise UsageError(
-            f"{path} is unreadable, so this OUTPUT_DIR cannot be resumed; --overwrite starts over"
+            f"{output.shown(PROVENANCE)} is unreadable, so this OUTPUT_DIR cannot be resumed; --overwrite starts over"
         ) from None
 
 
@@ -107,9 +110,9 @@ def _is_node(value: Any) -> bool:
     return isinstance(value, dict) and set(value) >= {"name", "params"}
 
 
-def check_resumable(config: Config, output_dir: Path) -> None:
+def check_resumable(config: Config, output: Store) -> None:
     """Refuse to resume into an OUTPUT_DIR made by another config, seed or copies."""
-    previous = read_provenance(output_dir)
+    previous = read_provenance(output)
     if previous is None or previous.config_hash == config.hash:
         return
     old, new = previous.config, config.to_dict()
@@ -120,15 +123,15 @@ def check_resumable(config: Config, output_dir: Path) -> None:
         f"{k} differs" for k in dict.fromkeys([*new, *old]) if k not in ("seed", "copies") and old.get(k) != new.get(k)
     ]
     raise UsageError(
-        f"OUTPUT_DIR {output_dir} was made with a different config ({'; '.join(changes)}); "
+        f"OUTPUT_DIR {output} was made with a different config ({'; '.join(changes)}); "
         "use --overwrite to start over, or choose another OUTPUT_DIR"
     )
 
 
-def is_finished(output_dir: Path) -> bool:
+def is_finished(output: Store) -> bool:
     """Whether OUTPUT_DIR holds a run that completed."""
     try:
-        previous = read_provenance(output_dir)
+        previous = read_provenance(output)
     except UsageError:
         return False
     return previous is not None and previous.status == "complete"

@@ -12,11 +12,12 @@ from __future__ import annotations
 import os
 import signal
 import sqlite3
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, closing, contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,14 +27,15 @@ from audioaug_cli.engine.item import Outcome, Task, item_files
 from audioaug_cli.engine.outputs import ERRORS, refuse_foreign_files, remove_outputs, remove_previous_run
 from audioaug_cli.engine.plan import PlannedSize, is_upper_bound, planned_size
 from audioaug_cli.engine.provenance import PROVENANCE, Provenance, check_resumable
-from audioaug_cli.engine.state import OutputLock, RunState
+from audioaug_cli.engine.state import LeaseLock, OutputLock, RunState, StoreState, open_state
 from audioaug_cli.engine.summary import Reporter, Silent, Summary
 from audioaug_cli.engine.workers import execute, worker_count
 from audioaug_cli.errors import ConfigError, DiskFullError, UsageError, is_disk_full, suggest
 from audioaug_cli.io.atomic import remove_temporaries
-from audioaug_cli.io.inputs import Source, WalkCounts, walk_inputs
+from audioaug_cli.io.inputs import Source, WalkCounts, walk_inputs, walk_store
 from audioaug_cli.io.manifest import COLUMNS, FEATURE_COLUMNS, Labels, write_errors, write_manifest
 from audioaug_cli.io.segments import SEGMENTS, Segments, write_segments
+from audioaug_cli.io.store import LocalStore, ObjectStore, open_store
 
 __all__ = ["Reporter", "Run", "RunOptions", "Summary", "run"]
 
@@ -48,12 +50,13 @@ class RunOptions:
     dry_run: bool = False
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
-    labels: Path | None = None
-    segments: Path | None = None  # a table of time-aligned segments, mapped into every output
+    labels: str | Path | None = None  # a path or a URL
+    segments: str | Path | None = None  # a table of time-aligned segments, mapped into every output
     include_original: bool = False  # also write each source, converted, as copy 0
     prune: bool = False  # remove outputs of inputs that no longer exist
     backend: str = "loky"  # or "dask"
     scheduler: str | None = None  # dask: an existing scheduler's address; None starts a LocalCluster
+    storage_options: dict[str, Any] = field(default_factory=dict, repr=False)  # fsspec's, for every URL
 
 
 def run(
@@ -65,7 +68,8 @@ def run(
 ) -> Summary:
     """Augment every audio file under input_dir into output_dir. See SPEC for the guarantees.
 
-    ``config`` is a loaded Config or a config file's path.
+    ``config`` is a loaded Config or a config file's path; input_dir and output_dir are paths
+    or fsspec URLs (``s3://bucket/prefix``), with ``options.storage_options``.
     """
     started = time.monotonic()
     if not isinstance(config, Config):
@@ -83,19 +87,36 @@ class Run:
     def __init__(
         self, config: Config, input_dir: str | Path, output_dir: str | Path, options: RunOptions, reporter: Reporter
     ):
-        self.input_dir = Path(input_dir).absolute()  # workers may run elsewhere
-        self.output_dir = Path(output_dir).absolute()
+        storage = options.storage_options
+        self.inputs = open_store(input_dir, storage, f"INPUT_DIR {input_dir}")  # absolute: workers may run elsewhere
+        self.output = open_store(output_dir, storage, f"OUTPUT_DIR {output_dir}")
         self.options, self.reporter = options, reporter
         self.config = config.with_overrides(options.seed, options.copies, options.include_original or None)
         self.summary = Summary()
         self.state: RunState | None = None
+        self.lock: OutputLock | LeaseLock | None = None
+        self._input_listing: dict[str, dict[str, Any]] | None = None
+        self._output_listing: set[str] | None = None
         self._check_dirs()
-        self.labels = Labels.read(options.labels) if options.labels else Labels()
+        self.labels = Labels.read(options.labels, storage) if options.labels else Labels()
         self._check_class_copies()
         self.segments = self._read_segments(options.segments) if options.segments else None
         if not (options.overwrite and not options.dry_run):
-            check_resumable(self.config, self.output_dir)
-        refuse_foreign_files(self.output_dir, self.config.manifest, self._planned_files, self.segments is not None)
+            check_resumable(self.config, self.output)
+        remote_listing = self._present_outputs if isinstance(self.output, ObjectStore) else None
+        refuse_foreign_files(
+            self.output, self.config.manifest, self._planned_files, self.segments is not None, remote_listing
+        )
+
+    @property
+    def output_dir(self) -> Path:
+        """OUTPUT_DIR on this machine (for what only a local folder has: its lock, its temporaries)."""
+        assert isinstance(self.output, LocalStore)
+        return self.output.root
+
+    @property
+    def remote(self) -> bool:
+        return isinstance(self.output, ObjectStore)
 
     # -- the run -------------------------------------------------------------------------------
     def execute(self) -> Summary:
@@ -109,11 +130,29 @@ class Run:
                 from audioaug_cli.engine.cluster import dask_backend
 
                 cluster = stack.enter_context(dask_backend(self.options.scheduler, worker_count(self.options.jobs)))
-            lock = OutputLock(self.output_dir)
-            self._acquire(lock)  # before anything in OUTPUT_DIR changes
-            stack.callback(lock.release)
+            if isinstance(self.output, ObjectStore):
+                # Taken when there is something to write (see _claim): a finished rerun writes nothing.
+                self.lock = LeaseLock(self.output)
+                stack.callback(self.lock.release)
+            else:
+                self.lock = OutputLock(self.output_dir)
+                self._acquire(self.lock)  # before anything in OUTPUT_DIR changes
+                stack.callback(self.lock.release)
             self._run_locked(cluster)
         return self.summary
+
+    def _claim(self) -> None:
+        """Before the first change to OUTPUT_DIR on a store: take its lock, then read the resume
+        state again if another run changed it in the meantime."""
+        lock = self.lock
+        if not isinstance(lock, LeaseLock) or lock.held:
+            return
+        try:
+            lock.acquire()
+        except OSError as exc:
+            raise UsageError(f"cannot write to OUTPUT_DIR {self.output}: {' '.join(str(exc).split())}") from None
+        if isinstance(self.state, StoreState) and self.state.refresh():
+            self._output_listing = None
 
     def _acquire(self, lock: OutputLock) -> None:
         """The lock is the first thing a run writes: a folder it cannot write is a usage error (exit 2)."""
@@ -130,17 +169,21 @@ class Run:
             ) from None
 
     def _run_locked(self, cluster: Any) -> None:
-        summary, output_dir = self.summary, self.output_dir
+        summary = self.summary
         if self.options.overwrite:
-            remove_previous_run(output_dir)
-        output_dir.mkdir(parents=True, exist_ok=True)
-        remove_temporaries(output_dir)
-        self.state = state = RunState(output_dir)
+            self._claim()
+            remove_previous_run(self.output)
+            self._output_listing = None
+        if not self.remote:  # a store has no folders to make, and no temporaries: a PUT is whole
+            self.output_dir.mkdir(parents=True, exist_ok=True)
+            remove_temporaries(self.output_dir)
+        self.state = state = open_state(self.output)
         try:
             self._augment_all(state, cluster)
             # What a worker stopped mid-write left: by a signal, --fail-fast or a full disk, or killed
             # (the OOM killer) while the run went on. No worker is left running by now.
-            remove_temporaries(output_dir)
+            if not self.remote:
+                remove_temporaries(self.output_dir)
             if not (summary.interrupted or summary.stopped_early or summary.disk_full):
                 self._handle_vanished(state)
             if summary.disk_full:
@@ -158,22 +201,26 @@ class Run:
 
     def _augment_all(self, state: RunState, cluster: Any) -> None:
         """Hand the pending items to the workers and record each outcome as it arrives."""
-        config, summary, output_dir, reporter = self.config, self.summary, self.output_dir, self.reporter
+        config, summary, output, reporter = self.config, self.summary, self.output, self.reporter
         claimed = False  # audioaug.json says "running" from the first change to OUTPUT_DIR on
-        if not (output_dir / PROVENANCE).exists():
-            Provenance.of(config, "running", state.counts(), self.input_dir).write(output_dir)  # claims it
+        if PROVENANCE not in self._present() if self.remote else not output.is_file(PROVENANCE):
+            self._claim()
+            Provenance.of(config, "running", state.counts(), self.inputs.url).write(output)  # claims it
             claimed = True
         reporter.start(self._count_todo(state) if reporter.needs_total else None)
         counts = WalkCounts(report=reporter.left_out)
         failed_sources: set[str] = set()
         try:
             # closing(): stopping early ends the workers (they are killed) before what follows
-            results = execute(config, self.plan(state, counts), output_dir, self.options.jobs, cluster)
+            tasks = self._claiming(self.plan(state, counts), state)
+            results = execute(config, tasks, (self.inputs, output), self.options.jobs, cluster)
             with _sigterm_as_interrupt(summary), closing(results):
                 for outcomes in results:
                     if not claimed:  # a finished rerun never gets here, so it writes nothing
-                        Provenance.of(config, "running", state.counts(), self.input_dir).write(output_dir)
+                        Provenance.of(config, "running", state.counts(), self.inputs.url).write(output)
                         claimed = True
+                    if isinstance(self.lock, LeaseLock) and self.lock.lost:
+                        raise UsageError(f"OUTPUT_DIR {output}: {self.lock.lost}; this run stopped")
                     for outcome in outcomes:
                         if outcome.disk_full:
                             summary.disk_full = True
@@ -202,32 +249,59 @@ class Run:
         else:
             stale = state.record_failure(outcome.source, outcome.copy, outcome.fingerprint, outcome.error or "failed")
             for name in stale:
-                (self.output_dir / name).unlink(missing_ok=True)
+                self.output.remove(name)
             failed.add(outcome.source)
 
     def _finish(self, state: RunState, status: str) -> None:
-        """Make what finished survive, then write the files that describe it: manifest, errors, provenance."""
-        config, output_dir = self.config, self.output_dir
+        """Make what finished survive, then write the files that describe it: manifest, errors, provenance.
+
+        On a store, a rerun that changes none of them (nor the state) writes nothing, not even its lock."""
+        config, output = self.config, self.output
+        provenance = Provenance.of(config, status, state.counts(), self.inputs.url)
+        if isinstance(state, StoreState) and not state.changed and not self._describes_differently(state, provenance):
+            return
+        self._claim()
         state.commit()
         write_manifest(
-            output_dir / config.manifest,
+            output,
+            config.manifest,
             state.rows(),
             self.labels,
             COLUMNS if config.spectrogram is None else FEATURE_COLUMNS,
         )
-        write_errors(output_dir / ERRORS, state.errors())
+        write_errors(output, ERRORS, state.errors())
         if self.segments is not None:
-            cells = self.segments.cells
-            write_segments(
-                output_dir / SEGMENTS,
-                self.segments.columns,
-                (
-                    (row.file_name, start, end, cells[row.source][index] if row.source in cells else ())
-                    for row in state.rows()
-                    for start, end, index in row.segments or ()
-                ),
-            )
-        Provenance.of(config, status, state.counts(), self.input_dir).write(output_dir)
+            write_segments(output, SEGMENTS, self.segments.columns, self._segment_rows(state))
+        provenance.write(output)
+
+    def _segment_rows(self, state: RunState) -> Iterator[tuple[str, float, float, tuple[str, ...]]]:
+        assert self.segments is not None
+        cells = self.segments.cells
+        for row in state.rows():
+            for start, end, index in row.segments or ():
+                yield row.file_name, start, end, cells[row.source][index] if row.source in cells else ()
+
+    def _describes_differently(self, state: RunState, provenance: Provenance) -> bool:
+        """Whether the manifest, errors.csv, segments.csv or audioaug.json in OUTPUT_DIR would change."""
+        # Written as a run writes them, into a scratch folder, then compared with the store's.
+        with tempfile.TemporaryDirectory(prefix="audioaug-compare-") as folder:
+            scratch = LocalStore(Path(folder))
+            config = self.config
+            columns = COLUMNS if config.spectrogram is None else FEATURE_COLUMNS
+            write_manifest(scratch, config.manifest, state.rows(), self.labels, columns)
+            write_errors(scratch, ERRORS, state.errors())
+            if self.segments is not None:
+                write_segments(scratch, SEGMENTS, self.segments.columns, self._segment_rows(state))
+            provenance.write(scratch)
+            names = [config.manifest, ERRORS, PROVENANCE, *((SEGMENTS,) if self.segments is not None else ())]
+            for name in names:
+                mine = Path(folder, name)
+                there = name in self._present()
+                if mine.exists() != there:
+                    return True
+                if there and self.output.read_bytes(name) != mine.read_bytes():
+                    return True
+        return False
 
     def _raise_disk_full(self, recorded: bool) -> None:
         kept = f"{self.summary.written} file(s) written by this run are kept"
@@ -244,18 +318,49 @@ class Run:
         """Inputs that are gone: their failures are forgotten; their outputs kept, or pruned."""
         prune = self.options.prune
         for source in state.unseen_sources():
-            if os.path.lexists(self.input_dir / source):
+            if self._input_exists(source):
                 continue  # left out by --include/--exclude this time, not gone
             names = state.forget_source(source, keep_outputs=not prune)
             if prune:
-                remove_outputs(self.output_dir, names)
+                self._claim()
+                remove_outputs(self.output, names)
                 self.summary.pruned += len(names)
             elif names:
                 self.summary.vanished += 1
 
     # -- what to do ----------------------------------------------------------------------------
     def _sources(self, counts: WalkCounts | None = None) -> Iterator[Source]:
-        return walk_inputs(self.input_dir, self.output_dir, self.options.include, self.options.exclude, counts)
+        include, exclude = self.options.include, self.options.exclude
+        if isinstance(self.inputs, ObjectStore):
+            return walk_store(self.inputs, self.output, include, exclude, counts, self._inputs_listed())
+        assert isinstance(self.inputs, LocalStore)
+        output_dir = self.output.root if isinstance(self.output, LocalStore) else None
+        return walk_inputs(self.inputs.root, output_dir, include, exclude, counts)
+
+    def _inputs_listed(self) -> dict[str, dict[str, Any]]:
+        """INPUT_DIR's objects: listed once per run, however often the run walks them."""
+        if self._input_listing is None:
+            assert isinstance(self.inputs, ObjectStore)
+            self._input_listing = _listed(self.inputs, "INPUT_DIR")
+        return self._input_listing
+
+    def _input_exists(self, source: str) -> bool:
+        if isinstance(self.inputs, ObjectStore):
+            return source in self._inputs_listed()
+        return os.path.lexists(self.inputs.path(source))
+
+    def _present(self) -> set[str]:
+        """OUTPUT_DIR's objects as the run found them (one listing), before it wrote any."""
+        if self._output_listing is None:
+            assert isinstance(self.output, ObjectStore)
+            self._output_listing = set(_listed(self.output, "OUTPUT_DIR"))
+        return self._output_listing
+
+    def _present_outputs(self) -> set[str]:
+        return self._present()
+
+    def _is_present(self, name: str) -> bool:
+        return name in self._present() if self.remote else self.output.is_file(name)
 
     def copies_of(self, source: Source) -> tuple[int, ...]:
         copies = self.config.copies
@@ -265,7 +370,7 @@ class Run:
     def _pending(self, source: Source, state: RunState) -> tuple[int, ...]:
         """The copies of a source that are not done yet."""
         return tuple(
-            c for c in self.copies_of(source) if not state.is_done(source.rel, c, source.fingerprint, self.output_dir)
+            c for c in self.copies_of(source) if not state.is_done(source.rel, c, source.fingerprint, self._is_present)
         )
 
     def _count_todo(self, state: RunState) -> int:
@@ -287,6 +392,19 @@ class Run:
         if not (self.options.include or self.options.exclude):  # a row left out by a glob is not a mistake
             self.summary.unmatched_labels = sorted(set(self.labels.values) - labelled)
 
+    def _claiming(self, tasks: Iterator[Task], state: RunState) -> Iterator[Task]:
+        """The tasks, with OUTPUT_DIR's lock taken before the first one goes to a worker; if the
+        state changed meanwhile (another run finished), that first task is planned again."""
+        for task in tasks:
+            if isinstance(self.lock, LeaseLock) and not self.lock.held:
+                self._claim()
+                again = self._pending(task.source, state)
+                self.summary.skipped += len(task.copies) - len(again)
+                if not again:
+                    continue
+                task = replace(task, copies=again)
+            yield task
+
     def _planned_files(self) -> Iterator[str]:
         """Every file this run could write for the inputs found (what --overwrite or a resume might redo)."""
         for source in self._sources():
@@ -298,7 +416,7 @@ class Run:
         bytes they add up to) and those that would fail before being read."""
         summary = self.summary
         summary.planned_size = size = PlannedSize(upper_bound=is_upper_bound(self.config))
-        state = RunState(self.output_dir, readonly=True)
+        state = open_state(self.output, readonly=True)
         counts = WalkCounts(report=self.reporter.left_out)
         try:
             for task in self.plan(state, counts):
@@ -311,16 +429,24 @@ class Run:
                     f"{source.rel} -> {' '.join(item_files(self.config, source.rel, c))}" for c in task.copies
                 )
                 summary.planned_items += len(task.copies)
-                size.add(planned_size(self.config, source.path), len(task.copies))
+                readable = self._readable(source)
+                try:
+                    size.add(planned_size(self.config, readable), len(task.copies))
+                finally:
+                    if hasattr(readable, "close"):
+                        readable.close()
         finally:
             state.close()
         summary.ignored, summary.inputs = counts.ignored, counts.audio
         return summary
 
     # -- checks before anything is written ------------------------------------------------------
-    def _read_segments(self, path: Path) -> Segments:
+    def _read_segments(self, path: str | Path) -> Segments:
         """The --segments table, checked against the pipeline and the inputs' durations; the run's
-        config records its digest, so that a rerun with another table is refused as another config."""
+        config records its digest, so that a rerun with another table is refused as another config.
+
+        Inputs in a store are not fetched for it (each is fetched once, by the worker that augments
+        it): there, a segment past its file's end fails that input alone, with the same words."""
         import soundfile
 
         from audioaug_cli.transforms.timing import time_problems
@@ -328,19 +454,50 @@ class Run:
         problems = time_problems(self.config.pipeline)
         if problems:
             raise ConfigError("the config (with --segments)", problems)
-        segments = Segments.read(path)
+        segments = Segments.read(path, self.options.storage_options)
         durations = {}
-        for name in segments.times:
-            try:
-                durations[name] = soundfile.info(str(self.input_dir / name)).duration
-            except (OSError, RuntimeError, soundfile.LibsndfileError):
-                continue  # not there (ignored, as a --labels row), or unreadable (that input fails alone)
+        if isinstance(self.inputs, LocalStore):
+            for name in segments.times:
+                try:
+                    durations[name] = soundfile.info(self.inputs.path(name)).duration
+                except (OSError, RuntimeError, soundfile.LibsndfileError):
+                    continue  # not there (ignored, as a --labels row), or unreadable (that input fails alone)
         segments.check_durations(path, durations, self.config.sample_rate)
         self.config = replace(self.config, segments=segments.digest)
         return segments
 
+    def _readable(self, source: Source) -> Any:
+        """What soundfile can read a source's header from: its path, or a store's file object."""
+        if isinstance(self.inputs, ObjectStore):
+            return self.inputs.fs.open(source.path, "rb", block_size=1 << 16, cache_type="readahead")
+        return source.path
+
     def _check_dirs(self) -> None:
-        input_dir, output_dir = self.input_dir, self.output_dir
+        inputs, output = self.inputs, self.output
+        if isinstance(output, ObjectStore) and output.read_only:
+            raise UsageError(
+                f"OUTPUT_DIR {output}: {output.protocol}:// is read only; write to a local folder or a bucket"
+            )
+        if isinstance(inputs, LocalStore) and isinstance(output, LocalStore):
+            self._check_local_dirs(inputs.root, output.root)
+            return
+        if isinstance(inputs, LocalStore) and not inputs.root.is_dir():
+            raise UsageError(f"INPUT_DIR {inputs} is not a folder")
+        if isinstance(output, LocalStore) and output.root.exists() and not output.root.is_dir():
+            raise UsageError(f"OUTPUT_DIR {output} exists and is not a folder")
+        if isinstance(inputs, ObjectStore) and isinstance(output, ObjectStore) and inputs.protocol == output.protocol:
+            inp, out = inputs.root.rstrip("/") + "/", output.root.rstrip("/") + "/"
+            if inp == out:
+                raise UsageError("OUTPUT_DIR must differ from INPUT_DIR: the run never writes into its input")
+            if inp.startswith(out):
+                raise UsageError(f"INPUT_DIR {inputs} lies inside OUTPUT_DIR {output}; choose another OUTPUT_DIR")
+        if isinstance(inputs, ObjectStore):
+            self._inputs_listed()  # a missing bucket, or no access: said now
+        if isinstance(output, ObjectStore):
+            self._present()
+
+    @staticmethod
+    def _check_local_dirs(input_dir: Path, output_dir: Path) -> None:
         if not input_dir.is_dir():
             raise UsageError(f"INPUT_DIR {input_dir} is not a folder")
         inp, out = input_dir.resolve(), output_dir.resolve()
@@ -362,6 +519,18 @@ class Run:
             f"{path}: no column {copies.by!r}, which the config's copies are by; found "
             f"columns: {', '.join(labels.columns) or 'none'}{suggest(copies.by, labels.columns)}"
         )
+
+
+def _listed(store: ObjectStore, what: str) -> dict[str, dict[str, Any]]:
+    """A store's listing; a missing bucket or a refused request is a usage error (exit 2)."""
+    try:
+        return store.listing()
+    except FileNotFoundError:
+        raise UsageError(f"{what} {store}: no such bucket or container") from None
+    except PermissionError:
+        raise UsageError(f"{what} {store}: access denied (check the credentials)") from None
+    except OSError as exc:
+        raise UsageError(f"{what} {store}: cannot list it: {' '.join(str(exc).split())}") from None
 
 
 @contextmanager

@@ -11,11 +11,13 @@ import threading
 import warnings
 from collections.abc import Generator, Iterable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 from audioaug_cli.config.model import Config
 from audioaug_cli.engine.item import Outcome, Task, augment_source, augment_unit
+from audioaug_cli.io.store import Store
+
+Stores = tuple[Store, Store]  # INPUT_DIR's and OUTPUT_DIR's
 
 WORKER_DIED = "the worker process died while augmenting this file (killed by the system, e.g. out of memory?)"
 UNIT_BYTES = 2 << 20  # at most this many input bytes x copies per unit of work...
@@ -42,7 +44,7 @@ def _at_most(jobs: int | None) -> int:
 
 
 def execute(
-    config: Config, tasks: Iterable[Task], output_dir: Path, jobs: int | None, cluster: Any = None
+    config: Config, tasks: Iterable[Task], stores: Stores, jobs: int | None, cluster: Any = None
 ) -> Generator[list[Outcome], None, None]:
     """Run tasks in this process, in ``jobs`` local workers (None: one per usable CPU), or on a dask
     cluster (``cluster``: joblib's parallel_config for it and what a lost worker raises), yielding
@@ -55,9 +57,9 @@ def execute(
     if cluster is not None:
         parallel_config, worker_lost = cluster
         with parallel_config:  # the cluster's own thread count decides how many run at once
-            yield from _in_workers(config, tasks, output_dir, None, worker_lost)
+            yield from _in_workers(config, tasks, stores, None, worker_lost)
         return
-    remaining = units(tasks)
+    remaining = units(tasks, whole=not stores[0].local)
     limit = _at_most(jobs)
     first = list(itertools.islice(remaining, limit + 1)) if limit > 1 else []
     # -j 1, or a plan too small to gain from workers (starting them costs ~50 ms): work here. A few
@@ -66,25 +68,25 @@ def execute(
     workers = worker_count(jobs) if len(first) > limit or large else 1
     if workers == 1:
         for task in itertools.chain.from_iterable(itertools.chain(first, remaining)):
-            yield augment_source(config, task, str(output_dir))
+            yield augment_source(config, task, *stores)
         return
-    yield from _in_local_workers(config, itertools.chain(first, remaining), output_dir, workers)
+    yield from _in_local_workers(config, itertools.chain(first, remaining), stores, workers)
 
 
 def _in_local_workers(
-    config: Config, remaining: Iterator[list[Task]], output_dir: Path, jobs: int
+    config: Config, remaining: Iterator[list[Task]], stores: Stores, jobs: int
 ) -> Iterator[list[Outcome]]:
     """Units of work on worker processes; a few more are in flight than there are workers, and
     results come back as they finish."""
     while True:
         try:
-            yield from _in_a_pool(config, remaining, output_dir, jobs)
+            yield from _in_a_pool(config, remaining, stores, jobs)
             return
         except _PoolBroken as broken:  # a worker died, and with it the pool and what was in flight
-            yield from _suspects_again(config, broken.suspects, output_dir, jobs)
+            yield from _suspects_again(config, broken.suspects, stores, jobs)
 
 
-def _suspects_again(config: Config, suspects: list[Task], output_dir: Path, jobs: int) -> Iterator[list[Outcome]]:
+def _suspects_again(config: Config, suspects: list[Task], stores: Stores, jobs: int) -> Iterator[list[Outcome]]:
     """The tasks that were in flight when a worker died, again: each its own unit, ``jobs`` at a
     time. If a worker dies again, the tasks then in flight run one at a time, each alone in a
     worker (so the task that kills its worker fails alone), and the rest go on the same way. Each
@@ -93,11 +95,11 @@ def _suspects_again(config: Config, suspects: list[Task], output_dir: Path, jobs
     remaining = iter([[task] for task in suspects])
     while True:
         try:
-            yield from _in_a_pool(config, remaining, output_dir, jobs)
+            yield from _in_a_pool(config, remaining, stores, jobs)
             return
         except _PoolBroken as again:
             for task in again.suspects:
-                yield _alone_in_a_worker(config, task, output_dir)
+                yield _alone_in_a_worker(config, task, stores)
 
 
 class _PoolBroken(Exception):
@@ -105,7 +107,7 @@ class _PoolBroken(Exception):
         self.suspects = suspects
 
 
-def _in_a_pool(config: Config, remaining: Iterator[list[Task]], output_dir: Path, jobs: int) -> Iterator[list[Outcome]]:
+def _in_a_pool(config: Config, remaining: Iterator[list[Task]], stores: Stores, jobs: int) -> Iterator[list[Outcome]]:
     from concurrent.futures import FIRST_COMPLETED, Future, wait
     from concurrent.futures.process import BrokenProcessPool
 
@@ -114,7 +116,7 @@ def _in_a_pool(config: Config, remaining: Iterator[list[Task]], output_dir: Path
     finished = False
     try:
         for unit in itertools.islice(remaining, 2 * jobs):
-            in_flight[executor.submit(augment_unit, config, unit, str(output_dir))] = unit
+            in_flight[executor.submit(augment_unit, config, unit, *stores)] = unit
         while in_flight:
             done, _pending = wait(in_flight, return_when=FIRST_COMPLETED)
             for future in done:
@@ -124,7 +126,7 @@ def _in_a_pool(config: Config, remaining: Iterator[list[Task]], output_dir: Path
                     raise _PoolBroken([task for unit in in_flight.values() for task in unit]) from None
                 del in_flight[future]
                 for unit in itertools.islice(remaining, 1):
-                    in_flight[executor.submit(augment_unit, config, unit, str(output_dir))] = unit
+                    in_flight[executor.submit(augment_unit, config, unit, *stores)] = unit
                 yield outcomes
         finished = True
     finally:
@@ -218,18 +220,18 @@ def _shut_down(executor: Any) -> None:
 def _in_workers(
     config: Config,
     tasks: Iterable[Task],
-    output_dir: Path,
+    stores: Stores,
     jobs: int | None,
     worker_lost: tuple[type[BaseException], ...],
 ) -> Iterator[list[Outcome]]:
     """joblib's Parallel over the tasks, with the backend in force (dask's)."""
     from joblib import Parallel, delayed
 
-    remaining = units(tasks)
+    remaining = units(tasks, whole=not stores[0].local)
     lock = threading.Lock()
     while True:
         in_flight: dict[tuple[str, int], list[Task]] = {}
-        calls = (delayed(augment_unit)(config, unit, str(output_dir)) for unit in _tracked(remaining, lock, in_flight))
+        calls = (delayed(augment_unit)(config, unit, *stores) for unit in _tracked(remaining, lock, in_flight))
         # Units are already sized for the workers; joblib's own batching would regroup them.
         parallel = Parallel(n_jobs=jobs, return_as="generator_unordered", batch_size=1)
         results = parallel(calls)
@@ -242,7 +244,7 @@ def _in_workers(
             with lock:
                 suspects = [task for unit in in_flight.values() for task in unit]
             for task in suspects:
-                yield _alone_in_a_worker(config, task, output_dir)
+                yield _alone_in_a_worker(config, task, stores)
         finally:
             with warnings.catch_warnings():  # stopped early (--fail-fast, a full disk): that is the point
                 warnings.filterwarnings("ignore", "[0-9]+ tasks have been successfully executed", UserWarning)
@@ -253,16 +255,18 @@ def _load(unit: list[Task]) -> int:
     return sum(max(task.source.size, 1) * len(task.copies) for task in unit)
 
 
-def units(tasks: Iterable[Task]) -> Iterator[list[Task]]:
+def units(tasks: Iterable[Task], whole: bool = False) -> Iterator[list[Task]]:
     """Group tasks into units of bounded work: a few small files together, a large file's copies
-    split across units, so that no worker is left with a long tail and results come back often."""
+    split across units, so that no worker is left with a long tail and results come back often.
+    With ``whole`` (inputs in a store, where each split would fetch the file again), a file's
+    copies stay in one unit."""
     unit: list[Task] = []
     load = items = 0
     for task in tasks:
         per_copy = max(task.source.size, 1)
         copies = task.copies
         while copies:
-            room = max(1, min((UNIT_BYTES - load) // per_copy, UNIT_ITEMS - items))  # at least one copy
+            room = len(copies) if whole else max(1, min((UNIT_BYTES - load) // per_copy, UNIT_ITEMS - items))
             unit.append(Task(task.source, copies[:room], task.segments))
             load += per_copy * len(copies[:room])
             items += len(copies[:room])
@@ -287,14 +291,14 @@ def _tracked(
         yield unit
 
 
-def _alone_in_a_worker(config: Config, task: Task, output_dir: Path) -> list[Outcome]:
+def _alone_in_a_worker(config: Config, task: Task, stores: Stores) -> list[Outcome]:
     """A task that was in flight when a worker died, in a worker of its own: if it kills that
     one too, it fails alone."""
     from concurrent.futures.process import BrokenProcessPool
 
     executor = _pool(1)
     try:
-        outcomes: list[Outcome] = executor.submit(augment_source, config, task, str(output_dir)).result()
+        outcomes: list[Outcome] = executor.submit(augment_source, config, task, *stores).result()
         return outcomes
     except BrokenProcessPool:
         return [Outcome(task.source.rel, c, task.source.fingerprint, error=WORKER_DIED) for c in task.copies]

@@ -11,22 +11,8 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO
 
-import numpy as np
-
 TEMP_MARK = ".audioaug-tmp"  # every temporary file audioaug creates has this in its name
 _temp_names = itertools.count()
-
-
-def write_bytes(path: str | Path, data: memoryview | bytes) -> None:
-    """Write a file's bytes atomically."""
-    with atomic_file(path) as handle:
-        handle.write(data)
-
-
-def write_array(path: str | Path, array: np.ndarray) -> None:
-    """Write a .npy file atomically."""
-    with atomic_file(path) as handle:
-        np.save(handle, array, allow_pickle=False)
 
 
 @contextmanager

@@ -16,7 +16,7 @@ from typing import IO, Any, TypeVar
 import numpy as np
 
 from audioaug_cli.errors import ItemError
-from audioaug_cli.io.atomic import atomic_file, write_bytes
+from audioaug_cli.io.atomic import atomic_file
 
 T = TypeVar("T")
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff")  # what the walk takes, any case
@@ -53,12 +53,25 @@ def read_audio(path: str | Path, excerpt: Excerpt | None = None) -> tuple[np.nda
 
     Raises ItemError with a one-line reason for anything that is not usable audio.
     """
+    _check_regular(path)  # opening a FIFO would wait for a writer for ever
+    return _decode(path, os.fspath(path), excerpt, lambda: _check_readable(path))
+
+
+def read_audio_bytes(data: bytes, name: str, excerpt: Excerpt | None = None) -> tuple[np.ndarray, int]:
+    """:func:`read_audio` of a file's bytes (an object fetched from a store); ``name`` gives its type."""
+    if not data:
+        raise ItemError("empty file (0 bytes)")
+    return _decode(io.BytesIO(data), name, excerpt, lambda: None)
+
+
+def _decode(
+    target: str | Path | IO[bytes], name: str, excerpt: Excerpt | None, check: Callable[[], None]
+) -> tuple[np.ndarray, int]:
     import soundfile
 
-    _check_regular(path)  # opening a FIFO would wait for a writer for ever
-    mp3 = os.fspath(path).lower().endswith(".mp3")
+    mp3 = name.lower().endswith(".mp3")
     try:
-        with _stderr_silenced() if mp3 else nullcontext(), soundfile.SoundFile(path) as handle:
+        with _stderr_silenced() if mp3 else nullcontext(), soundfile.SoundFile(target) as handle:
             truncated = _truncation(handle.extra_info)
             if truncated:
                 raise ItemError(truncated)
@@ -75,13 +88,13 @@ def read_audio(path: str | Path, excerpt: Excerpt | None = None) -> tuple[np.nda
             data = handle.read(frames, dtype="float32", always_2d=True)
             sample_rate, subtype = handle.samplerate, handle.subtype
     except soundfile.LibsndfileError as exc:
-        _check_readable(path)  # libsndfile says only "System error" for these: name the reason
+        check()  # libsndfile says only "System error" for these: name the reason
         reason = _libsndfile_reason(exc)
         if "possibly a pipe" in reason:  # what libsndfile says of a regular file that no decoder takes
             reason = "not a valid MP3 file (no MPEG audio frames)" if mp3 else "unknown format"
         raise ItemError(f"cannot decode: {reason}") from None
     except (soundfile.SoundFileError, RuntimeError, OSError) as exc:
-        _check_readable(path)
+        check()
         raise ItemError(f"cannot decode: {exc}") from None
     if data.shape[0] == 0:
         raise ItemError("no audio: the file has 0 frames")
@@ -221,9 +234,12 @@ def _ogg_crc(page: bytes | bytearray) -> int:
     return int(f"{lsb_first:032b}"[::-1], 2)
 
 
-def write_audio(path: str | Path, samples: np.ndarray, sample_rate: int, fmt: str, subtype: str) -> None:
+def write_audio(
+    path: str | Path, samples: np.ndarray, sample_rate: int, fmt: str, subtype: str, store: Any = None
+) -> None:
     """Encode channels-first audio straight into a new file, atomically: the same bytes as
-    :func:`encode_audio`, without holding the whole file in memory.
+    :func:`encode_audio`, without holding the whole file in memory. With ``store`` (an
+    :class:`~audioaug_cli.io.store.Store`), ``path`` is a name in it.
 
     Given a path, libsndfile would fsync every file on close, which a kill does not need (the page
     cache survives it) and which costs more than the write itself. Given a file, it writes 8 KiB
@@ -231,10 +247,11 @@ def write_audio(path: str | Path, samples: np.ndarray, sample_rate: int, fmt: st
     disk, thousands of tracebacks. So the file is wrapped in :class:`_Sink`, which keeps the first
     error and reports a short write instead; the error is raised here, once.
     """
-    if fmt == "OGG":  # compressed, small: made in memory, where its serial number is fixed
-        write_bytes(path, encode_audio(samples, sample_rate, fmt, subtype))
-        return
-    with atomic_file(path, buffering=1 << 20) as handle:
+    opened = store.open_write(os.fspath(path), 1 << 20) if store is not None else atomic_file(path, buffering=1 << 20)
+    with opened as handle:
+        if fmt == "OGG":  # compressed, small: made in memory, where its serial number is fixed
+            handle.write(encode_audio(samples, sample_rate, fmt, subtype))
+            return
         sink = _Sink(handle, os.fspath(path))
         try:
             _encode_into(sink, samples, sample_rate, fmt, subtype)

@@ -15,8 +15,11 @@ import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from audioaug_cli.errors import UsageError
 from audioaug_cli.io.audio import AUDIO_EXTENSIONS, Excerpt
+from audioaug_cli.io.store import ObjectStore, Store, fingerprint_of, is_url, open_store
 
 NOT_UTF8 = (
     "its name is not valid UTF-8, so its outputs and manifest rows could not name it; "
@@ -181,9 +184,68 @@ class _Walk:
             yield from self.folder(entry.path, rel + "/")
 
     def _selected(self, rel: str) -> bool:
-        if self.include and not any(fnmatch.fnmatchcase(rel, g) for g in self.include):
-            return False
-        return not any(fnmatch.fnmatchcase(rel, g) for g in self.exclude)
+        return _selected(rel, self.include, self.exclude)
+
+
+def walk_store(
+    store: ObjectStore,
+    output: Store | None = None,
+    include: tuple[str, ...] = (),
+    exclude: tuple[str, ...] = (),
+    counts: WalkCounts | None = None,
+    listing: dict[str, dict[str, Any]] | None = None,
+) -> Iterator[Source]:
+    """The audio objects under a store's root, by the same rules and in the same order as
+    :func:`walk_inputs` (a folder's files, then its subfolders): hidden names are skipped, and
+    OUTPUT_DIR, when it lies inside INPUT_DIR, is never entered. One paged listing (``listing``,
+    when the caller has it already), never a request per object."""
+    counts = counts if counts is not None else WalkCounts()
+    found = store.listing() if listing is None else listing
+    inside = ""
+    if isinstance(output, ObjectStore) and output.protocol == store.protocol:
+        if output.root.startswith(store.root.rstrip("/") + "/"):
+            inside = output.root[len(store.root.rstrip("/")) + 1 :] + "/"
+    counts.entries += len(found)
+    if counts.limit is not None and counts.entries > counts.limit:
+        raise WalkTooLarge
+    stems: dict[tuple[str, str], str] = {}
+    skipped_output = False
+    for rel in sorted(found, key=_tree_order):
+        parts = rel.split("/")
+        if any(part.startswith(".") for part in parts) or not rel:
+            continue
+        if inside and rel.startswith(inside):
+            if not skipped_output:
+                counts.leave_out(inside.rstrip("/"), "OUTPUT_DIR, or a link into it: not followed", counted=False)
+                skipped_output = True
+            continue
+        if not rel.lower().endswith(AUDIO_EXTENSIONS):
+            counts.leave_out(rel, "not an audio file")
+            continue
+        if not _selected(rel, include, exclude):
+            counts.leave_out(rel, "left out by --include/--exclude")
+            continue
+        folder, _slash, name = rel.rpartition("/")
+        stem = name.rpartition(".")[0]
+        problem = None
+        if (folder, stem) in stems:
+            problem = f"its outputs would have the same names as those of {stems[folder, stem]}; rename one of the two"
+        stems.setdefault((folder, stem), rel)
+        info = found[rel]
+        counts.audio += 1
+        yield Source(rel, store.path(rel), fingerprint_of(info), problem, int(info.get("size") or 0))
+
+
+def _tree_order(rel: str) -> tuple[tuple[int, str], ...]:
+    """A folder's files (0) before its subfolders (1), each by name: the local walk's order."""
+    parts = rel.split("/")
+    return (*((1, part) for part in parts[:-1]), (0, parts[-1]))
+
+
+def _selected(rel: str, include: tuple[str, ...], exclude: tuple[str, ...]) -> bool:
+    if include and not any(fnmatch.fnmatchcase(rel, g) for g in include):
+        return False
+    return not any(fnmatch.fnmatchcase(rel, g) for g in exclude)
 
 
 MAX_SOUND_ENTRIES = 100_000  # a noise or impulse-response folder holds files, not a file system
@@ -200,16 +262,95 @@ class SoundFolderError(Exception):
 
 
 _sound_files: dict[str, tuple[str, ...]] = {}
+_fetched: dict[str, str] = {}  # a local copy of a sounds_path URL (its folder) -> that URL
 
 
-def sound_files(path: Path) -> tuple[str, ...]:
+def sound_path(base_dir: str | Path, value: str) -> str:
+    """A config's sounds_path / ir_path entry: a URL as it is, a path from the config's folder."""
+    return value if is_url(value) else os.fspath(Path(base_dir) / value)
+
+
+def sound_files(path: str | Path) -> tuple[str, ...]:
     """The audio files of a ``sounds_path`` / ``ir_path`` (a file, or a folder walked by the same
     rules as INPUT_DIR), each checked to decode. Read once per process, then remembered: the config
-    check reads it, and the transforms are built from this list, not from a walk of their own."""
+    check reads it, and the transforms are built from this list, not from a walk of their own.
+
+    A URL is fetched into a folder of this process's own, once: a dask worker far from the
+    client fetches it the first time it builds the pipeline, not once per item."""
     key = os.fspath(path)
     if key not in _sound_files:
-        _sound_files[key] = _read_sound_files(path)
+        if is_url(key):
+            local = _fetch(key)
+            try:
+                _sound_files[key] = _read_sound_files(Path(local))
+            except SoundFolderError as exc:
+                raise SoundFolderError([p.replace(local, key.rstrip("/")) for p in exc.problems]) from None
+        else:
+            _sound_files[key] = _read_sound_files(Path(key))
     return _sound_files[key]
+
+
+def shown_sound_path(path: str) -> str | None:
+    """The URL a fetched noise or impulse-response file came from (what the manifest records)."""
+    for local, url in _fetched.items():
+        if path.startswith(local + os.sep):
+            return url.rstrip("/") + "/" + path[len(local) + 1 :].replace(os.sep, "/")
+        if path == local:
+            return url
+    return None
+
+
+def _fetch(url: str) -> str:
+    """A local copy of the audio objects under a URL (or of the one object it names)."""
+    import atexit
+    import shutil
+    import tempfile
+
+    try:
+        store = open_store(url, what=url)
+    except UsageError as exc:  # an unknown protocol, a missing extra
+        raise SoundFolderError([str(exc)]) from None
+    if not isinstance(store, ObjectStore):
+        return os.fspath(store.path(""))
+    folder = tempfile.mkdtemp(prefix="audioaug-sounds-")
+    owner = os.getpid()
+    atexit.register(lambda: shutil.rmtree(folder, ignore_errors=True) if os.getpid() == owner else None)
+    try:
+        listing = store.listing()
+        if not listing and store.fs.isfile(store.root):  # the URL names one file
+            name = store.root.rsplit("/", 1)[-1]
+            local = os.path.join(folder, name)
+            Path(local).write_bytes(store.fs.cat_file(store.root))
+            _fetched[local] = url
+            return local
+    except OSError as exc:
+        raise SoundFolderError([f"{url}: cannot read: {' '.join(str(exc).split()) or type(exc).__name__}"]) from None
+    if not listing:
+        raise SoundFolderError([f"no such file or folder: {url}"])
+    if len(listing) > MAX_SOUND_ENTRIES:
+        raise SoundFolderError([f"{url} holds more than {MAX_SOUND_ENTRIES:,} objects: point it at a folder of sounds"])
+    wanted = [
+        rel
+        for rel in listing
+        if not any(part.startswith(".") for part in rel.split("/")) and rel.lower().endswith(AUDIO_EXTENSIONS)
+    ]
+    try:
+        for rel, data in zip(wanted, _cat_all(store, wanted), strict=True):
+            target = Path(folder, *rel.split("/"))
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+    except OSError as exc:
+        raise SoundFolderError([f"{url}: cannot read: {' '.join(str(exc).split()) or type(exc).__name__}"]) from None
+    _fetched[folder] = url
+    return folder
+
+
+def _cat_all(store: ObjectStore, rels: list[str]) -> list[bytes]:
+    """Many objects' bytes, fetched concurrently where the filesystem can (fsspec's cat)."""
+    if not rels:
+        return []
+    found = store.fs.cat([store.path(rel) for rel in rels], on_error="raise")
+    return [found[store.path(rel)] for rel in rels]
 
 
 def _read_sound_files(path: Path) -> tuple[str, ...]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
@@ -10,7 +11,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from audioaug_cli.errors import UsageError
-from audioaug_cli.io.atomic import write_text
+from audioaug_cli.io.store import Store, read_small_file
 
 COLUMNS = (
     "file_name",
@@ -112,11 +113,14 @@ class Labels:
         self.values = values or {}
 
     @classmethod
-    def read(cls, path: Path) -> Labels:
+    def read(cls, path: str | Path, options: dict[str, Any] | None = None) -> Labels:
+        """The labels CSV at a path or a URL (``options``: the storage options)."""
         try:
-            if not path.is_file():  # reading a FIFO waits for a writer for ever
-                raise UsageError(f"{path}: the labels CSV is not a regular file (a FIFO, socket or device)")
-            with path.open(newline="", encoding="utf-8-sig") as handle:
+            try:
+                data = read_small_file(path, options)
+            except ValueError:  # reading a FIFO waits for a writer for ever
+                raise UsageError(f"{path}: the labels CSV is not a regular file (a FIFO, socket or device)") from None
+            with io.StringIO(data.decode("utf-8-sig"), newline="") as handle:
                 reader = csv.reader(handle)
                 header = tuple(next(reader, ()))
                 if "file_name" not in header:
@@ -171,7 +175,9 @@ def _relative(name: str) -> str:
     return name[2:] if name.startswith("./") else name
 
 
-def write_manifest(path: Path, rows: Iterable[ManifestRow], labels: Labels, columns: tuple[str, ...] = COLUMNS) -> None:
+def write_manifest(
+    store: Store, name: str, rows: Iterable[ManifestRow], labels: Labels, columns: tuple[str, ...] = COLUMNS
+) -> None:
     """Write rows (already sorted by source, copy) with the label columns appended, atomically."""
 
     def write(handle: IO[str]) -> None:
@@ -180,14 +186,14 @@ def write_manifest(path: Path, rows: Iterable[ManifestRow], labels: Labels, colu
         for row in rows:
             writer.writerow((*row.values(columns), *labels.for_source(row.source)))
 
-    write_text(path, write)
+    store.write_text(name, write)
 
 
-def write_errors(path: Path, errors: Iterable[tuple[str, str]]) -> int:
+def write_errors(store: Store, name: str, errors: Iterable[tuple[str, str]]) -> int:
     """Write errors.csv atomically if there are errors; remove a stale one otherwise."""
     rows = list(errors)  # one per failed input: small
     if not rows:
-        path.unlink(missing_ok=True)
+        store.remove(name)
         return 0
 
     def write(handle: IO[str]) -> None:
@@ -195,5 +201,5 @@ def write_errors(path: Path, errors: Iterable[tuple[str, str]]) -> int:
         writer.writerow(ERROR_COLUMNS)
         writer.writerows(rows)
 
-    write_text(path, write)
+    store.write_text(name, write)
     return len(rows)

@@ -9,10 +9,10 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from audioaug_cli.errors import UsageError
-from audioaug_cli.io.atomic import write_text
+from audioaug_cli.io.store import Store, read_small_file
 
 SEGMENTS = "segments.csv"
 REQUIRED = ("file_name", "start", "end")
@@ -29,12 +29,13 @@ class Segments:
     digest: str = ""  # of the table's bytes: a rerun with another table is another run
 
     @classmethod
-    def read(cls, path: Path) -> Segments:
-        """The table, checked: every problem is a UsageError naming the line."""
+    def read(cls, path: str | Path, options: dict[str, Any] | None = None) -> Segments:
+        """The table at a path or a URL, checked: every problem is a UsageError naming the line."""
         try:
-            if not path.is_file():  # reading a FIFO waits for a writer for ever
-                raise UsageError(f"{path}: the segments CSV is not a regular file (a FIFO, socket or device)")
-            data = path.read_bytes()
+            try:
+                data = read_small_file(path, options)
+            except ValueError:  # reading a FIFO waits for a writer for ever
+                raise UsageError(f"{path}: the segments CSV is not a regular file (a FIFO, socket or device)") from None
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError:
             raise UsageError(f"{path}: cannot read the segments CSV: not UTF-8 text") from None
@@ -68,7 +69,7 @@ class Segments:
             found.lines.setdefault(name, []).append(number)
         return found
 
-    def check_durations(self, path: Path, durations: dict[str, float], sample_rate: int | None) -> None:
+    def check_durations(self, path: str | Path, durations: dict[str, float], sample_rate: int | None) -> None:
         """Refuse a segment that ends after its file (``durations``: seconds of each file found)."""
         for name, seconds in durations.items():
             for (start, end), line in zip(self.times.get(name, []), self.lines.get(name, []), strict=True):
@@ -79,7 +80,7 @@ class Segments:
                     )
 
 
-def _seconds(path: Path, line: int, column: str, cell: str) -> float:
+def _seconds(path: str | Path, line: int, column: str, cell: str) -> float:
     try:
         value = float(cell)
     except ValueError:
@@ -90,7 +91,7 @@ def _seconds(path: Path, line: int, column: str, cell: str) -> float:
 
 
 def write_segments(
-    path: Path, columns: tuple[str, ...], rows: Iterable[tuple[str, float, float, tuple[str, ...]]]
+    store: Store, name: str, columns: tuple[str, ...], rows: Iterable[tuple[str, float, float, tuple[str, ...]]]
 ) -> None:
     """segments.csv: file_name, start, end (6 decimals), then the table's other columns; sorted by
     (file_name, start, end). Atomic, and left untouched when it would not change."""
@@ -99,7 +100,7 @@ def write_segments(
     def write(handle: IO[str]) -> None:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow((*REQUIRED, *columns))
-        for name, start, end, cells in ordered:
-            writer.writerow((name, f"{start:.6f}", f"{end:.6f}", *cells))
+        for file_name, start, end, cells in ordered:
+            writer.writerow((file_name, f"{start:.6f}", f"{end:.6f}", *cells))
 
-    write_text(path, write)
+    store.write_text(name, write)

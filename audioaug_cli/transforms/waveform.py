@@ -41,10 +41,12 @@ def build_node(node: Node, path: tuple[str | int, ...], base_dir: Path) -> Any:
     kwargs = dict(node.params)
     for key, value in node.params.items():
         if key.endswith("_path"):  # the files the config check read, not a walk of audiomentations' own
-            from audioaug_cli.io.inputs import sound_files
+            from audioaug_cli.io.inputs import sound_files, sound_path
 
             kwargs[key] = [
-                file for v in (value if isinstance(value, list) else [value]) for file in sound_files(base_dir / v)
+                file
+                for v in (value if isinstance(value, list) else [value])
+                for file in sound_files(sound_path(base_dir, v))
             ]
         elif isinstance(value, Node):
             kwargs[key] = build_node(value, (*here, key), base_dir)
@@ -259,6 +261,12 @@ def _jsonable(value: Any, base_dir: Path | None) -> Any:
         return [_jsonable(v, base_dir) for v in value]
     if isinstance(value, dict):
         return {str(k): _jsonable(v, base_dir) for k, v in value.items()}
+    if isinstance(value, (str, Path)):
+        from audioaug_cli.io.inputs import shown_sound_path
+
+        fetched = shown_sound_path(str(value))
+        if fetched is not None:  # a local copy of a sounds_path URL: the URL is what the manifest says
+            return fetched
     if isinstance(value, Path) or (isinstance(value, str) and base_dir and value.startswith(str(base_dir))):
         path = Path(value)
         if base_dir is not None and path.is_absolute() and path.is_relative_to(base_dir):

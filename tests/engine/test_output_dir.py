@@ -35,10 +35,10 @@ def test_a_full_disk_stops_the_run_with_one_line_and_the_rerun_does_only_the_res
     real_write = items.write_audio  # type: ignore[attr-defined]
     written: list[str] = []
 
-    def fills_up(path: str, *args: object) -> None:
+    def fills_up(path: str, *args: object, **kwargs: object) -> None:
         if len(written) == 9:
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path)
-        real_write(path, *args)  # type: ignore[arg-type]
+        real_write(path, *args, **kwargs)  # type: ignore[arg-type]
         written.append(path)
 
     monkeypatch.setattr(items, "write_audio", fills_up)

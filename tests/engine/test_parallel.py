@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from audioaug_cli.config.load import parse_config
+from audioaug_cli.io.store import LocalStore
 from tests.helpers import PIPELINE, audioaug, tree, write_tone
 
 
@@ -77,10 +78,10 @@ def test_a_long_files_copies_are_shared_by_the_workers(
 
     monkeypatch.setattr(workers, "_in_local_workers", started)
     monkeypatch.setattr(
-        workers, "augment_source", lambda _c, task, _o: [Outcome(task.source.rel, c, "1:1") for c in task.copies]
+        workers, "augment_source", lambda _c, task, _i, _o: [Outcome(task.source.rel, c, "1:1") for c in task.copies]
     )
     tasks = [Task(Source(f"f{i}.wav", "", "1:1", size=size), copies) for i, size in enumerate(sizes)]
-    list(workers.execute(parse_config("version: 1\npipeline: []\n"), tasks, tmp_path, jobs=2))
+    list(workers.execute(parse_config("version: 1\npipeline: []\n"), tasks, _stores(tmp_path), jobs=2))
     assert pools == ([2] if in_workers else [])
 
 
@@ -118,7 +119,7 @@ def test_workers_are_started_only_for_a_plan_that_gains_from_them(
     monkeypatch.setattr(workers, "_pool", counted)
     config = parse_config("version: 1\ncopies: 1\npipeline: [Reverse]\n")
     tasks = [Task(s, (1,)) for s in walk_inputs(tmp_path / "in")]
-    outcomes = [o for batch in workers.execute(config, tasks, tmp_path / "out", 2) for o in batch]
+    outcomes = [o for batch in workers.execute(config, tasks, _stores(tmp_path / "out"), 2) for o in batch]
     assert sorted(o.source for o in outcomes) == sorted(t.source.rel for t in tasks)
     assert all(o.row is not None for o in outcomes)
     assert pools == ([2] if forked else [])
@@ -153,18 +154,18 @@ def test_where_fork_is_not_used_loky_workers_give_the_same_results(
     config = parse_config(PIPELINE)
     tasks = [Task(s, (1, 2)) for s in walk_inputs(tmp_path / "in")]
     forked = sorted(
-        (o.source, o.copy, o.row) for batch in workers.execute(config, tasks, tmp_path / "a", 2) for o in batch
+        (o.source, o.copy, o.row) for batch in workers.execute(config, tasks, _stores(tmp_path / "a"), 2) for o in batch
     )
     monkeypatch.setattr(sys, "platform", "darwin")
     spawned = sorted(
-        (o.source, o.copy, o.row) for batch in workers.execute(config, tasks, tmp_path / "b", 2) for o in batch
+        (o.source, o.copy, o.row) for batch in workers.execute(config, tasks, _stores(tmp_path / "b"), 2) for o in batch
     )
     assert len(forked) == 80 and all(row is not None for _s, _c, row in forked)
     assert spawned == forked
     assert tree(tmp_path / "a") == tree(tmp_path / "b")
 
 
-def _killing_source(_config: object, task: Any, _output_dir: str) -> list[Any]:
+def _killing_source(_config: object, task: Any, _inputs: object, _output: object) -> list[Any]:
     """An item function whose one input kills the worker process it runs in (as the OOM killer would)."""
     from audioaug_cli.engine.item import Outcome
 
@@ -173,8 +174,8 @@ def _killing_source(_config: object, task: Any, _output_dir: str) -> list[Any]:
     return [Outcome(task.source.rel, c, "1:1", error="made") for c in task.copies]
 
 
-def _killing_unit(config: object, unit: list[Any], output_dir: str) -> list[Any]:
-    return [o for task in unit for o in _killing_source(config, task, output_dir)]
+def _killing_unit(config: object, unit: list[Any], inputs: object, output: object) -> list[Any]:
+    return [o for task in unit for o in _killing_source(config, task, inputs, output)]
 
 
 def test_an_input_that_kills_its_worker_fails_alone_and_the_rest_is_made(
@@ -191,9 +192,16 @@ def test_an_input_that_kills_its_worker_fails_alone_and_the_rest_is_made(
     names.insert(9, "killer.wav")
     tasks = [Task(Source(name, "", "1:1", size=10), (1, 2)) for name in names]
     outcomes = [
-        o for batch in workers.execute(parse_config("version: 1\npipeline: []\n"), tasks, tmp_path, 2) for o in batch
+        o
+        for batch in workers.execute(parse_config("version: 1\npipeline: []\n"), tasks, _stores(tmp_path), 2)
+        for o in batch
     ]
     made = {(o.source, o.copy): o.error for o in outcomes}
     assert len(made) == 2 * len(names)  # every item once: none lost, none twice in the results
     assert made.pop(("killer.wav", 1)) == made.pop(("killer.wav", 2)) == workers.WORKER_DIED
     assert set(made.values()) == {"made"}
+
+
+def _stores(output_dir: Path) -> tuple[LocalStore, LocalStore]:
+    """Inputs read by their own paths, outputs into output_dir."""
+    return LocalStore(output_dir.parent), LocalStore(output_dir)

@@ -18,8 +18,9 @@ import soundfile as sf
 
 from audioaug_cli.errors import ItemError
 from audioaug_cli.io import atomic
-from audioaug_cli.io.atomic import TEMP_MARK, atomic_file, write_bytes
+from audioaug_cli.io.atomic import TEMP_MARK, atomic_file
 from audioaug_cli.io.audio import encode_audio, read_audio, write_audio
+from audioaug_cli.io.store import LocalStore
 from tests.helpers import ROOT, SIMPLE, cli, finish, start, tree, write_tone
 
 ConfigWriter = Callable[..., Path]
@@ -311,7 +312,7 @@ def test_atomic_write_killed_midway_leaves_no_final_file(tmp_path: Path) -> None
         f"with atomic_file(Path({str(target)!r})) as h:\n"
         "    h.write(b'x' * 1000); h.flush(); print('writing', flush=True); time.sleep(60)\n"
     )
-    # (write_bytes, which writes every output, goes through the same atomic_file)
+    # (LocalStore.open_write, which writes every output, goes through the same atomic_file)
     child = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE)
     assert child.stdout is not None and child.stdout.readline() == b"writing\n"
     child.kill()
@@ -326,7 +327,7 @@ def test_atomic_write_makes_its_folder_and_respects_the_umask(tmp_path: Path) ->
     encoded = encode_audio(np.zeros(160, np.float32), 16000, "WAV", "PCM_16")
     previous = os.umask(0o027)
     try:
-        write_bytes(tmp_path / "new" / "folder" / "a.wav", encoded)
+        LocalStore(tmp_path).write_bytes("new/folder/a.wav", encoded)
     finally:
         os.umask(previous)
     written = tmp_path / "new" / "folder" / "a.wav"

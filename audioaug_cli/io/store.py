@@ -1,0 +1,405 @@
+"""Where a run reads and writes: a local folder, or a folder in object storage named by an fsspec
+URL (``s3://bucket/prefix``, ``gs://``, ``az://``, ``memory://``, ...).
+
+A :class:`Store` is a folder's root and the few operations the run needs of it. Both kinds keep
+the same promises: a file appears whole under its final name or not at all (locally a temporary
+file renamed into place; on a store a single PUT, which an object store applies whole), and a
+text file whose bytes would not change is not written again. A store is picklable and holds its
+storage options (which may hold secrets) out of its ``repr``, its messages and everything written.
+"""
+
+from __future__ import annotations
+
+import errno
+import io
+import os
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from audioaug_cli.errors import ItemError, UsageError
+
+_SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://")
+# The protocol, the extra that installs its filesystem, and the module that extra provides.
+EXTRAS = {
+    "s3": ("s3", "s3fs"),
+    "s3a": ("s3", "s3fs"),
+    "gs": ("gcs", "gcsfs"),
+    "gcs": ("gcs", "gcsfs"),
+    "az": ("azure", "adlfs"),
+    "abfs": ("azure", "adlfs"),
+    "abfss": ("azure", "adlfs"),
+}
+BUILT_IN = ("memory", "file")  # fsspec's own
+READ_ONLY = ("http", "https", "hf")  # fsspec's (hf: huggingface_hub), never written to
+READ_ONLY_EXTRAS = {"http": ("s3", "aiohttp"), "https": ("s3", "aiohttp"), "hf": ("s3", "huggingface_hub")}
+
+
+def is_url(text: str | os.PathLike[str]) -> bool:
+    """Whether a command-line path is a URL (``scheme://...``) rather than a local path."""
+    return isinstance(text, str) and _SCHEME.match(text) is not None
+
+
+def without_credentials(url: str) -> str:
+    """A URL as it may be shown or written: any ``user:password@`` dropped."""
+    return re.sub(r"^([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@]*@", r"\1", url)
+
+
+def parse_storage_options(pairs: tuple[str, ...]) -> dict[str, Any]:
+    """``--storage-option KEY=VALUE`` pairs as fsspec storage options; a value that parses as
+    JSON (a number, true, an object) is that value, any other the text as it is."""
+    import json
+
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, equals, value = pair.partition("=")
+        if not equals or not key.strip():
+            raise UsageError(f"--storage-option {key.strip() or pair!r}: expected KEY=VALUE")
+        try:
+            options[key.strip()] = json.loads(value)
+        except ValueError:
+            options[key.strip()] = value
+    return options
+
+
+def open_store(where: str | os.PathLike[str], options: dict[str, Any] | None = None, what: str = "") -> Store:
+    """The store a command-line path names: a :class:`LocalStore` for a path or ``file://``, an
+    :class:`ObjectStore` for any other URL. Raises UsageError for an unknown protocol, or one
+    whose package is not installed (naming the extra)."""
+    if not is_url(where):
+        return LocalStore(Path(where).absolute())
+    url = str(where)
+    protocol = url.split("://", 1)[0].lower()
+    if protocol == "file":
+        return LocalStore(Path(url[len("file://") :]).absolute())
+    _check_protocol(protocol, what or url)
+    import fsspec
+
+    root = fsspec.get_filesystem_class(protocol)._strip_protocol(url).rstrip("/")
+    return ObjectStore(without_credentials(url).rstrip("/"), protocol, root, tuple(sorted((options or {}).items())))
+
+
+def _check_protocol(protocol: str, what: str) -> None:
+    import importlib.util
+
+    known = (*EXTRAS, *BUILT_IN, *READ_ONLY)
+    if protocol not in known:
+        raise UsageError(
+            f"{without_credentials(what)}: unknown protocol {protocol}://; audioaug reads and writes local paths "
+            f"and {', '.join(p + '://' for p in ('s3', 'gs', 'az', 'abfs', 'memory', 'file'))} "
+            "(and reads http(s):// and hf://)"
+        )
+    extra, module = EXTRAS.get(protocol) or READ_ONLY_EXTRAS.get(protocol) or ("", "fsspec")
+    for needed in ("fsspec", module):
+        if importlib.util.find_spec(needed) is None:
+            hint = f"pip install 'audioaug[{extra}]'" if extra else "pip install fsspec"
+            if protocol in READ_ONLY:
+                hint = f"pip install fsspec {module}"
+            raise UsageError(
+                f"{without_credentials(what)}: {protocol}:// needs {needed}, which is not installed: {hint}"
+            )
+
+
+class Store:
+    """A folder to read from and write to; names below it are '/' separated and relative."""
+
+    url: str  # what messages show (no credentials)
+    local = False
+
+    def __str__(self) -> str:
+        return self.url
+
+    def shown(self, rel: str = "") -> str:
+        """A file's name in messages: 'out/a.wav', 's3://bucket/out/a.wav'."""
+        return f"{self.url}/{rel}" if rel else self.url
+
+    def path(self, rel: str) -> str:
+        """What the filesystem itself calls the file."""
+        raise NotImplementedError
+
+    def read_bytes(self, rel: str) -> bytes:
+        raise NotImplementedError
+
+    def read_text(self, rel: str) -> str:
+        return self.read_bytes(rel).decode("utf-8")
+
+    def open_write(self, rel: str, buffering: int = -1) -> Any:
+        """A context manager giving a binary handle whose bytes appear under ``rel`` (whole) when
+        the block completes, and nowhere if it fails."""
+        raise NotImplementedError
+
+    def write_bytes(self, rel: str, data: bytes | memoryview) -> None:
+        with self.open_write(rel) as handle:
+            handle.write(data)
+
+    def write_text(self, rel: str, write: Callable[[IO[str]], None]) -> bool:
+        """Write a text file through ``write(handle)``; return False (and leave it untouched) when
+        it already holds those bytes."""
+        raise NotImplementedError
+
+    def text_differs(self, rel: str, write: Callable[[IO[str]], None]) -> bool:
+        """Whether :meth:`write_text` would write (without writing)."""
+        try:
+            return self.read_bytes(rel) != _rendered(write)
+        except FileNotFoundError:
+            return True
+
+    def is_file(self, rel: str) -> bool:
+        raise NotImplementedError
+
+    def remove(self, rel: str) -> bool:
+        """Delete a file; False when it was not there."""
+        raise NotImplementedError
+
+    def exists(self) -> bool:
+        raise NotImplementedError
+
+
+def _rendered(write: Callable[[IO[str]], None]) -> bytes:
+    text = io.StringIO(newline="")
+    write(text)
+    return text.getvalue().encode("utf-8")
+
+
+@dataclass(frozen=True)
+class LocalStore(Store):
+    """A folder on this machine's file system."""
+
+    root: Path
+    local = True
+
+    @property
+    def url(self) -> str:  # type: ignore[override]
+        return str(self.root)
+
+    def path(self, rel: str) -> str:
+        return os.path.join(self.root, rel) if rel else str(self.root)
+
+    def read_bytes(self, rel: str) -> bytes:
+        return (self.root / rel).read_bytes()
+
+    def open_write(self, rel: str, buffering: int = -1) -> Any:
+        from audioaug_cli.io.atomic import atomic_file
+
+        return atomic_file(self.root / rel, buffering=buffering)
+
+    def write_text(self, rel: str, write: Callable[[IO[str]], None]) -> bool:
+        from audioaug_cli.io.atomic import write_text
+
+        path = self.root / rel
+        before = _stamp(path)
+        write_text(path, write)
+        return _stamp(path) != before
+
+    def is_file(self, rel: str) -> bool:
+        return (self.root / rel).is_file()
+
+    def remove(self, rel: str) -> bool:
+        try:
+            (self.root / rel).unlink()
+        except FileNotFoundError:
+            return False
+        return True
+
+    def exists(self) -> bool:
+        return self.root.exists()
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_mtime_ns
+
+
+_filesystems: dict[tuple[int, str, tuple[tuple[str, Any], ...]], Any] = {}
+
+
+@dataclass(frozen=True)
+class ObjectStore(Store):
+    """A folder (a key prefix) in object storage, through fsspec. Made again in each process that
+    uses it (a worker forked from this one, a dask worker elsewhere) from its protocol and options."""
+
+    url: str
+    protocol: str
+    root: str  # the filesystem's path: bucket/prefix
+    options: tuple[tuple[str, Any], ...] = field(default=(), repr=False)
+
+    @property
+    def fs(self) -> Any:
+        key = (os.getpid(), self.protocol, self.options)
+        found = _filesystems.get(key)
+        if found is None:
+            found = _filesystems[key] = _new_filesystem(self.protocol, dict(self.options))
+        return found
+
+    @property
+    def read_only(self) -> bool:
+        return self.protocol in READ_ONLY
+
+    def path(self, rel: str) -> str:
+        return f"{self.root}/{rel}" if rel else self.root
+
+    def read_bytes(self, rel: str) -> bytes:
+        data: bytes = self.fs.cat_file(self.path(rel))
+        return data
+
+    @contextmanager
+    def open_write(self, rel: str, buffering: int = -1) -> Iterator[IO[bytes]]:
+        buffer = io.BytesIO()
+        yield buffer
+        self.fs.pipe_file(self.path(rel), buffer.getvalue())  # one PUT: the object appears whole
+
+    def write_text(self, rel: str, write: Callable[[IO[str]], None]) -> bool:
+        data = _rendered(write)
+        with suppress(FileNotFoundError):
+            if self.read_bytes(rel) == data:
+                return False
+        self.fs.pipe_file(self.path(rel), data)
+        return True
+
+    def is_file(self, rel: str) -> bool:
+        return bool(self.fs.isfile(self.path(rel)))
+
+    def remove(self, rel: str) -> bool:
+        if not self.is_file(rel):  # a DELETE of nothing is still a request that changes the store
+            return False
+        try:
+            self.fs.rm_file(self.path(rel))
+        except FileNotFoundError:
+            return False
+        return True
+
+    def remove_many(self, rels: list[str]) -> None:
+        """Delete many objects in as few requests as the store allows (S3: 1,000 a request)."""
+        if rels:
+            with suppress(FileNotFoundError):
+                self.fs.rm([self.path(rel) for rel in rels])
+
+    def exists(self) -> bool:
+        return bool(self.fs.exists(self.root))
+
+    def listing(self, below: str = "") -> dict[str, dict[str, Any]]:
+        """Every object under the root (or under ``below`` in it), by name relative to the root:
+        a paged listing (S3: one request per 1,000 keys), never a request per object."""
+        found = self.fs.find(self.path(below.rstrip("/")), detail=True)
+        prefix = self.root.rstrip("/") + "/"
+        out = {}
+        for name, info in found.items():
+            if name.startswith(prefix) and info.get("type", "file") == "file":
+                out[name[len(prefix) :]] = info
+        return out
+
+    def create(self, rel: str, data: bytes) -> bool:
+        """Write an object only if there is none of that name (S3's If-None-Match); False if there is."""
+        try:
+            self.fs.pipe_file(self.path(rel), data, mode="create")
+        except FileExistsError:
+            return False
+        return True
+
+    def replace_if(self, rel: str, data: bytes, tag: str | None) -> bool:
+        """Write an object only if it is still the version ``tag`` names (S3's If-Match);
+        False if it changed. Where the store has no such condition, the check and the write are
+        two requests."""
+        if self.protocol in ("s3", "s3a"):
+            try:
+                self.fs.pipe_file(self.path(rel), data, IfMatch=tag)
+            except FileNotFoundError:
+                return False
+            except OSError as exc:
+                if "PreconditionFailed" in str(exc) or "At least one of the pre-conditions" in str(exc):
+                    return False
+                raise
+            return True
+        if version_tag(self.info(rel)) != tag:
+            return False
+        self.fs.pipe_file(self.path(rel), data)
+        return True
+
+    def info(self, rel: str) -> dict[str, Any]:
+        """An object's metadata, asked of the store now (not from a cached listing)."""
+        self.fs.invalidate_cache(self.path(rel))
+        found: dict[str, Any] = self.fs.info(self.path(rel))
+        return found
+
+
+def version_tag(info: dict[str, Any]) -> str | None:
+    """What tells one version of an object from another: its ETag (S3, Azure), generation (GCS),
+    or, on a store with neither, its time stamp."""
+    for key in ("ETag", "etag", "generation", "md5Hash"):
+        if info.get(key):
+            return str(info[key]).strip('"')
+    for key in ("LastModified", "last_modified", "mtime", "created", "updated"):
+        if info.get(key):
+            return str(info[key])
+    return None
+
+
+def modified_at(info: dict[str, Any]) -> float | None:
+    """An object's last modification, as a POSIX time, from the store's own metadata."""
+    import datetime
+
+    for key in ("LastModified", "last_modified", "mtime", "created", "updated"):
+        value = info.get(key)
+        if isinstance(value, datetime.datetime):
+            return (value if value.tzinfo else value.replace(tzinfo=datetime.timezone.utc)).timestamp()
+        if isinstance(value, (int, float)):
+            return float(value)
+        if isinstance(value, str):
+            with suppress(ValueError):
+                return datetime.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    return None
+
+
+def fingerprint_of(info: dict[str, Any]) -> str:
+    """An input's fingerprint from the store's metadata: its size and version tag. A changed
+    object is redone; a rerun from another machine (nothing cached) sees the same fingerprints."""
+    return f"{info.get('size', 0)}:{version_tag(info) or 'unknown'}"
+
+
+_forked_from: list[int] = []
+
+
+def _new_filesystem(protocol: str, options: dict[str, Any]) -> Any:
+    import fsspec
+
+    if _forked_from and _forked_from[0] != os.getpid():
+        # A process forked from one that had used fsspec: its event loop thread did not come along.
+        import fsspec.asyn
+
+        fsspec.asyn.reset_lock()
+    _forked_from[:] = [os.getpid()]
+    try:
+        return fsspec.filesystem(protocol, **options)
+    except (TypeError, ValueError) as exc:  # an option the filesystem does not take
+        raise UsageError(f"{protocol}:// does not take these storage options: {' '.join(str(exc).split())}") from None
+
+
+def read_failure(exc: BaseException) -> ItemError:
+    """Why an object could not be read, as an item's one-line error."""
+    if isinstance(exc, FileNotFoundError):
+        return ItemError("no such object (deleted during the run?)")
+    if isinstance(exc, PermissionError):
+        return ItemError("cannot read: access denied")
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return ItemError(f"cannot read: {text}")
+
+
+def read_small_file(where: str | os.PathLike[str], options: dict[str, Any] | None = None) -> bytes:
+    """A small file's bytes (--labels, --segments), from a path or a URL. Raises OSError when it
+    cannot be read (ValueError for a local path that is not a regular file: a FIFO would block)."""
+    store = open_store(where, options, str(where))
+    if isinstance(store, LocalStore):
+        if not store.root.is_file():
+            if store.root.exists():
+                raise ValueError("not a regular file (a FIFO, socket or device)")
+            raise FileNotFoundError(errno.ENOENT, "No such file or directory")
+        return store.root.read_bytes()
+    assert isinstance(store, ObjectStore)
+    data: bytes = store.fs.cat_file(store.root)
+    return data
