@@ -275,6 +275,8 @@ def main() -> None:
         results["peak memory MiB"] = {**memory, f"one {long_seconds / 60:g}-minute 48 kHz stereo file": long_peak}
         results[f"memory {many} / {few} files (target <= 1.10)"] = memory[f"{many} files"] / memory[f"{few} files"]
 
+        results["object storage (a local S3 server)"] = object_storage(rounds, args.tiny, scratch)
+
     results["PitchShift methods"] = pitch_methods(rounds)
     targets = {
         "-j 2 speed-up, 200 x 4 s mono (>= 1.45)": (parallel["200 x 4 s mono 16 kHz"]["-j 2"], ">=", 1.45),
@@ -324,6 +326,65 @@ def main() -> None:
     (args.out / "bench.json").write_text(json.dumps(results, indent=2) + "\n")
     plot(throughput, scaling, args.out / "bench.png")
     print(f"\nwrote {args.out / 'bench.json'} and {args.out / 'bench.png'}")
+
+
+def object_storage(rounds: int, tiny: bool, scratch: Path) -> dict[str, object]:
+    """A run from and into a local S3 server (moto's, served on loopback by a thread of this
+    process, which shares the two cores with the run) beside local-to-local on the same corpus:
+    the throughput of each, and the requests per item counted at the server, for a first run and
+    a finished rerun."""
+    import itertools
+
+    sys.path.insert(0, str(HERE.parent))
+    import s3fs
+
+    from tests.s3 import S3Server
+
+    server = S3Server()
+    os.environ.update(server.env())  # what every audioaug started below reads
+    try:
+        bucket = server.new_bucket()
+        count, copies = (6, 3) if tiny else (100, 3)
+        corpus = scratch / "s3corpus"
+        audio = synthesise(corpus, count, 1.0, 16000, 1) * copies
+        s3fs.S3FileSystem(skip_instance_cache=True).put(f"{corpus}/", f"{bucket}/in/", recursive=True)
+        config = scratch / "s3seed.yaml"
+        config.write_text(SEED_PIPELINE.format(copies=copies))
+        outputs = itertools.count()
+        contenders: dict[str, Command] = {
+            "local -> local -j 2": lambda o: [*AUDIOAUG, "run", str(config), str(corpus), str(o), "-j", "2"],
+            "s3 -> s3 -j 2": lambda o: [
+                *AUDIOAUG,
+                "run",
+                str(config),
+                f"s3://{bucket}/in",
+                f"s3://{bucket}/out{next(outputs)}",
+                "-j",
+                "2",
+            ],
+        }
+        medians = alternate(contenders, rounds, scratch)
+        requests = {}
+        target = f"s3://{bucket}/counted"
+        for what in ("first run", "finished rerun"):
+            mark = server.mark()
+            run([*AUDIOAUG, "run", str(config), f"s3://{bucket}/in", target, "-j", "2"])
+            made = server.count(bucket, mark)
+            requests[what] = {kind: round(n / (count * copies), 3) for kind, n in sorted(made.items())}
+    finally:
+        server.stop()
+    throughput = {name: round(audio / t, 1) for name, t in medians.items()}
+    print(f"\nobject storage ({count} x 1 s mono, {copies} copies, a local S3 server):")
+    for name, t in medians.items():
+        print(f"  {name:<28} {t:7.2f} s  {audio / t:8.1f} audio-s/s")
+    for what, per_item in requests.items():
+        print(f"  requests per item, {what}: {per_item}")
+    return {
+        "items": count * copies,
+        "throughput audio-s/s": throughput,
+        "s3 / local throughput": round(medians["local -> local -j 2"] / medians["s3 -> s3 -j 2"], 3),
+        "requests per item": requests,
+    }
 
 
 def _speedups(medians: dict[str, float], prefix: str) -> dict[str, float]:

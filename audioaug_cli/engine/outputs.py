@@ -58,8 +58,8 @@ def refuse_foreign_files(
     candidates = set(_output_like(present) if present is not None else _output_like_files(Path(output.path(""))))
     if not candidates:
         return
-    if has_state(output):
-        state = open_state(output, readonly=True)
+    if has_state(output, present):
+        state = open_state(output, readonly=True, listing=present)
         try:
             candidates -= set(state.file_names())
         finally:

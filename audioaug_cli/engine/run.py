@@ -35,7 +35,7 @@ from audioaug_cli.io.atomic import remove_temporaries
 from audioaug_cli.io.inputs import Source, WalkCounts, walk_inputs, walk_store
 from audioaug_cli.io.manifest import COLUMNS, FEATURE_COLUMNS, Labels, write_errors, write_manifest
 from audioaug_cli.io.segments import SEGMENTS, Segments, write_segments
-from audioaug_cli.io.store import LocalStore, ObjectStore, open_store
+from audioaug_cli.io.store import LocalStore, ObjectStore, open_store, without_credentials
 
 __all__ = ["Reporter", "Run", "RunOptions", "Summary", "run"]
 
@@ -98,9 +98,10 @@ class Run:
         self._input_listing: dict[str, dict[str, Any]] | None = None
         self._output_listing: set[str] | None = None
         self._check_dirs()
-        self.labels = Labels.read(options.labels, storage) if options.labels else Labels()
-        self._check_class_copies()
-        self.segments = self._read_segments(options.segments) if options.segments else None
+        with _credentials_hidden(options.labels, options.segments):
+            self.labels = Labels.read(options.labels, storage) if options.labels else Labels()
+            self._check_class_copies()
+            self.segments = self._read_segments(options.segments) if options.segments else None
         if not (options.overwrite and not options.dry_run):
             check_resumable(self.config, self.output)
         remote_listing = self._present_outputs if isinstance(self.output, ObjectStore) else None
@@ -177,7 +178,7 @@ class Run:
         if not self.remote:  # a store has no folders to make, and no temporaries: a PUT is whole
             self.output_dir.mkdir(parents=True, exist_ok=True)
             remove_temporaries(self.output_dir)
-        self.state = state = open_state(self.output)
+        self.state = state = open_state(self.output, listing=self._output_listing)
         try:
             self._augment_all(state, cluster)
             # What a worker stopped mid-write left: by a signal, --fail-fast or a full disk, or killed
@@ -220,6 +221,8 @@ class Run:
                         Provenance.of(config, "running", state.counts(), self.inputs.url).write(output)
                         claimed = True
                     if isinstance(self.lock, LeaseLock) and self.lock.lost:
+                        if isinstance(state, StoreState):
+                            state.writes = False  # the state is the new holder's now
                         raise UsageError(f"OUTPUT_DIR {output}: {self.lock.lost}; this run stopped")
                     for outcome in outcomes:
                         if outcome.disk_full:
@@ -519,6 +522,21 @@ class Run:
             f"{path}: no column {copies.by!r}, which the config's copies are by; found "
             f"columns: {', '.join(labels.columns) or 'none'}{suggest(copies.by, labels.columns)}"
         )
+
+
+@contextmanager
+def _credentials_hidden(*where: str | Path | None) -> Iterator[None]:
+    """Messages about --labels and --segments name a URL without its ``user:password@``."""
+    try:
+        yield
+    except UsageError as exc:
+        text = str(exc)
+        for place in where:
+            if isinstance(place, str) and without_credentials(place) != place:
+                text = text.replace(place, without_credentials(place))
+        if text == str(exc):
+            raise
+        raise UsageError(text) from None
 
 
 def _listed(store: ObjectStore, what: str) -> dict[str, dict[str, Any]]:

@@ -247,7 +247,7 @@ class StoreState(RunState):
     """:class:`RunState` for an OUTPUT_DIR in object storage: the journal read into a local
     SQLite file when made, each commit written as one part, a snapshot at the end."""
 
-    def __init__(self, store: ObjectStore, readonly: bool = False):
+    def __init__(self, store: ObjectStore, readonly: bool = False, listing: set[str] | None = None):
         self.store = store
         self.scratch = tempfile.mkdtemp(prefix="audioaug-state-")
         super().__init__(Path(self.scratch), readonly=False, reserve=False)  # a local copy: always writable
@@ -257,13 +257,14 @@ class StoreState(RunState):
         self._replaying = False
         self.loaded: frozenset[str] = frozenset()
         self.generation = 1
-        self._load()
+        self._load(None if listing is None else sorted(n for n in listing if n.startswith(JOURNAL + "/")))
 
     def _journal(self) -> list[str]:
         return sorted(name for name in self.store.listing(JOURNAL) if _JOURNAL_NAME.search(name))
 
     def _load(self, names: list[str] | None = None) -> None:
-        names = self._journal() if names is None else names
+        """Read the journal (``names``: its objects, when a listing of OUTPUT_DIR has them already)."""
+        names = self._journal() if names is None else [n for n in names if _JOURNAL_NAME.search(n)]
         parsed = [(int(m.group(1)), m.group(2), name) for name in names if (m := _JOURNAL_NAME.search(name))]
         base = max((g for g, kind, _ in parsed if kind == "snapshot"), default=0)
         chosen = [n for g, kind, n in parsed if g == base and kind == "snapshot"]
@@ -363,16 +364,19 @@ class StoreState(RunState):
         self.store.remove_many(sorted({*self.loaded, *self.parts_written}))
 
 
-def open_state(output: Store, readonly: bool = False) -> RunState:
-    """The resume state of OUTPUT_DIR: SQLite in it, or the journal of a store."""
+def open_state(output: Store, readonly: bool = False, listing: set[str] | None = None) -> RunState:
+    """The resume state of OUTPUT_DIR: SQLite in it, or the journal of a store (``listing``: the
+    store's objects, when the caller has listed them already)."""
     if isinstance(output, ObjectStore):
-        return StoreState(output, readonly)
+        return StoreState(output, readonly, listing)
     assert isinstance(output, LocalStore)
     return RunState(output.root, readonly)
 
 
-def has_state(output: Store) -> bool:
+def has_state(output: Store, listing: set[str] | None = None) -> bool:
     if isinstance(output, ObjectStore):
+        if listing is not None:
+            return any(name.startswith(JOURNAL + "/") for name in listing)
         return bool(output.listing(JOURNAL))
     assert isinstance(output, LocalStore)
     return (output.root / STATE_DIR / "state.sqlite").exists()

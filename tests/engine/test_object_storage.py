@@ -78,14 +78,16 @@ def pipeline(tmp_path: Path) -> Path:
     return config
 
 
-def test_every_mix_of_local_and_s3_writes_the_bytes_of_a_local_run(
-    tmp_path: Path, bucket: str, pipeline: Path
-) -> None:
+def test_every_mix_of_local_and_s3_writes_the_bytes_of_a_local_run(tmp_path: Path, bucket: str, pipeline: Path) -> None:
     corpus = make_corpus(tmp_path / "in", 6)
     write_tone(corpus / "nested" / "deeper" / "é voice.flac", 0.3, 22050)
-    assert audioaug("run", pipeline, corpus, tmp_path / "local", "-j", "2", "-q").returncode == 0
+    labels = tmp_path / "tables" / "labels.csv"
+    labels.parent.mkdir()
+    labels.write_text("file_name,label\nd0/c0.wav,dog\nnested/deeper/é voice.flac,speech\n")
+    done = audioaug("run", pipeline, corpus, tmp_path / "local", "-j", "2", "-q", "--labels", labels)
+    assert done.returncode == 0, done.stderr
     expected = without_input_dir(tree(tmp_path / "local"))
-    source = upload(corpus, bucket, "in")
+    source, tables = upload(corpus, bucket, "in"), upload(labels.parent, bucket, "tables")
 
     runs = {
         "s3 to s3": (source, f"s3://{bucket}/out-a", None),
@@ -93,7 +95,7 @@ def test_every_mix_of_local_and_s3_writes_the_bytes_of_a_local_run(
         "s3 to local": (source, str(tmp_path / "from-s3"), tmp_path / "from-s3"),
     }
     for what, (inputs, output, local) in runs.items():
-        done = audioaug("run", pipeline, inputs, output, "-j", "2", "-q")
+        done = audioaug("run", pipeline, inputs, output, "-j", "2", "-q", "--labels", f"{tables}/labels.csv")
         assert done.returncode == 0, (what, done.stderr)
         written = tree(local) if local is not None else objects(bucket, output.rsplit("/", 1)[1])
         assert without_input_dir(written) == expected, what
@@ -263,19 +265,19 @@ def test_a_bad_object_fails_alone_and_no_secret_appears_anywhere(tmp_path: Path,
     assert secret not in replayed.stdout + replayed.stderr
 
 
-def test_dask_workers_read_and_write_the_store_themselves(tmp_path: Path, bucket: str, pipeline: Path) -> None:
-    """A dask LocalCluster s3 -> s3 writes what loky writes; the workers fetch and put the audio."""
+def test_dask_workers_read_and_write_the_store_themselves(tmp_path: Path, bucket: str) -> None:
+    """The README's command: configs/example.yaml, s3 -> s3, on a dask LocalCluster, writes what
+    a local run of sample_data/ with loky writes; the workers fetch and put the audio."""
     pytest.importorskip("dask.distributed")
-    source = upload(make_corpus(tmp_path / "in", 6), bucket, "in")
-    assert audioaug("run", pipeline, source, f"s3://{bucket}/loky", "-j", "2", "-q").returncode == 0
-    dask = audioaug("run", pipeline, source, f"s3://{bucket}/dask", "-j", "2", "-q", "--backend", "dask")
+    example = ROOT / "configs" / "example.yaml"
+    assert audioaug("run", example, ROOT / "sample_data", tmp_path / "loky", "-j", "2", "-q").returncode == 0
+    source = upload(ROOT / "sample_data", bucket, "in")
+    dask = audioaug("run", example, source, f"s3://{bucket}/out", "-j", "2", "-q", "--backend", "dask")
     assert dask.returncode == 0, dask.stderr
-    assert without_input_dir(objects(bucket, "dask")) == without_input_dir(objects(bucket, "loky"))
+    assert without_input_dir(objects(bucket, "out")) == without_input_dir(tree(tmp_path / "loky"))
 
 
-def test_a_noise_folder_in_the_store_is_fetched_once_per_process(
-    tmp_path: Path, bucket: str, s3: S3Server
-) -> None:
+def test_a_noise_folder_in_the_store_is_fetched_once_per_process(tmp_path: Path, bucket: str, s3: S3Server) -> None:
     noise = tmp_path / "noise"
     for i in range(3):
         write_tone(noise / f"n{i}.wav", 0.5, 16000, 1, 900 + 100 * i)
@@ -300,7 +302,7 @@ def test_store_mistakes_are_one_line_usage_errors(tmp_path: Path, bucket: str) -
     config = tmp_path / "c.yaml"
     config.write_text("version: 1\npipeline: []\n")
     corpus = make_corpus(tmp_path / "in", 1)
-    cases = {
+    cases: dict[str, tuple[str | Path, str | Path, str]] = {
         "unknown protocol": (corpus, "ftpx://host/out", "unknown protocol ftpx://"),
         "no such bucket": (f"s3://{bucket}-missing/in", tmp_path / "o1", "no such bucket"),
         "read only": (corpus, "https://example.org/out", "https:// is read only"),
