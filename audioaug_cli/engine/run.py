@@ -35,7 +35,7 @@ from audioaug_cli.io.atomic import remove_temporaries
 from audioaug_cli.io.inputs import Source, WalkCounts, walk_inputs, walk_store
 from audioaug_cli.io.manifest import COLUMNS, FEATURE_COLUMNS, Labels, write_errors, write_manifest
 from audioaug_cli.io.segments import SEGMENTS, Segments, write_segments
-from audioaug_cli.io.store import LocalStore, ObjectStore, open_store, without_credentials
+from audioaug_cli.io.store import LocalStore, ObjectStore, open_store, reason, without_credentials
 
 __all__ = ["Reporter", "Run", "RunOptions", "Summary", "run"]
 
@@ -151,7 +151,7 @@ class Run:
         try:
             lock.acquire()
         except OSError as exc:
-            raise UsageError(f"cannot write to OUTPUT_DIR {self.output}: {' '.join(str(exc).split())}") from None
+            raise UsageError(f"cannot write to OUTPUT_DIR {self.output}: {reason(exc)}") from None
         if isinstance(self.state, StoreState) and self.state.refresh():
             self._output_listing = None
 
@@ -548,7 +548,7 @@ def _listed(store: ObjectStore, what: str) -> dict[str, dict[str, Any]]:
     except PermissionError:
         raise UsageError(f"{what} {store}: access denied (check the credentials)") from None
     except OSError as exc:
-        raise UsageError(f"{what} {store}: cannot list it: {' '.join(str(exc).split())}") from None
+        raise UsageError(f"{what} {store}: cannot list it: {reason(exc)}") from None
 
 
 @contextmanager

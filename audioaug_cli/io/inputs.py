@@ -19,7 +19,7 @@ from typing import Any
 
 from audioaug_cli.errors import UsageError
 from audioaug_cli.io.audio import AUDIO_EXTENSIONS, Excerpt
-from audioaug_cli.io.store import ObjectStore, Store, fingerprint_of, is_url, open_store
+from audioaug_cli.io.store import ObjectStore, Store, fingerprint_of, is_url, open_store, reason
 
 NOT_UTF8 = (
     "its name is not valid UTF-8, so its outputs and manifest rows could not name it; "
@@ -324,7 +324,7 @@ def _fetch(url: str) -> str:
             _fetched[local] = url
             return local
     except OSError as exc:
-        raise SoundFolderError([f"{url}: cannot read: {' '.join(str(exc).split()) or type(exc).__name__}"]) from None
+        raise SoundFolderError([f"{url}: cannot read: {reason(exc)}"]) from None
     if not listing:
         raise SoundFolderError([f"no such file or folder: {url}"])
     if len(listing) > MAX_SOUND_ENTRIES:
@@ -340,7 +340,7 @@ def _fetch(url: str) -> str:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
     except OSError as exc:
-        raise SoundFolderError([f"{url}: cannot read: {' '.join(str(exc).split()) or type(exc).__name__}"]) from None
+        raise SoundFolderError([f"{url}: cannot read: {reason(exc)}"]) from None
     _fetched[folder] = url
     return folder
 

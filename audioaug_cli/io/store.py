@@ -35,7 +35,7 @@ EXTRAS = {
 }
 BUILT_IN = ("memory", "file")  # fsspec's own
 READ_ONLY = ("http", "https", "hf")  # fsspec's (hf: huggingface_hub), never written to
-READ_ONLY_EXTRAS = {"http": ("s3", "aiohttp"), "https": ("s3", "aiohttp"), "hf": ("s3", "huggingface_hub")}
+READ_ONLY_MODULES = {"http": "aiohttp", "https": "aiohttp", "hf": "huggingface_hub"}  # what each needs beside fsspec
 
 
 def is_url(text: str | os.PathLike[str]) -> bool:
@@ -92,12 +92,14 @@ def _check_protocol(protocol: str, what: str) -> None:
             f"and {', '.join(p + '://' for p in ('s3', 'gs', 'az', 'abfs', 'memory', 'file'))} "
             "(and reads http(s):// and hf://)"
         )
-    extra, module = EXTRAS.get(protocol) or READ_ONLY_EXTRAS.get(protocol) or ("", "fsspec")
+    extra, module = EXTRAS.get(protocol) or ("", READ_ONLY_MODULES.get(protocol, "fsspec"))
     for needed in ("fsspec", module):
         if importlib.util.find_spec(needed) is None:
-            hint = f"pip install 'audioaug[{extra}]'" if extra else "pip install fsspec"
-            if protocol in READ_ONLY:
-                hint = f"pip install fsspec {module}"
+            hint = (
+                f"pip install 'audioaug[{extra}]'"
+                if extra
+                else f"pip install {' '.join(dict.fromkeys(['fsspec', module]))}"
+            )
             raise UsageError(
                 f"{without_credentials(what)}: {protocol}:// needs {needed}, which is not installed: {hint}"
             )
@@ -231,10 +233,12 @@ class ObjectStore(Store):
 
     @property
     def fs(self) -> Any:
+        """The filesystem, whose calls raise OSError for every failure (a client library's own
+        exceptions, botocore's among them, become OSError with a one-line reason)."""
         key = (os.getpid(), self.protocol, self.options)
         found = _filesystems.get(key)
         if found is None:
-            found = _filesystems[key] = _new_filesystem(self.protocol, dict(self.options))
+            found = _filesystems[key] = _Translated(_new_filesystem(self.protocol, dict(self.options)))
         return found
 
     @property
@@ -328,6 +332,40 @@ class ObjectStore(Store):
         return found
 
 
+class _Translated:
+    """An fsspec filesystem whose methods raise OSError, never a client library's exceptions."""
+
+    def __init__(self, fs: Any):
+        self._fs = fs
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._fs, name)
+        if not callable(attribute):
+            return attribute
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return attribute(*args, **kwargs)
+            except OSError:
+                raise
+            except Exception as exc:  # botocore's, google's, azure's, aiohttp's ...
+                raise OSError(errno.EIO, store_failure(exc)) from exc
+
+        return call
+
+
+def store_failure(exc: BaseException) -> str:
+    """A store's failure in one line; the missing-credentials case says where they come from."""
+    name = type(exc).__name__
+    text = " ".join(str(exc).split())
+    if name in ("NoCredentialsError", "PartialCredentialsError", "DefaultCredentialsError"):
+        return (
+            f"{text or 'no credentials'}: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE), "
+            "or give --storage-option anon=true for a public bucket"
+        )
+    return f"{name}: {text}" if text else name
+
+
 def version_tag(info: dict[str, Any]) -> str | None:
     """What tells one version of an object from another: its ETag (S3, Azure), generation (GCS),
     or, on a store with neither, its time stamp."""
@@ -380,14 +418,19 @@ def _new_filesystem(protocol: str, options: dict[str, Any]) -> Any:
         raise UsageError(f"{protocol}:// does not take these storage options: {' '.join(str(exc).split())}") from None
 
 
+def reason(exc: BaseException) -> str:
+    """An exception's message on one line (an OSError's without its "[Errno 5]")."""
+    text = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    return " ".join(str(text).split()) or type(exc).__name__
+
+
 def read_failure(exc: BaseException) -> ItemError:
     """Why an object could not be read, as an item's one-line error."""
     if isinstance(exc, FileNotFoundError):
         return ItemError("no such object (deleted during the run?)")
     if isinstance(exc, PermissionError):
         return ItemError("cannot read: access denied")
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return ItemError(f"cannot read: {text}")
+    return ItemError(f"cannot read: {reason(exc)}")
 
 
 def read_small_file(where: str | os.PathLike[str], options: dict[str, Any] | None = None) -> bytes:

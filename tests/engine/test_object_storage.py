@@ -38,6 +38,12 @@ def long_corpus(root: Path, files: int = 12, seconds: float = 20.0) -> Path:
     return root
 
 
+def audioaug_in(env: dict[str, str], *args: str | Path) -> subprocess.CompletedProcess[str]:
+    """audioaug with this environment (and no other)."""
+    command = [sys.executable, "-m", "audioaug_cli", *map(str, args)]
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+
+
 def filesystem() -> Any:
     import s3fs
 
@@ -166,14 +172,7 @@ def test_sigkill_then_a_rerun_from_a_clean_machine_completes_the_same_job(
     home = tmp_path / "elsewhere"
     (home / "tmp").mkdir(parents=True)
     env = {**os.environ, "HOME": str(home), "TMPDIR": str(home / "tmp"), "XDG_CACHE_HOME": str(home / ".cache")}
-    rerun = subprocess.run(
-        [sys.executable, "-m", "audioaug_cli", "run", str(config), source, output, "-j", "2"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    rerun = audioaug_in(env, "run", config, source, output, "-j", "2")
     assert rerun.returncode == 0, rerun.stderr
     skipped = int(rerun.stderr.split(" skipped")[0].rsplit(", ", 1)[1])
     assert skipped > 0, "what the killed run recorded is not done again"
@@ -233,15 +232,9 @@ def test_a_bad_object_fails_alone_and_no_secret_appears_anywhere(tmp_path: Path,
     # The credentials as storage options, not in the environment: they must still appear nowhere.
     env = {k: v for k, v in os.environ.items() if k not in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
     secret = CREDENTIALS["AWS_SECRET_ACCESS_KEY"]
-    done = subprocess.run(
-        [sys.executable, "-m", "audioaug_cli", "run", str(config), source, output, "-v", "-j", "2"]
-        + ["--storage-option", f"key={CREDENTIALS['AWS_ACCESS_KEY_ID']}", "--storage-option", f"secret={secret}"]
-        + ["--summary-json", str(tmp_path / "summary.json")],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
+    given = ("--storage-option", f"key={CREDENTIALS['AWS_ACCESS_KEY_ID']}", "--storage-option", f"secret={secret}")
+    done = audioaug_in(
+        env, "run", config, source, output, "-v", "-j", "2", *given, "--summary-json", tmp_path / "summary.json"
     )
     assert done.returncode == 1, done.stderr
     written = objects(bucket, "out", state=True)
@@ -252,15 +245,7 @@ def test_a_bad_object_fails_alone_and_no_secret_appears_anywhere(tmp_path: Path,
     shown = done.stdout + done.stderr + (tmp_path / "summary.json").read_text()
     for where, text in [("the output", shown), *((name, data.decode("latin-1")) for name, data in written.items())]:
         assert secret not in text and CREDENTIALS["AWS_ACCESS_KEY_ID"] not in text, where
-    replayed = subprocess.run(
-        [sys.executable, "-m", "audioaug_cli", "replay", output, "--storage-option", f"secret={secret}"]
-        + ["--storage-option", f"key={CREDENTIALS['AWS_ACCESS_KEY_ID']}"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    replayed = audioaug_in(env, "replay", output, *given)
     assert replayed.returncode == 0 and "replayed 6: 6 match" in replayed.stderr, replayed.stderr
     assert secret not in replayed.stdout + replayed.stderr
 
