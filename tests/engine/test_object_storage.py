@@ -300,3 +300,9 @@ def test_store_mistakes_are_one_line_usage_errors(tmp_path: Path, bucket: str) -
         assert done.returncode == 2, (what, done.stderr)
         assert message in done.stderr and len(done.stderr.splitlines()) == 1, (what, done.stderr)
     assert not filesystem().exists(f"{bucket}/o2")
+    anonymous = {k: v for k, v in os.environ.items() if k not in CREDENTIALS} | {"HOME": str(tmp_path)}
+    done = audioaug_in(anonymous, "run", config, f"s3://{bucket}/in", tmp_path / "o3")
+    assert done.returncode == 2 and done.stderr.splitlines() == [
+        f"error: INPUT_DIR s3://{bucket}/in: cannot list it: Unable to locate credentials: set AWS_ACCESS_KEY_ID "
+        "and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE), or give --storage-option anon=true for a public bucket"
+    ]
