@@ -276,6 +276,8 @@ def main() -> None:
         results[f"memory {many} / {few} files (target <= 1.10)"] = memory[f"{many} files"] / memory[f"{few} files"]
 
         results["object storage (a local S3 server)"] = object_storage(rounds, args.tiny, scratch)
+        small = small_clips(rounds, args.tiny, scratch)
+        results["small clips"] = small
 
     results["PitchShift methods"] = pitch_methods(rounds)
     targets = {
@@ -304,6 +306,11 @@ def main() -> None:
             1.75,
         ),
         "--help vs import click (<= 2.0)": (results["help / import click (target <= 2.0)"], "<=", 2.0),
+        "tiny clips: -j 1 vs a bare read-gain-write loop (<= 1.20)": (small["-j 1 / loop"], "<=", 1.20),
+        "tiny clips: -j 2 speed-up (>= 1.85)": (small["-j 2 speed-up"], ">=", 1.85),
+        "tiny clips: dask 2 x 1 speed-up (>= 1.50)": (small["dask speed-up"], ">=", 1.50),
+        "tiny clips: finished rerun vs a stat walk (<= 1.50)": (small["rerun / stat walk"], "<=", 1.50),
+        "tiny clips: peak memory, 10x the clips (<= 1.10)": (small["memory ratio"], "<=", 1.10),
         f"memory {many} vs {few} files (<= 1.10)": (
             results[f"memory {many} / {few} files (target <= 1.10)"],
             "<=",
@@ -326,6 +333,76 @@ def main() -> None:
     (args.out / "bench.json").write_text(json.dumps(results, indent=2) + "\n")
     plot(throughput, scaling, args.out / "bench.png")
     print(f"\nwrote {args.out / 'bench.json'} and {args.out / 'bench.png'}")
+
+
+def small_clips(rounds: int, tiny: bool, scratch: Path) -> dict[str, float]:
+    """0.1 s clips (keyword spotting, sound events), Gain only: where per-item overhead is all
+    there is. Against the loop a user would write (benchmarks/tiny_loop.py), -j 2 and dask against
+    -j 1, a finished rerun against a walk that stats every input and output (stat_walk.py), and
+    peak memory at ten times the clips."""
+    count = 100 if tiny else 10_000
+    corpus, bigger = scratch / "tiny", scratch / "tiny10x"
+    _clips(corpus, count)
+    config = scratch / "gain.yaml"
+    config.write_text("version: 1\nseed: 1\ncopies: 1\npipeline:\n  - Gain: {p: 1.0}\n")
+    run_ = [*AUDIOAUG, "run", str(config), str(corpus)]
+    first = alternate(
+        {
+            "loop": lambda o: [PYTHON, str(HERE / "tiny_loop.py"), str(corpus), str(o)],
+            "-j 1": lambda o: [*run_, str(o), "-j", "1"],
+            "-j 2": lambda o: [*run_, str(o), "-j", "2"],
+            "dask 2 x 1": lambda o: [*run_, str(o), "-j", "2", "--backend", "dask"],
+        },
+        rounds,
+        scratch,
+    )
+    done = scratch / "tiny-done"
+    run([*run_, str(done), "-j", "2"])
+    rerun = alternate(
+        {
+            "stat walk": lambda _o: [PYTHON, str(HERE / "stat_walk.py"), str(corpus), str(done)],
+            "finished rerun": lambda _o: [*run_, str(done), "-j", "2"],
+        },
+        rounds * 3,
+        scratch,
+    )
+    _clips(bigger, 10 * count)
+    memory = {
+        f"{n:,} clips": peak_rss_mb([*AUDIOAUG, "run", str(config), str(d), str(scratch / f"m{n}"), "-j", "1"])
+        for n, d in ((count, corpus), (10 * count, bigger))
+    }
+    started = time.perf_counter()
+    memory[f"rerun of {10 * count:,} clips"] = peak_rss_mb(
+        [*AUDIOAUG, "run", str(config), str(bigger), str(scratch / f"m{10 * count}"), "-j", "1"]
+    )
+    big_rerun = time.perf_counter() - started
+    shutil.rmtree(bigger)
+    shutil.rmtree(scratch / f"m{10 * count}")
+    found = {
+        "clips": count,
+        "-j 1 / loop": first["-j 1"] / first["loop"],
+        "-j 2 speed-up": first["-j 1"] / first["-j 2"],
+        "dask speed-up": first["-j 1"] / first["dask 2 x 1"],
+        "rerun / stat walk": rerun["finished rerun"] / rerun["stat walk"],
+        "memory ratio": memory[f"{10 * count:,} clips"] / memory[f"{count:,} clips"],
+    }
+    print(f"\n{count:,} clips of 0.1 s, Gain:")
+    for name, t in {**first, **rerun}.items():
+        print(f"  {name:<28} {t:7.2f} s")
+    for name, mb in memory.items():
+        print(f"  peak memory, {name:<14} {mb:7.1f} MiB")
+    print(f"  finished rerun of {10 * count:,} clips {big_rerun:7.2f} s")
+    seconds = {**first, **rerun, f"finished rerun of {10 * count:,} clips": big_rerun}
+    return {**found, **{f"seconds: {k}": v for k, v in seconds.items()}, **memory}
+
+
+def _clips(root: Path, count: int) -> None:
+    """``count`` 0.1 s mono 16 kHz PCM_16 clips of noise, in folders of 1,000."""
+    rng = np.random.default_rng(count)
+    for i in range(count):
+        path = root / f"part{i // 1000:03d}" / f"clip{i:06d}.wav"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sf.write(path, (0.1 * rng.standard_normal(1600)).astype(np.float32), 16000, subtype="PCM_16")
 
 
 def object_storage(rounds: int, tiny: bool, scratch: Path) -> dict[str, object]:

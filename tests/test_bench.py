@@ -30,7 +30,16 @@ def test_benchmark_runs_in_tiny_mode(tmp_path: Path) -> None:
         "-j 2 speed-up, ~30 single-core s (>= 1.75)",
         "--help vs import click (<= 2.0)",
         "memory 20 vs 5 files (<= 1.10)",
+        "tiny clips: -j 1 vs a bare read-gain-write loop (<= 1.20)",
+        "tiny clips: -j 2 speed-up (>= 1.85)",
+        "tiny clips: dask 2 x 1 speed-up (>= 1.50)",
+        "tiny clips: finished rerun vs a stat walk (<= 1.50)",
+        "tiny clips: peak memory, 10x the clips (<= 1.10)",
     }
+    storage = results["object storage (a local S3 server)"]
+    assert set(storage["requests per item"]) == {"first run", "finished rerun"}
+    assert not {"PUT", "DELETE", "POST"} & set(storage["requests per item"]["finished rerun"])
+    assert results["small clips"]["clips"] == 100 and results["small clips"]["memory ratio"] > 0
     assert all(isinstance(t["measured"], float) and t["measured"] > 0 for t in results["targets"].values())
     assert len(results["peak memory MiB"]) == 3
     assert set(results["parallel speed-up over -j 1 (whole command)"]) == {

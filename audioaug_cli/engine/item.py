@@ -12,7 +12,9 @@ import hashlib
 import math
 import os
 import threading
-from dataclasses import dataclass
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -83,6 +85,7 @@ class Outcome:
     error: str | None = None
     warnings: tuple[str, ...] = ()  # what the transforms warned about, one line each
     disk_full: bool = False  # not this item's fault: the run stops, and a rerun does the item
+    seconds: float = 0.0  # what the item took in its worker (how units of work are sized)
 
     @property
     def audio_seconds(self) -> float:
@@ -119,6 +122,28 @@ def read_source(inputs: Store, source: Source) -> tuple[np.ndarray, int]:
 
 def augment_source(config: Config, task: Task, inputs: Store, output: Store) -> list[Outcome]:
     """Decode one input once and write each of its pending copies. Never raises for bad input."""
+    return augment_unit(config, [task], inputs, output)
+
+
+def augment_unit(config: Config, unit: list[Task], inputs: Store, output: Store) -> list[Outcome]:
+    """One unit of work in a worker: its tasks in order."""
+    return [outcome for outcomes in augment_stream(config, unit, inputs, output) for outcome in outcomes]
+
+
+def augment_stream(config: Config, tasks: Iterable[Task], inputs: Store, output: Store) -> Iterator[list[Outcome]]:
+    """Each task's outcomes as it finishes, each timed (``Outcome.seconds``). What every item needs
+    around it (numpy's error state, the warning hook, the process's filters kept) is set up once."""
+    from audioaug_cli.transforms.warning_capture import captured_warnings
+
+    with np.errstate(all="ignore"), captured_warnings():  # overflow etc.: each item checks its audio
+        for task in tasks:
+            started = time.perf_counter()
+            found = _augment_source(config, task, inputs, output)
+            each = (time.perf_counter() - started) / max(len(found), 1)
+            yield [replace(outcome, seconds=each) for outcome in found]
+
+
+def _augment_source(config: Config, task: Task, inputs: Store, output: Store) -> list[Outcome]:
     from audioaug_cli.transforms.warning_capture import captured_warnings
 
     source = task.source
@@ -138,7 +163,7 @@ def augment_source(config: Config, task: Task, inputs: Store, output: Store) -> 
         files = item_files(config, source.rel, copy)
         warned: list[str] = []
         try:
-            with np.errstate(all="ignore"), captured_warnings() as warned:  # overflow etc.: caught below
+            with captured_warnings() as warned:
                 source_samples = samples.copy(order="K") if len(task.copies) > 1 else samples
                 item = render_item(config, augmenter, features, source_samples, sample_rate, copy, seed, task.segments)
                 if item.feature is not None:  # the feature first: a finished item always has both
@@ -345,11 +370,6 @@ def audio_bytes(config: Config, item: RenderedItem, sample_rate: int) -> memoryv
     if item.audio is not None or not writes_audio(config):
         return item.audio
     return encode_audio(item.samples, sample_rate, FORMATS[config.format], config.subtype)
-
-
-def augment_unit(config: Config, unit: list[Task], inputs: Store, output: Store) -> list[Outcome]:
-    """One unit of work in a worker: its tasks in order."""
-    return [outcome for task in unit for outcome in augment_source(config, task, inputs, output)]
 
 
 def one_line(exc: BaseException) -> str:

@@ -224,6 +224,9 @@ class Run:
                         if isinstance(state, StoreState):
                             state.writes = False  # the state is the new holder's now
                         raise UsageError(f"OUTPUT_DIR {output}: {self.lock.lost}; this run stopped")
+                    made = [(o.row, o.fingerprint) for o in outcomes if o.row is not None and not o.disk_full]
+                    if made:
+                        state.record_outputs(made)  # a unit's records at once
                     for outcome in outcomes:
                         if outcome.disk_full:
                             summary.disk_full = True
@@ -244,8 +247,8 @@ class Run:
         summary.failed = len(failed_sources)
 
     def _record(self, state: RunState, outcome: Outcome, failed: set[str]) -> None:
+        """Count an outcome (an output is recorded already, with its unit's), or record a failure."""
         if outcome.row is not None:
-            state.record_output(outcome.row, outcome.fingerprint)
             self.summary.written += 1
             self.summary.audio_seconds += outcome.audio_seconds
             self.summary.clipped += bool(outcome.row.clipped)
@@ -268,7 +271,7 @@ class Run:
         write_manifest(
             output,
             config.manifest,
-            state.rows(),
+            state.records(),
             self.labels,
             COLUMNS if config.spectrogram is None else FEATURE_COLUMNS,
         )
@@ -291,7 +294,7 @@ class Run:
             scratch = LocalStore(Path(folder))
             config = self.config
             columns = COLUMNS if config.spectrogram is None else FEATURE_COLUMNS
-            write_manifest(scratch, config.manifest, state.rows(), self.labels, columns)
+            write_manifest(scratch, config.manifest, state.records(), self.labels, columns)
             write_errors(scratch, ERRORS, state.errors())
             if self.segments is not None:
                 write_segments(scratch, SEGMENTS, self.segments.columns, self._segment_rows(state))
@@ -370,10 +373,18 @@ class Run:
         label = self.labels.value(source.rel, copies.by) if isinstance(copies, ClassCopies) else None
         return self.config.copy_numbers(label)
 
-    def _pending(self, source: Source, state: RunState) -> tuple[int, ...]:
-        """The copies of a source that are not done yet."""
+    def _pending(self, source: Source, state: RunState, copies: tuple[int, ...] | None = None) -> tuple[int, ...]:
+        """The copies of a source that are not done yet: not recorded for its fingerprint, or with
+        a file missing (what the config names for the item: what its record names)."""
+        copies = self.copies_of(source) if copies is None else copies
+        done = state.done_copies(source.rel, source.fingerprint)
+        if not done:
+            return copies
+        present = self._is_present
         return tuple(
-            c for c in self.copies_of(source) if not state.is_done(source.rel, c, source.fingerprint, self._is_present)
+            c
+            for c in copies
+            if c not in done or not all(present(name) for name in item_files(self.config, source.rel, c))
         )
 
     def _count_todo(self, state: RunState) -> int:
@@ -387,8 +398,9 @@ class Run:
             state.mark_seen(source.rel)
             if source.rel in self.labels.values:
                 labelled.add(source.rel)
-            pending = self._pending(source, state)
-            self.summary.skipped += len(self.copies_of(source)) - len(pending)
+            copies = self.copies_of(source)
+            pending = self._pending(source, state, copies)
+            self.summary.skipped += len(copies) - len(pending)
             if pending:
                 times = tuple(self.segments.times.get(source.rel, ())) if self.segments is not None else None
                 yield Task(source, pending, times)

@@ -16,7 +16,7 @@ import tempfile
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import suppress
 from pathlib import Path
 from typing import Any
@@ -112,7 +112,15 @@ class RunState:
         if not readonly or not path.exists():
             self.db.executescript(_SCHEMA)
         self.db.execute("CREATE TEMP TABLE seen (source TEXT PRIMARY KEY)")
+        self._seen: list[tuple[str]] = []  # marked, not yet inserted: a batch at a time
         self._last_commit = time.monotonic()
+        self._refresh_flags()
+
+    def _refresh_flags(self) -> None:
+        """Whether any output or failure is recorded: a first run asks nothing of an empty table."""
+        self.has_outputs = self.db.execute("SELECT 1 FROM outputs LIMIT 1").fetchone() is not None
+        self.had_outputs = self.has_outputs
+        self.has_failures = self.db.execute("SELECT 1 FROM failures LIMIT 1").fetchone() is not None
 
     def _keep_reserve(self) -> None:
         """Set aside room on OUTPUT_DIR's filesystem for the last records of a run that fills it."""
@@ -133,21 +141,30 @@ class RunState:
         with suppress(OSError):
             self.reserve.unlink()
 
-    def is_done(self, source: str, copy: int, fingerprint: str, present: Callable[[str], bool]) -> bool:
-        """Whether an item is recorded for this fingerprint and its files are ``present``."""
+    def done_copies(self, source: str, fingerprint: str) -> set[int]:
+        """The copies of a source recorded for this fingerprint (one query for all of them). A
+        state that was empty when the run began has none (this run's walk meets each source once)."""
+        if not self.had_outputs:
+            return set()
         with self.lock:
-            found = self.db.execute(
-                "SELECT row FROM outputs WHERE source=? AND copy=? AND fingerprint=?", (source, copy, fingerprint)
-            ).fetchone()
-        return found is not None and all(present(n) for n in ManifestRow.from_json(found[0]).files)
+            found = self.db.execute("SELECT copy FROM outputs WHERE source=? AND fingerprint=?", (source, fingerprint))
+            return {copy for (copy,) in found}
 
     def record_output(self, row: ManifestRow, fingerprint: str) -> None:
+        self.record_outputs([(row, fingerprint)])
+
+    def record_outputs(self, made: list[tuple[ManifestRow, str]]) -> None:
+        """Record finished items (a worker's unit at a time: one statement for all of them)."""
         with self.lock:
-            self.db.execute(
+            self.db.executemany(
                 "INSERT OR REPLACE INTO outputs VALUES (?, ?, ?, ?, ?)",
-                (row.source, row.copy, fingerprint, row.file_name, row.to_json()),
+                [(row.source, row.copy, fingerprint, row.file_name, row.to_json()) for row, fingerprint in made],
             )
-            self.db.execute("DELETE FROM failures WHERE source=? AND copy=?", (row.source, row.copy))
+            if self.has_failures:
+                self.db.executemany(
+                    "DELETE FROM failures WHERE source=? AND copy=?", [(row.source, row.copy) for row, _fp in made]
+                )
+            self.has_outputs = True
             self._maybe_commit()
 
     def record_failure(self, source: str, copy: int, fingerprint: str, error: str) -> tuple[str, ...]:
@@ -156,16 +173,24 @@ class RunState:
             old = self.db.execute("SELECT row FROM outputs WHERE source=? AND copy=?", (source, copy)).fetchone()
             self.db.execute("DELETE FROM outputs WHERE source=? AND copy=?", (source, copy))
             self.db.execute("INSERT OR REPLACE INTO failures VALUES (?, ?, ?, ?)", (source, copy, fingerprint, error))
+            self.has_failures = True
             self._maybe_commit()
         return ManifestRow.from_json(old[0]).files if old else ()
 
     def mark_seen(self, source: str) -> None:
         """Note that the walk found this input in this run (see :meth:`unseen_sources`)."""
+        self._seen.append((source,))
+        if len(self._seen) >= 1000:
+            self._flush_seen()
+
+    def _flush_seen(self) -> None:
         with self.lock:
-            self.db.execute("INSERT OR IGNORE INTO seen VALUES (?)", (source,))
+            self.db.executemany("INSERT OR IGNORE INTO seen VALUES (?)", self._seen)
+            self._seen = []
 
     def unseen_sources(self) -> list[str]:
         """Inputs with recorded outputs or failures that this run's walk did not find."""
+        self._flush_seen()
         with self.lock:
             found = self.db.execute(
                 "SELECT source FROM outputs WHERE source NOT IN (SELECT source FROM seen) UNION "
@@ -191,6 +216,11 @@ class RunState:
         for (row,) in self.db.execute("SELECT row FROM outputs ORDER BY source, copy"):
             yield ManifestRow.from_json(row)
 
+    def records(self) -> Iterator[dict[str, Any]]:
+        """:meth:`rows` as plain mappings (what the manifest is written from: no record made)."""
+        for (row,) in self.db.execute("SELECT row FROM outputs ORDER BY source, copy"):
+            yield json.loads(row)
+
     def errors(self) -> Iterator[tuple[str, str]]:
         """(source, error) for every failed input: its first failed copy's reason."""
         yield from self.db.execute(
@@ -204,9 +234,11 @@ class RunState:
         return {"outputs": outputs[0], "sources": outputs[1], "failed_inputs": failed[0]}
 
     def file_names(self) -> Iterator[str]:
-        """Every file of every recorded output."""
-        for row in self.rows():
-            yield from row.files
+        """Every file of every recorded output (a row's JSON read only when it has a feature file)."""
+        for file_name, row in self.db.execute("SELECT file_name, row FROM outputs ORDER BY source, copy"):
+            yield file_name
+            if '"feature_file": null' not in row:
+                yield from ManifestRow.from_json(row).files[1:]
 
     def _maybe_commit(self) -> None:
         if time.monotonic() - self._last_commit >= COMMIT_EVERY_SECONDS:
@@ -258,6 +290,7 @@ class StoreState(RunState):
         self.loaded: frozenset[str] = frozenset()
         self.generation = 1
         self._load(None if listing is None else sorted(n for n in listing if n.startswith(JOURNAL + "/")))
+        self._refresh_flags()  # what the journal held
 
     def _journal(self) -> list[str]:
         return sorted(name for name in self.store.listing(JOURNAL) if _JOURNAL_NAME.search(name))
@@ -291,7 +324,8 @@ class StoreState(RunState):
         with self.lock:
             self.db.execute("DELETE FROM outputs")
             self.db.execute("DELETE FROM failures")
-            self._load(names)
+        self._load(names)  # (its records take the lock themselves)
+        self._refresh_flags()
         return True
 
     def _apply(self, op: list[Any]) -> None:
@@ -307,9 +341,10 @@ class StoreState(RunState):
         if not self._replaying:
             self.pending.append(json.dumps(op, ensure_ascii=False))
 
-    def record_output(self, row: ManifestRow, fingerprint: str) -> None:
-        super().record_output(row, fingerprint)
-        self._note(["output", fingerprint, row.to_json()])
+    def record_outputs(self, made: list[tuple[ManifestRow, str]]) -> None:
+        super().record_outputs(made)
+        for row, fingerprint in made:
+            self._note(["output", fingerprint, row.to_json()])
 
     def record_failure(self, source: str, copy: int, fingerprint: str, error: str) -> tuple[str, ...]:
         stale = super().record_failure(source, copy, fingerprint, error)

@@ -14,14 +14,34 @@ from contextlib import contextmanager
 from typing import Any
 
 from audioaug_cli.config.model import Config
-from audioaug_cli.engine.item import Outcome, Task, augment_source, augment_unit
+from audioaug_cli.engine.item import Outcome, Task, augment_source, augment_stream, augment_unit
 from audioaug_cli.io.store import Store
 
 Stores = tuple[Store, Store]  # INPUT_DIR's and OUTPUT_DIR's
 
 WORKER_DIED = "the worker process died while augmenting this file (killed by the system, e.g. out of memory?)"
 UNIT_BYTES = 2 << 20  # at most this many input bytes x copies per unit of work...
-UNIT_ITEMS = 8  # ...and at most this many items, so that results (and the resume state) keep flowing
+FIRST_UNIT_ITEMS = 8  # ...and this many items, until finished units tell what an item costs...
+UNIT_ITEMS = 256  # ...then as many as take about UNIT_SECONDS, up to this
+UNIT_SECONDS = 0.1  # long enough that handing a unit out costs little, short enough that results keep flowing
+
+
+class Pace:
+    """How many items a unit of work holds, from what the items of finished units took: about
+    UNIT_SECONDS of work. A unit of 0.1 s clips is then hundreds of items, so that handing units
+    to workers and their results back costs little beside the work; one of long files, a few."""
+
+    def __init__(self) -> None:
+        self.items = FIRST_UNIT_ITEMS
+        self._per_item: float | None = None
+
+    def observe(self, outcomes: list[Outcome]) -> None:
+        spent = sum(outcome.seconds for outcome in outcomes)
+        if not outcomes or spent <= 0:
+            return
+        per_item = spent / len(outcomes)
+        self._per_item = per_item if self._per_item is None else 0.7 * self._per_item + 0.3 * per_item
+        self.items = max(1, min(UNIT_ITEMS, round(UNIT_SECONDS / self._per_item)))
 
 
 def worker_count(jobs: int | None) -> int:
@@ -54,12 +74,13 @@ def execute(
     fresh pool, and alone if a worker dies again (a task that kills its worker fails alone; see
     :func:`_suspects_again`); the rest of the stream goes on in a new pool.
     """
+    pace = Pace()
+    remaining = units(tasks, whole=not stores[0].local, pace=pace)
     if cluster is not None:
         parallel_config, worker_lost = cluster
         with parallel_config:  # the cluster's own thread count decides how many run at once
-            yield from _in_workers(config, tasks, stores, None, worker_lost)
+            yield from _paced(pace, _in_workers(config, remaining, stores, None, worker_lost))
         return
-    remaining = units(tasks, whole=not stores[0].local)
     limit = _at_most(jobs)
     first = list(itertools.islice(remaining, limit + 1)) if limit > 1 else []
     # -j 1, or a plan too small to gain from workers (starting them costs ~50 ms): work here. A few
@@ -67,10 +88,21 @@ def execute(
     large = len(first) > 1 and sum(_load(unit) for unit in first) > 2 * UNIT_BYTES
     workers = worker_count(jobs) if len(first) > limit or large else 1
     if workers == 1:
-        for task in itertools.chain.from_iterable(itertools.chain(first, remaining)):
-            yield augment_source(config, task, *stores)
+        yield from augment_stream(config, itertools.chain.from_iterable(itertools.chain(first, remaining)), *stores)
         return
-    yield from _in_local_workers(config, itertools.chain(first, remaining), stores, workers)
+    yield from _paced(pace, _in_local_workers(config, itertools.chain(first, remaining), stores, workers))
+
+
+def _paced(pace: Pace, results: Iterator[list[Outcome]]) -> Generator[list[Outcome], None, None]:
+    """The results, each unit's told to ``pace`` as it comes back."""
+    try:
+        for outcomes in results:
+            pace.observe(outcomes)
+            yield outcomes
+    finally:
+        close = getattr(results, "close", None)
+        if close is not None:
+            close()  # stopped early: the workers go now, not when the generator is collected
 
 
 def _in_local_workers(
@@ -113,20 +145,32 @@ def _in_a_pool(config: Config, remaining: Iterator[list[Task]], stores: Stores, 
 
     executor = _pool(jobs)
     in_flight: dict[Future[list[Outcome]], list[Task]] = {}
+    unsent: list[list[Task]] = []  # taken from the plan when the pool had just broken
+
+    def send(count: int) -> None:
+        for unit in itertools.islice(remaining, count):
+            try:
+                in_flight[executor.submit(augment_unit, config, unit, *stores)] = unit
+            except BrokenProcessPool:  # a worker died since the last result came back
+                unsent.append(unit)
+
+    def suspects() -> _PoolBroken:
+        return _PoolBroken([task for unit in [*in_flight.values(), *unsent] for task in unit])
+
     finished = False
     try:
-        for unit in itertools.islice(remaining, 2 * jobs):
-            in_flight[executor.submit(augment_unit, config, unit, *stores)] = unit
-        while in_flight:
+        send(2 * jobs)
+        while in_flight or unsent:
+            if unsent:
+                raise suspects()
             done, _pending = wait(in_flight, return_when=FIRST_COMPLETED)
             for future in done:
                 try:
                     outcomes = future.result()
                 except BrokenProcessPool:
-                    raise _PoolBroken([task for unit in in_flight.values() for task in unit]) from None
+                    raise suspects() from None
                 del in_flight[future]
-                for unit in itertools.islice(remaining, 1):
-                    in_flight[executor.submit(augment_unit, config, unit, *stores)] = unit
+                send(1)
                 yield outcomes
         finished = True
     finally:
@@ -219,15 +263,15 @@ def _shut_down(executor: Any) -> None:
 
 def _in_workers(
     config: Config,
-    tasks: Iterable[Task],
+    remaining: Iterator[list[Task]],
     stores: Stores,
     jobs: int | None,
     worker_lost: tuple[type[BaseException], ...],
 ) -> Iterator[list[Outcome]]:
-    """joblib's Parallel over the tasks, with the backend in force (dask's)."""
+    """joblib's Parallel over the units (one task of the cluster's each), with the backend in
+    force (dask's)."""
     from joblib import Parallel, delayed
 
-    remaining = units(tasks, whole=not stores[0].local)
     lock = threading.Lock()
     while True:
         in_flight: dict[tuple[str, int], list[Task]] = {}
@@ -255,23 +299,24 @@ def _load(unit: list[Task]) -> int:
     return sum(max(task.source.size, 1) * len(task.copies) for task in unit)
 
 
-def units(tasks: Iterable[Task], whole: bool = False) -> Iterator[list[Task]]:
-    """Group tasks into units of bounded work: a few small files together, a large file's copies
-    split across units, so that no worker is left with a long tail and results come back often.
-    With ``whole`` (inputs in a store, where each split would fetch the file again), a file's
-    copies stay in one unit."""
+def units(tasks: Iterable[Task], whole: bool = False, pace: Pace | None = None) -> Iterator[list[Task]]:
+    """Group tasks into units of bounded work: small files together (as many as ``pace`` says),
+    a large file's copies split across units, so that no worker is left with a long tail and
+    results come back often. With ``whole`` (inputs in a store, where each split would fetch the
+    file again), a file's copies stay in one unit."""
     unit: list[Task] = []
     load = items = 0
     for task in tasks:
         per_copy = max(task.source.size, 1)
         copies = task.copies
+        cap = pace.items if pace is not None else FIRST_UNIT_ITEMS
         while copies:
-            room = len(copies) if whole else max(1, min((UNIT_BYTES - load) // per_copy, UNIT_ITEMS - items))
+            room = len(copies) if whole else max(1, min((UNIT_BYTES - load) // per_copy, cap - items))
             unit.append(Task(task.source, copies[:room], task.segments))
             load += per_copy * len(copies[:room])
             items += len(copies[:room])
             copies = copies[room:]
-            if load >= UNIT_BYTES or items >= UNIT_ITEMS:
+            if load >= UNIT_BYTES or items >= cap:
                 yield unit
                 unit, load, items = [], 0, 0
     if unit:

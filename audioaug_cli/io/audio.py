@@ -249,7 +249,10 @@ def write_audio(
     """
     opened = store.open_write(os.fspath(path), 1 << 20) if store is not None else atomic_file(path, buffering=1 << 20)
     with opened as handle:
-        if fmt == "OGG":  # compressed, small: made in memory, where its serial number is fixed
+        # Ogg (whose serial number is fixed in memory) and short items are made in memory and
+        # written at once: libsndfile's many small writes and seeks through Python cost more than
+        # encoding a clip of a second.
+        if fmt == "OGG" or samples.nbytes <= IN_MEMORY_BYTES:
             handle.write(encode_audio(samples, sample_rate, fmt, subtype))
             return
         sink = _Sink(handle, os.fspath(path))
@@ -262,6 +265,7 @@ def write_audio(
             raise sink.error
 
 
+IN_MEMORY_BYTES = 4 << 20  # float32 audio up to this size is encoded in memory, then written at once
 OPUS_RATES = (8000, 12000, 16000, 24000, 48000)
 
 

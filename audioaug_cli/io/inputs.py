@@ -159,14 +159,16 @@ class _Walk:
                 self.counts.leave_out(rel, "a link into OUTPUT_DIR")
                 continue
             stem = entry.name.rpartition(".")[0]
-            problem = None if is_utf8(rel) else NOT_UTF8
+            utf8 = is_utf8(rel)
+            shown = rel if utf8 else escaped(rel)  # (the same text, when it is UTF-8)
+            problem = None if utf8 else NOT_UTF8
             if problem is None and stem in stems:
                 problem = f"its outputs would have the same names as those of {stems[stem]}; rename one of the two"
-            stems.setdefault(stem, escaped(rel))
+            stems.setdefault(stem, shown)
             size = st.st_size if st is not None else 0
             fingerprint = f"{st.st_size}:{st.st_mtime_ns}" if st is not None else "unreadable"
             self.counts.audio += 1
-            yield Source(escaped(rel), entry.path, fingerprint, problem, size)
+            yield Source(shown, entry.path, fingerprint, problem, size)
         for entry, rel, st, link in subfolders:
             key = _key(st)
             if key == self.output_key or (link and self._inside_output(entry.path)):

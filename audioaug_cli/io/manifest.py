@@ -6,7 +6,7 @@ import csv
 import io
 import json
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import IO, Any
 
@@ -91,7 +91,8 @@ class ManifestRow:
         return (self.file_name, *extra)
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self))
+        """The row as the resume state keeps it (the same text ``dataclasses.asdict`` would give)."""
+        return json.dumps({name: getattr(self, name) for name in _ROW_FIELDS})
 
     @classmethod
     def from_json(cls, text: str) -> ManifestRow:
@@ -170,21 +171,25 @@ class Labels:
         return self.values.get(source, ("",) * len(self.columns))
 
 
+_ROW_FIELDS = tuple(f.name for f in fields(ManifestRow))
+
+
 def _relative(name: str) -> str:
     name = name.replace("\\", "/")
     return name[2:] if name.startswith("./") else name
 
 
 def write_manifest(
-    store: Store, name: str, rows: Iterable[ManifestRow], labels: Labels, columns: tuple[str, ...] = COLUMNS
+    store: Store, name: str, rows: Iterable[dict[str, Any]], labels: Labels, columns: tuple[str, ...] = COLUMNS
 ) -> None:
-    """Write rows (already sorted by source, copy) with the label columns appended, atomically."""
+    """Write rows (ManifestRow fields as mappings, already sorted by source, copy) with the label
+    columns appended, atomically."""
 
     def write(handle: IO[str]) -> None:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow((*columns, *labels.columns))
         for row in rows:
-            writer.writerow((*row.values(columns), *labels.for_source(row.source)))
+            writer.writerow((*(row[c] for c in columns), *labels.for_source(row["source"])))
 
     store.write_text(name, write)
 

@@ -197,7 +197,7 @@ class LocalStore(Store):
         return _stamp(path) != before
 
     def is_file(self, rel: str) -> bool:
-        return (self.root / rel).is_file()
+        return os.path.isfile(os.path.join(self.root, rel))
 
     def remove(self, rel: str) -> bool:
         try:

@@ -184,11 +184,30 @@ def numpy_seed(seed: int) -> list[int]:
     return [seed & 0xFFFFFFFF, (seed >> 32) & 0xFFFFFFFF]
 
 
+def _item_random() -> random.Random | None:
+    """This thread's item ``random.Random``, made on the item's first draw (None outside an item)."""
+    found: random.Random | None = getattr(_current, "random", None)
+    if found is None and getattr(_current, "seed", None) is not None:
+        found = _current.random = random.Random(_current.seed)
+    return found
+
+
+def _item_numpy() -> np.random.RandomState | None:
+    """This thread's item ``RandomState``, made on the item's first draw (None outside an item).
+    Seeding one from an array costs more than a short item's whole pipeline, and most items of
+    most pipelines never draw from numpy: made when first drawn from, with the same seed, it gives
+    the same stream."""
+    found: np.random.RandomState | None = getattr(_current, "numpy", None)
+    if found is None and getattr(_current, "seed", None) is not None:
+        found = _current.numpy = np.random.RandomState(numpy_seed(_current.seed))
+    return found
+
+
 class _RandomProxy:
     """Stands in for the ``random`` module: every attribute comes from this thread's item RNG."""
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(getattr(_current, "random", None) or random, name)
+        return getattr(_item_random() or random, name)
 
 
 class _NumpyProxy(types.ModuleType):
@@ -199,7 +218,7 @@ class _NumpyProxy(types.ModuleType):
 
     def __getattr__(self, name: str) -> Any:
         if name == "random":
-            return getattr(_current, "numpy", None) or np.random
+            return _item_numpy() or np.random
         value = getattr(np, name)
         setattr(self, name, value)  # cache: later lookups skip __getattr__
         return value
@@ -244,16 +263,14 @@ def item_rng(seed: int, exclusive: bool = False, copy: int | None = None) -> Ite
     """
     install()
     with _one_item_at_a_time if exclusive else nullcontext():
-        previous = getattr(_current, "random", None), getattr(_current, "numpy", None), current_copy()
-        _current.random = random.Random(seed)
-        _current.copy = copy
-        _current.numpy = np.random.RandomState(numpy_seed(seed))
+        previous = tuple(getattr(_current, name, None) for name in ("seed", "random", "numpy", "copy"))
+        _current.seed, _current.random, _current.numpy, _current.copy = seed, None, None, copy
         if exclusive:
             _seed_room_acoustics(seed)
         try:
             yield
         finally:
-            _current.random, _current.numpy, _current.copy = previous
+            _current.seed, _current.random, _current.numpy, _current.copy = previous
 
 
 def _seed_room_acoustics(seed: int) -> None:
@@ -270,7 +287,7 @@ def current_copy() -> int | None:
 
 def current_random() -> random.Random:
     """This thread's item generator, or the global one outside an item."""
-    found: random.Random = getattr(_current, "random", None) or random._inst
+    found: random.Random = _item_random() or random._inst
     return found
 
 
@@ -311,8 +328,8 @@ def observe_time(transform: Any) -> None:
     inner, name = transform.apply, type(transform).__name__
 
     def apply(samples: np.ndarray, sample_rate: int) -> np.ndarray:
-        generator = getattr(_current, "numpy", None)
-        before = generator.get_state() if name == "AdjustDuration" and generator is not None else None
+        generator = _item_numpy() if name == "AdjustDuration" else None
+        before = generator.get_state() if generator is not None else None
         out: np.ndarray = inner(samples, sample_rate)
         frames_in, frames_out, offset = samples.shape[-1], out.shape[-1], 0
         if name == "Trim" and frames_out < frames_in:

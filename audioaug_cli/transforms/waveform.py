@@ -102,6 +102,7 @@ class WaveformPipeline:
             for leaf in _main_leaves(root) if root is not None else []:
                 compat.observe_time(leaf)
             self._local.root = root
+            self._local.tree = _tree(root) if root is not None else []
             return root
 
     def augment(
@@ -113,7 +114,7 @@ class WaveformPipeline:
         if root is None:  # `pipeline: []` converts and copies
             return samples, []
         with warning_filters_kept(), compat.item_rng(seed, self.exclusive, copy):
-            _reset(root)
+            _reset(self._local.tree)
             out = root(samples, sample_rate)
         leaves = applied_leaves(root)
         self._local.timeline = [Step(type(t).__name__, t, t.parameters, *(t.observed or (0, 0, 0))) for t in leaves]
@@ -168,19 +169,24 @@ def _walk(transform: Any) -> Iterator[Any]:
         yield from _walk(child)
 
 
-def _reset(transform: Any) -> None:
-    """Forget what the previous item drew, so that only this item's choices are recorded."""
+def _tree(root: Any) -> list[tuple[Any, bool]]:
+    """Every transform of a pipeline, depth first, each with whether it is a composition: what
+    :func:`_reset` goes through for every item (the pipeline's shape never changes once built)."""
     from audiomentations.core.composition import BaseCompose
 
-    if isinstance(transform, BaseCompose):
-        transform.should_apply = False
-        transform.applied_children = []
-        transform.transform_indexes = []
-    else:
-        transform.parameters = {"should_apply": None}
-        transform.observed = None
-    for child in _children(transform):
-        _reset(child)
+    return [(transform, isinstance(transform, BaseCompose)) for transform in _walk(root)]
+
+
+def _reset(tree: list[tuple[Any, bool]]) -> None:
+    """Forget what the previous item drew, so that only this item's choices are recorded."""
+    for transform, composition in tree:
+        if composition:
+            transform.should_apply = False
+            transform.applied_children = []
+            transform.transform_indexes = []
+        else:
+            transform.parameters = {"should_apply": None}
+            transform.observed = None
 
 
 @dataclass(frozen=True)

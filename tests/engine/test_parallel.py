@@ -156,6 +156,7 @@ def test_where_fork_is_not_used_loky_workers_give_the_same_results(
     forked = sorted(
         (o.source, o.copy, o.row) for batch in workers.execute(config, tasks, _stores(tmp_path / "a"), 2) for o in batch
     )
+    __import__("psutil")  # (loky imports it, and psutil picks its platform module from sys.platform once)
     monkeypatch.setattr(sys, "platform", "darwin")
     spawned = sorted(
         (o.source, o.copy, o.row) for batch in workers.execute(config, tasks, _stores(tmp_path / "b"), 2) for o in batch
@@ -165,10 +166,16 @@ def test_where_fork_is_not_used_loky_workers_give_the_same_results(
     assert tree(tmp_path / "a") == tree(tmp_path / "b")
 
 
-def _killing_source(_config: object, task: Any, _inputs: object, _output: object) -> list[Any]:
-    """An item function whose one input kills the worker process it runs in (as the OOM killer would)."""
+def _killing_source(_config: object, task: Any, _inputs: object, output: Any) -> list[Any]:
+    """An item function whose one input kills the worker process it runs in (as the OOM killer
+    would); every attempt at an item is noted in OUTPUT_DIR/attempts."""
     from audioaug_cli.engine.item import Outcome
 
+    attempts = Path(output.path("attempts"))
+    attempts.mkdir(parents=True, exist_ok=True)
+    for copy in task.copies:
+        with open(attempts / f"{task.source.rel}-{copy}", "a") as note:
+            note.write("x")
     if task.source.rel == "killer.wav":
         os.kill(os.getpid(), signal.SIGKILL)
     return [Outcome(task.source.rel, c, "1:1", error="made") for c in task.copies]
@@ -188,18 +195,24 @@ def test_an_input_that_kills_its_worker_fails_alone_and_the_rest_is_made(
 
     monkeypatch.setattr(workers, "augment_unit", _killing_unit)  # workers are forked: they see these too
     monkeypatch.setattr(workers, "augment_source", _killing_source)
-    names = [f"f{i:02d}.wav" for i in range(30)]
-    names.insert(9, "killer.wav")
+    names = [f"f{i:02d}.wav" for i in range(60)]
+    names.insert(29, "killer.wav")
     tasks = [Task(Source(name, "", "1:1", size=10), (1, 2)) for name in names]
     outcomes = [
         o
-        for batch in workers.execute(parse_config("version: 1\npipeline: []\n"), tasks, _stores(tmp_path), 2)
+        for batch in workers.execute(parse_config("version: 1\npipeline: []\n"), tasks, _stores(tmp_path / "o"), 2)
         for o in batch
     ]
     made = {(o.source, o.copy): o.error for o in outcomes}
     assert len(made) == 2 * len(names)  # every item once: none lost, none twice in the results
     assert made.pop(("killer.wav", 1)) == made.pop(("killer.wav", 2)) == workers.WORKER_DIED
     assert set(made.values()) == {"made"}
+    # What is done again is what was in flight when the worker died (two units a worker, of the
+    # pool's), never what had come back before.
+    again = [note.name for note in (tmp_path / "o" / "attempts").iterdir() if len(note.read_text()) > 1]
+    assert 0 < len(again) <= 2 * 2 * workers.FIRST_UNIT_ITEMS
+    first_unit = {f"f{i:02d}.wav-{c}" for i in range(4) for c in (1, 2)}  # back long before the killer
+    assert not first_unit & set(again)
 
 
 def _stores(output_dir: Path) -> tuple[LocalStore, LocalStore]:
