@@ -16,7 +16,7 @@ import numpy as np
 from audioaug_cli.config.model import Config
 from audioaug_cli.engine.item import audio_bytes, augmenters_for, read_source, render_item
 from audioaug_cli.engine.provenance import read_provenance, recorded_config
-from audioaug_cli.engine.state import has_state, open_state
+from audioaug_cli.engine.store_state import has_state, open_state
 from audioaug_cli.engine.workers import process_pool, worker_count
 from audioaug_cli.errors import ItemError, UsageError
 from audioaug_cli.io.audio import convert

@@ -340,7 +340,7 @@ def small_clips(rounds: int, tiny: bool, scratch: Path) -> dict[str, float]:
     there is. Against the loop a user would write (benchmarks/tiny_loop.py), -j 2 and dask against
     -j 1, a finished rerun against a walk that stats every input and output (stat_walk.py), and
     peak memory at ten times the clips."""
-    count = 100 if tiny else 10_000
+    count = 50 if tiny else 10_000
     corpus, bigger = scratch / "tiny", scratch / "tiny10x"
     _clips(corpus, count)
     config = scratch / "gain.yaml"
@@ -363,7 +363,7 @@ def small_clips(rounds: int, tiny: bool, scratch: Path) -> dict[str, float]:
             "stat walk": lambda _o: [PYTHON, str(HERE / "stat_walk.py"), str(corpus), str(done)],
             "finished rerun": lambda _o: [*run_, str(done), "-j", "2"],
         },
-        rounds * 3,
+        rounds if tiny else rounds * 3,
         scratch,
     )
     _clips(bigger, 10 * count)
@@ -421,7 +421,7 @@ def object_storage(rounds: int, tiny: bool, scratch: Path) -> dict[str, object]:
     os.environ.update(server.env())  # what every audioaug started below reads
     try:
         bucket = server.new_bucket()
-        count, copies = (6, 3) if tiny else (100, 3)
+        count, copies = (3, 3) if tiny else (100, 3)
         corpus = scratch / "s3corpus"
         audio = synthesise(corpus, count, 1.0, 16000, 1) * copies
         s3fs.S3FileSystem(skip_instance_cache=True).put(f"{corpus}/", f"{bucket}/in/", recursive=True)

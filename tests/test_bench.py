@@ -39,7 +39,7 @@ def test_benchmark_runs_in_tiny_mode(tmp_path: Path) -> None:
     storage = results["object storage (a local S3 server)"]
     assert set(storage["requests per item"]) == {"first run", "finished rerun"}
     assert not {"PUT", "DELETE", "POST"} & set(storage["requests per item"]["finished rerun"])
-    assert results["small clips"]["clips"] == 100 and results["small clips"]["memory ratio"] > 0
+    assert results["small clips"]["clips"] == 50 and results["small clips"]["memory ratio"] > 0
     assert all(isinstance(t["measured"], float) and t["measured"] > 0 for t in results["targets"].values())
     assert len(results["peak memory MiB"]) == 3
     assert set(results["parallel speed-up over -j 1 (whole command)"]) == {

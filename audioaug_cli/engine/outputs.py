@@ -14,7 +14,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from audioaug_cli.engine.provenance import PROVENANCE, read_provenance
-from audioaug_cli.engine.state import JOURNAL, LOCK, STATE_DIR, has_state, open_state
+from audioaug_cli.engine.state import LOCK, STATE_DIR
+from audioaug_cli.engine.store_state import JOURNAL, has_state, open_state
 from audioaug_cli.errors import UsageError
 from audioaug_cli.io.atomic import TEMP_MARK
 from audioaug_cli.io.segments import SEGMENTS

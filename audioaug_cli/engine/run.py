@@ -27,7 +27,8 @@ from audioaug_cli.engine.item import Outcome, Task, item_files
 from audioaug_cli.engine.outputs import ERRORS, refuse_foreign_files, remove_outputs, remove_previous_run
 from audioaug_cli.engine.plan import PlannedSize, is_upper_bound, planned_size
 from audioaug_cli.engine.provenance import PROVENANCE, Provenance, check_resumable
-from audioaug_cli.engine.state import LeaseLock, OutputLock, RunState, StoreState, open_state
+from audioaug_cli.engine.state import OutputLock, RunState
+from audioaug_cli.engine.store_state import LeaseLock, StoreState, open_state
 from audioaug_cli.engine.summary import Reporter, Silent, Summary
 from audioaug_cli.engine.workers import execute, worker_count
 from audioaug_cli.errors import ConfigError, DiskFullError, UsageError, is_disk_full, suggest

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from audioaug_cli.errors import UsageError
-from audioaug_cli.io.store import Store, read_small_file
+from audioaug_cli.io.store import Store, read_table
 
 COLUMNS = (
     "file_name",
@@ -116,12 +116,9 @@ class Labels:
     @classmethod
     def read(cls, path: str | Path, options: dict[str, Any] | None = None) -> Labels:
         """The labels CSV at a path or a URL (``options``: the storage options)."""
+        _data, text = read_table(path, options, "labels CSV")
         try:
-            try:
-                data = read_small_file(path, options)
-            except ValueError:  # reading a FIFO waits for a writer for ever
-                raise UsageError(f"{path}: the labels CSV is not a regular file (a FIFO, socket or device)") from None
-            with io.StringIO(data.decode("utf-8-sig"), newline="") as handle:
+            with io.StringIO(text, newline="") as handle:
                 reader = csv.reader(handle)
                 header = tuple(next(reader, ()))
                 if "file_name" not in header:
@@ -157,9 +154,8 @@ class Labels:
                         )
                     lines[name] = reader.line_num
                     values[name] = tuple(cells[i] for i in where)
-        except (OSError, UnicodeDecodeError, csv.Error) as exc:
-            reason = "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else getattr(exc, "strerror", None) or exc
-            raise UsageError(f"{path}: cannot read the labels CSV: {reason}") from None
+        except csv.Error as exc:
+            raise UsageError(f"{path}: cannot read the labels CSV: {exc}") from None
         return cls(columns, values)
 
     def value(self, source: str, column: str) -> str | None:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from audioaug_cli.errors import UsageError
-from audioaug_cli.io.store import Store, read_small_file
+from audioaug_cli.io.store import Store, read_table
 
 SEGMENTS = "segments.csv"
 REQUIRED = ("file_name", "start", "end")
@@ -31,16 +31,7 @@ class Segments:
     @classmethod
     def read(cls, path: str | Path, options: dict[str, Any] | None = None) -> Segments:
         """The table at a path or a URL, checked: every problem is a UsageError naming the line."""
-        try:
-            try:
-                data = read_small_file(path, options)
-            except ValueError:  # reading a FIFO waits for a writer for ever
-                raise UsageError(f"{path}: the segments CSV is not a regular file (a FIFO, socket or device)") from None
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            raise UsageError(f"{path}: cannot read the segments CSV: not UTF-8 text") from None
-        except OSError as exc:
-            raise UsageError(f"{path}: cannot read the segments CSV: {exc.strerror or exc}") from None
+        data, text = read_table(path, options, "segments CSV")
         reader = csv.reader(text.splitlines())
         header = tuple(next(reader, ()))
         missing = [c for c in REQUIRED if c not in header]

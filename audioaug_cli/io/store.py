@@ -446,3 +446,17 @@ def read_small_file(where: str | os.PathLike[str], options: dict[str, Any] | Non
     assert isinstance(store, ObjectStore)
     data: bytes = store.fs.cat_file(store.root)
     return data
+
+
+def read_table(where: str | os.PathLike[str], options: dict[str, Any] | None, what: str) -> tuple[bytes, str]:
+    """A small CSV (``what``: "labels CSV", "segments CSV"): its bytes and its text. Every reason
+    it cannot be read is a UsageError naming it."""
+    try:
+        data = read_small_file(where, options)
+        return data, data.decode("utf-8-sig")
+    except ValueError as exc:  # reading a FIFO waits for a writer for ever
+        if isinstance(exc, UnicodeDecodeError):
+            raise UsageError(f"{where}: cannot read the {what}: not UTF-8 text") from None
+        raise UsageError(f"{where}: the {what} is not a regular file (a FIFO, socket or device)") from None
+    except OSError as exc:
+        raise UsageError(f"{where}: cannot read the {what}: {reason(exc)}") from None

@@ -213,10 +213,11 @@ def test_a_lock_whose_lease_ran_out_is_taken_over(tmp_path: Path, bucket: str, m
     source, output = upload(make_corpus(tmp_path / "in", 2), bucket, "in"), f"s3://{bucket}/out"
     holder = {"host": "worker-7.elsewhere", "pid": os.getpid(), "renewed": time.time()}
     filesystem().pipe_file(f"{bucket}/out/.audioaug/lock.json", json.dumps(holder).encode())
-    monkeypatch.setenv("AUDIOAUG_LOCK_LEASE", "2")
+    written, lease = time.time(), 6
+    monkeypatch.setenv("AUDIOAUG_LOCK_LEASE", str(lease))
     refused = audioaug("run", config, source, output)
     assert refused.returncode == 2 and "on worker-7.elsewhere" in refused.stderr
-    time.sleep(2.5)
+    time.sleep(max(0.0, written + lease + 0.5 - time.time()))
     taken = audioaug("run", config, source, output)
     assert taken.returncode == 0, taken.stderr
     assert "2 written" in taken.stderr

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from audioaug_cli.engine.run import RunOptions, run
-from audioaug_cli.engine.state import JOURNAL, LOCK_OBJECT, LeaseLock, StoreState
+from audioaug_cli.engine.store_state import JOURNAL, LOCK_OBJECT, LeaseLock, StoreState
 from audioaug_cli.errors import UsageError
 from audioaug_cli.io.inputs import WalkCounts, walk_inputs, walk_store
 from audioaug_cli.io.manifest import ManifestRow

@@ -1,0 +1,270 @@
+"""The resume state and the lock of an OUTPUT_DIR in object storage, and the choice between them
+and the local ones (:mod:`audioaug_cli.engine.state`).
+
+There is no rename and no file lock on an object store, and SQLite cannot live there. The state
+is a journal of objects under .audioaug/journal/, each written whole by one PUT and never
+changed: a run of generation G writes what it records as parts gG-00000000.jsonl, gG-00000001...
+(one per commit, at most one a second), and when it ends a snapshot gG-snapshot.jsonl of the
+whole state, after which the older objects are deleted. A reader takes the newest snapshot and
+every part of a later generation, in order. A run killed at any moment leaves parts that the
+next run reads; a run killed between its snapshot and the deletions leaves objects that the
+newest snapshot makes redundant, and the next run that writes deletes them. Each run works on a
+copy of the state in a local SQLite file of its own, so nothing needs to be cached between runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+import threading
+import time
+from contextlib import suppress
+from pathlib import Path
+from typing import Any
+
+from audioaug_cli.engine.state import STATE_DIR, RunState
+from audioaug_cli.errors import UsageError
+from audioaug_cli.io.manifest import ManifestRow
+from audioaug_cli.io.store import LocalStore, ObjectStore, Store, modified_at, version_tag
+
+JOURNAL = f"{STATE_DIR}/journal"
+_JOURNAL_NAME = re.compile(r"g(\d{8})-(\d{8}|snapshot)\.jsonl$")
+
+
+class StoreState(RunState):
+    """:class:`RunState` for an OUTPUT_DIR in object storage: the journal read into a local
+    SQLite file when made, each commit written as one part, a snapshot at the end."""
+
+    def __init__(self, store: ObjectStore, readonly: bool = False, listing: set[str] | None = None):
+        self.store = store
+        self.scratch = tempfile.mkdtemp(prefix="audioaug-state-")
+        super().__init__(Path(self.scratch), readonly=False, reserve=False)  # a local copy: always writable
+        self.writes = not readonly
+        self.pending: list[str] = []
+        self.parts_written: list[str] = []
+        self._replaying = False
+        self.loaded: frozenset[str] = frozenset()
+        self.generation = 1
+        self._load(None if listing is None else sorted(n for n in listing if n.startswith(JOURNAL + "/")))
+        self._refresh_flags()  # what the journal held
+
+    def _journal(self) -> list[str]:
+        return sorted(name for name in self.store.listing(JOURNAL) if _JOURNAL_NAME.search(name))
+
+    def _load(self, names: list[str] | None = None) -> None:
+        """Read the journal (``names``: its objects, when a listing of OUTPUT_DIR has them already)."""
+        names = self._journal() if names is None else [n for n in names if _JOURNAL_NAME.search(n)]
+        parsed = [(int(m.group(1)), m.group(2), name) for name in names if (m := _JOURNAL_NAME.search(name))]
+        base = max((g for g, kind, _ in parsed if kind == "snapshot"), default=0)
+        chosen = [n for g, kind, n in parsed if g == base and kind == "snapshot"]
+        chosen += [n for g, kind, n in sorted(parsed) if g > base and kind != "snapshot"]
+        data = self.store.fs.cat([self.store.path(n) for n in chosen], on_error="raise") if chosen else {}
+        self._replaying = True
+        try:
+            for name in chosen:
+                for line in data[self.store.path(name)].decode("utf-8").splitlines():
+                    if line:
+                        self._apply(json.loads(line))
+        finally:
+            self._replaying = False
+        self.db.commit()
+        self.loaded = frozenset(names)
+        self.generation = max((g for g, _kind, _n in parsed), default=0) + 1
+
+    def refresh(self) -> bool:
+        """Read the journal again if another run wrote to it since this state was read (between
+        reading it and taking the lock); True if it changed."""
+        names = self._journal()
+        if frozenset(names) == self.loaded:
+            return False
+        with self.lock:
+            self.db.execute("DELETE FROM outputs")
+            self.db.execute("DELETE FROM failures")
+        self._load(names)  # (its records take the lock themselves)
+        self._refresh_flags()
+        return True
+
+    def _apply(self, op: list[Any]) -> None:
+        kind = op[0]
+        if kind == "output":
+            self.record_output(ManifestRow.from_json(op[2]), op[1])
+        elif kind == "failure":
+            self.record_failure(op[1], op[2], op[3], op[4])
+        elif kind == "forget":
+            self.forget_source(op[1], op[2])
+
+    def _note(self, op: list[Any]) -> None:
+        if not self._replaying:
+            self.pending.append(json.dumps(op, ensure_ascii=False))
+
+    def record_outputs(self, made: list[tuple[ManifestRow, str]]) -> None:
+        super().record_outputs(made)
+        for row, fingerprint in made:
+            self._note(["output", fingerprint, row.to_json()])
+
+    def record_failure(self, source: str, copy: int, fingerprint: str, error: str) -> tuple[str, ...]:
+        stale = super().record_failure(source, copy, fingerprint, error)
+        self._note(["failure", source, copy, fingerprint, error])
+        return stale
+
+    def forget_source(self, source: str, keep_outputs: bool) -> list[str]:
+        names = super().forget_source(source, keep_outputs)
+        self._note(["forget", source, keep_outputs])
+        return names
+
+    @property
+    def changed(self) -> bool:
+        """Whether this run recorded anything (so that closing it writes to the store)."""
+        return bool(self.pending or self.parts_written)
+
+    def commit(self) -> None:
+        super().commit()
+        if self.writes and self.pending:
+            name = f"{JOURNAL}/g{self.generation:08d}-{len(self.parts_written):08d}.jsonl"
+            self.store.write_bytes(name, ("\n".join(self.pending) + "\n").encode("utf-8"))
+            self.parts_written.append(name)
+            self.pending = []
+
+    def close(self) -> None:
+        import shutil
+
+        try:
+            with self.lock:
+                self.commit()
+                if self.writes and self.parts_written:
+                    self._snapshot()
+        finally:
+            self.db.close()
+            shutil.rmtree(self.scratch, ignore_errors=True)
+
+    def _snapshot(self) -> None:
+        lines = [
+            json.dumps(["output", fp, row], ensure_ascii=False)
+            for fp, row in self.db.execute("SELECT fingerprint, row FROM outputs ORDER BY source, copy")
+        ]
+        lines += [
+            json.dumps(["failure", *failure], ensure_ascii=False)
+            for failure in self.db.execute(
+                "SELECT source, copy, fingerprint, error FROM failures ORDER BY source, copy"
+            )
+        ]
+        self.store.write_bytes(
+            f"{JOURNAL}/g{self.generation:08d}-snapshot.jsonl", "".join(line + "\n" for line in lines).encode("utf-8")
+        )
+        # Redundant now: everything older, and this run's own parts.
+        self.store.remove_many(sorted({*self.loaded, *self.parts_written}))
+
+
+def open_state(output: Store, readonly: bool = False, listing: set[str] | None = None) -> RunState:
+    """The resume state of OUTPUT_DIR: SQLite in it, or the journal of a store (``listing``: the
+    store's objects, when the caller has listed them already)."""
+    if isinstance(output, ObjectStore):
+        return StoreState(output, readonly, listing)
+    assert isinstance(output, LocalStore)
+    return RunState(output.root, readonly)
+
+
+def has_state(output: Store, listing: set[str] | None = None) -> bool:
+    if isinstance(output, ObjectStore):
+        if listing is not None:
+            return any(name.startswith(JOURNAL + "/") for name in listing)
+        return bool(output.listing(JOURNAL))
+    assert isinstance(output, LocalStore)
+    return (output.root / STATE_DIR / "state.sqlite").exists()
+
+
+LOCK_OBJECT = f"{STATE_DIR}/lock.json"
+LEASE_SECONDS = 60.0  # a lock on a store not renewed for this long is a crashed run's
+
+
+def lease_seconds() -> float:
+    """The lease (AUDIOAUG_LOCK_LEASE, seconds): how long a lock on a store outlives its renewal."""
+    try:
+        return max(1.0, float(os.environ.get("AUDIOAUG_LOCK_LEASE", LEASE_SECONDS)))
+    except ValueError:
+        return LEASE_SECONDS
+
+
+class LeaseLock:
+    """The lock of an OUTPUT_DIR in object storage: an object, created only if there is none
+    (S3's conditional PUT), naming its holder (host, pid) and renewed every quarter lease while
+    the run lives. A lock whose holder is a dead process on this host, or whose renewal is older
+    than the lease, is taken over (a conditional replace of that very version, so that of two
+    runs taking over, one wins); any other is refused, naming its holder."""
+
+    def __init__(self, store: ObjectStore):
+        self.store = store
+        self.lease = lease_seconds()
+        self.held = False
+        self.tag: str | None = None
+        self.lost: str | None = None  # why the lock was lost while held (another run took it over)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _body(self) -> bytes:
+        import socket
+
+        return json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "renewed": time.time()}).encode()
+
+    def acquire(self) -> None:
+        if self.held:
+            return
+        if not self.store.create(LOCK_OBJECT, self._body()):
+            self._take_over()
+        self.tag = version_tag(self.store.info(LOCK_OBJECT))
+        self.held = True
+        self._thread = threading.Thread(target=self._renew, name="audioaug-lock", daemon=True)
+        self._thread.start()
+
+    def _take_over(self) -> None:
+        info = self.store.info(LOCK_OBJECT)
+        try:
+            holder = json.loads(self.store.read_bytes(LOCK_OBJECT))
+            host, pid = str(holder["host"]), int(holder["pid"])
+        except (OSError, ValueError, KeyError, TypeError):
+            host, pid = "an unknown host", 0
+        modified = modified_at(info)
+        age = time.time() - modified if modified is not None else float("inf")
+        import socket
+
+        dead = host == socket.gethostname() and pid > 0 and not _alive(pid)
+        if not (dead or age > self.lease) or not self.store.replace_if(LOCK_OBJECT, self._body(), version_tag(info)):
+            raise UsageError(
+                f"another audioaug run (pid {pid} on {host}) is writing to OUTPUT_DIR {self.store}: its lock "
+                f"({self.store.shown(LOCK_OBJECT)}) was renewed {max(age, 0):.0f} s ago; wait for it to finish, or "
+                f"choose another OUTPUT_DIR (a lock not renewed for {self.lease:.0f} s is taken over)"
+            )
+
+    def _renew(self) -> None:
+        while not self._stop.wait(self.lease / 4):
+            try:
+                if self.store.replace_if(LOCK_OBJECT, self._body(), self.tag):
+                    self.tag = version_tag(self.store.info(LOCK_OBJECT))
+                    continue
+                self.lost = "another run took over this OUTPUT_DIR's lock"
+                return
+            except OSError:
+                continue  # the store did not answer this time: the lease leaves room for a few tries
+
+    def release(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        if self.held and self.lost is None:
+            with suppress(OSError):
+                if version_tag(self.store.info(LOCK_OBJECT)) == self.tag:
+                    self.store.remove(LOCK_OBJECT)
+        self.held = False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's
+    return True
