@@ -9,7 +9,7 @@ from audioaug_cli.config.checks import Checker
 from audioaug_cli.config.limits import relation_problems, value_problem
 from audioaug_cli.config.model import Node, Place
 from audioaug_cli.errors import kind, suggest
-from audioaug_cli.io.inputs import SoundFolderError, sound_files, sound_path
+from audioaug_cli.io.sounds import SoundFolderError, sound_files, sound_path
 from audioaug_cli.transforms import registry
 from audioaug_cli.transforms.annotations import accepts, describe
 

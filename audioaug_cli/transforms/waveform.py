@@ -41,7 +41,7 @@ def build_node(node: Node, path: tuple[str | int, ...], base_dir: Path) -> Any:
     kwargs = dict(node.params)
     for key, value in node.params.items():
         if key.endswith("_path"):  # the files the config check read, not a walk of audiomentations' own
-            from audioaug_cli.io.inputs import sound_files, sound_path
+            from audioaug_cli.io.sounds import sound_files, sound_path
 
             kwargs[key] = [
                 file
@@ -268,7 +268,7 @@ def _jsonable(value: Any, base_dir: Path | None) -> Any:
     if isinstance(value, dict):
         return {str(k): _jsonable(v, base_dir) for k, v in value.items()}
     if isinstance(value, (str, Path)):
-        from audioaug_cli.io.inputs import shown_sound_path
+        from audioaug_cli.io.sounds import shown_sound_path
 
         fetched = shown_sound_path(str(value))
         if fetched is not None:  # a local copy of a sounds_path URL: the URL is what the manifest says

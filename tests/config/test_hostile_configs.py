@@ -80,9 +80,9 @@ def test_unusable_noise_paths_are_named_at_the_check(
     assert "good.wav" not in result.stderr
     passwd = cli("validate", write_config(NOISE.format(path="/etc/passwd")))
     assert "sounds_path: /etc/passwd is not an audio file" in passwd.stderr
-    import audioaug_cli.io.inputs as inputs
+    import audioaug_cli.io.sounds as sounds
 
-    monkeypatch.setattr(inputs, "MAX_SOUND_ENTRIES", 50)
+    monkeypatch.setattr(sounds, "MAX_SOUND_ENTRIES", 50)
     for i in range(60):
         (tmp_path / "big" / str(i)).mkdir(parents=True)
     with within(20):
