@@ -23,6 +23,7 @@ from typing import Any
 
 from audioaug_cli.config.load import load_config
 from audioaug_cli.config.model import ClassCopies, Config
+from audioaug_cli.engine.folders import Listings, check_folders, credentials_hidden
 from audioaug_cli.engine.item import Outcome, Task, item_files
 from audioaug_cli.engine.outputs import ERRORS, refuse_foreign_files, remove_outputs, remove_previous_run
 from audioaug_cli.engine.plan import PlannedSize, is_upper_bound, planned_size
@@ -36,7 +37,7 @@ from audioaug_cli.io.atomic import remove_temporaries
 from audioaug_cli.io.inputs import Source, WalkCounts, walk_inputs, walk_store
 from audioaug_cli.io.manifest import COLUMNS, FEATURE_COLUMNS, Labels, write_errors, write_manifest
 from audioaug_cli.io.segments import SEGMENTS, Segments, write_segments
-from audioaug_cli.io.store import LocalStore, ObjectStore, open_store, reason, without_credentials
+from audioaug_cli.io.store import LocalStore, ObjectStore, open_store, reason
 
 __all__ = ["Reporter", "Run", "RunOptions", "Summary", "run"]
 
@@ -96,16 +97,16 @@ class Run:
         self.summary = Summary()
         self.state: RunState | None = None
         self.lock: OutputLock | LeaseLock | None = None
-        self._input_listing: dict[str, dict[str, Any]] | None = None
-        self._output_listing: set[str] | None = None
-        self._check_dirs()
-        with _credentials_hidden(options.labels, options.segments):
+        self.listings = Listings(self.inputs, self.output)
+        check_folders(self.inputs, self.output)
+        self.listings.check()
+        with credentials_hidden(options.labels, options.segments):
             self.labels = Labels.read(options.labels, storage) if options.labels else Labels()
             self._check_class_copies()
             self.segments = self._read_segments(options.segments) if options.segments else None
         if not (options.overwrite and not options.dry_run):
             check_resumable(self.config, self.output)
-        remote_listing = self._present_outputs if isinstance(self.output, ObjectStore) else None
+        remote_listing = self.listings.present if isinstance(self.output, ObjectStore) else None
         refuse_foreign_files(
             self.output, self.config.manifest, self._planned_files, self.segments is not None, remote_listing
         )
@@ -154,7 +155,7 @@ class Run:
         except OSError as exc:
             raise UsageError(f"cannot write to OUTPUT_DIR {self.output}: {reason(exc)}") from None
         if isinstance(self.state, StoreState) and self.state.refresh():
-            self._output_listing = None
+            self.listings.forget_outputs()
 
     def _acquire(self, lock: OutputLock) -> None:
         """The lock is the first thing a run writes: a folder it cannot write is a usage error (exit 2)."""
@@ -175,11 +176,11 @@ class Run:
         if self.options.overwrite:
             self._claim()
             remove_previous_run(self.output)
-            self._output_listing = None
+            self.listings.forget_outputs()
         if not self.remote:  # a store has no folders to make, and no temporaries: a PUT is whole
             self.output_dir.mkdir(parents=True, exist_ok=True)
             remove_temporaries(self.output_dir)
-        self.state = state = open_state(self.output, listing=self._output_listing)
+        self.state = state = open_state(self.output, listing=self.listings.outputs)
         try:
             self._augment_all(state, cluster)
             # What a worker stopped mid-write left: by a signal, --fail-fast or a full disk, or killed
@@ -205,7 +206,7 @@ class Run:
         """Hand the pending items to the workers and record each outcome as it arrives."""
         config, summary, output, reporter = self.config, self.summary, self.output, self.reporter
         claimed = False  # audioaug.json says "running" from the first change to OUTPUT_DIR on
-        if PROVENANCE not in self._present() if self.remote else not output.is_file(PROVENANCE):
+        if PROVENANCE not in self.listings.present() if self.remote else not output.is_file(PROVENANCE):
             self._claim()
             Provenance.of(config, "running", state.counts(), self.inputs.url).write(output)  # claims it
             claimed = True
@@ -303,7 +304,7 @@ class Run:
             names = [config.manifest, ERRORS, PROVENANCE, *((SEGMENTS,) if self.segments is not None else ())]
             for name in names:
                 mine = Path(folder, name)
-                there = name in self._present()
+                there = name in self.listings.present()
                 if mine.exists() != there:
                     return True
                 if there and self.output.read_bytes(name) != mine.read_bytes():
@@ -339,35 +340,18 @@ class Run:
     def _sources(self, counts: WalkCounts | None = None) -> Iterator[Source]:
         include, exclude = self.options.include, self.options.exclude
         if isinstance(self.inputs, ObjectStore):
-            return walk_store(self.inputs, self.output, include, exclude, counts, self._inputs_listed())
+            return walk_store(self.inputs, self.output, include, exclude, counts, self.listings.inputs())
         assert isinstance(self.inputs, LocalStore)
         output_dir = self.output.root if isinstance(self.output, LocalStore) else None
         return walk_inputs(self.inputs.root, output_dir, include, exclude, counts)
 
-    def _inputs_listed(self) -> dict[str, dict[str, Any]]:
-        """INPUT_DIR's objects: listed once per run, however often the run walks them."""
-        if self._input_listing is None:
-            assert isinstance(self.inputs, ObjectStore)
-            self._input_listing = _listed(self.inputs, "INPUT_DIR")
-        return self._input_listing
-
     def _input_exists(self, source: str) -> bool:
         if isinstance(self.inputs, ObjectStore):
-            return source in self._inputs_listed()
+            return source in self.listings.inputs()
         return os.path.lexists(self.inputs.path(source))
 
-    def _present(self) -> set[str]:
-        """OUTPUT_DIR's objects as the run found them (one listing), before it wrote any."""
-        if self._output_listing is None:
-            assert isinstance(self.output, ObjectStore)
-            self._output_listing = set(_listed(self.output, "OUTPUT_DIR"))
-        return self._output_listing
-
-    def _present_outputs(self) -> set[str]:
-        return self._present()
-
     def _is_present(self, name: str) -> bool:
-        return name in self._present() if self.remote else self.output.is_file(name)
+        return name in self.listings.present() if self.remote else self.output.is_file(name)
 
     def copies_of(self, source: Source) -> tuple[int, ...]:
         copies = self.config.copies
@@ -488,42 +472,6 @@ class Run:
             return self.inputs.fs.open(source.path, "rb", block_size=1 << 16, cache_type="readahead")
         return source.path
 
-    def _check_dirs(self) -> None:
-        inputs, output = self.inputs, self.output
-        if isinstance(output, ObjectStore) and output.read_only:
-            raise UsageError(
-                f"OUTPUT_DIR {output}: {output.protocol}:// is read only; write to a local folder or a bucket"
-            )
-        if isinstance(inputs, LocalStore) and isinstance(output, LocalStore):
-            self._check_local_dirs(inputs.root, output.root)
-            return
-        if isinstance(inputs, LocalStore) and not inputs.root.is_dir():
-            raise UsageError(f"INPUT_DIR {inputs} is not a folder")
-        if isinstance(output, LocalStore) and output.root.exists() and not output.root.is_dir():
-            raise UsageError(f"OUTPUT_DIR {output} exists and is not a folder")
-        if isinstance(inputs, ObjectStore) and isinstance(output, ObjectStore) and inputs.protocol == output.protocol:
-            inp, out = inputs.root.rstrip("/") + "/", output.root.rstrip("/") + "/"
-            if inp == out:
-                raise UsageError("OUTPUT_DIR must differ from INPUT_DIR: the run never writes into its input")
-            if inp.startswith(out):
-                raise UsageError(f"INPUT_DIR {inputs} lies inside OUTPUT_DIR {output}; choose another OUTPUT_DIR")
-        if isinstance(inputs, ObjectStore):
-            self._inputs_listed()  # a missing bucket, or no access: said now
-        if isinstance(output, ObjectStore):
-            self._present()
-
-    @staticmethod
-    def _check_local_dirs(input_dir: Path, output_dir: Path) -> None:
-        if not input_dir.is_dir():
-            raise UsageError(f"INPUT_DIR {input_dir} is not a folder")
-        inp, out = input_dir.resolve(), output_dir.resolve()
-        if inp == out:
-            raise UsageError("OUTPUT_DIR must differ from INPUT_DIR: the run never writes into its input")
-        if inp.is_relative_to(out):
-            raise UsageError(f"INPUT_DIR {input_dir} lies inside OUTPUT_DIR {output_dir}; choose another OUTPUT_DIR")
-        if output_dir.exists() and not output_dir.is_dir():
-            raise UsageError(f"OUTPUT_DIR {output_dir} exists and is not a folder")
-
     def _check_class_copies(self) -> None:
         """copies by a label column needs --labels with that column: said before anything is written."""
         copies, labels, path = self.config.copies, self.labels, self.options.labels
@@ -535,33 +483,6 @@ class Run:
             f"{path}: no column {copies.by!r}, which the config's copies are by; found "
             f"columns: {', '.join(labels.columns) or 'none'}{suggest(copies.by, labels.columns)}"
         )
-
-
-@contextmanager
-def _credentials_hidden(*where: str | Path | None) -> Iterator[None]:
-    """Messages about --labels and --segments name a URL without its ``user:password@``."""
-    try:
-        yield
-    except UsageError as exc:
-        text = str(exc)
-        for place in where:
-            if isinstance(place, str) and without_credentials(place) != place:
-                text = text.replace(place, without_credentials(place))
-        if text == str(exc):
-            raise
-        raise UsageError(text) from None
-
-
-def _listed(store: ObjectStore, what: str) -> dict[str, dict[str, Any]]:
-    """A store's listing; a missing bucket or a refused request is a usage error (exit 2)."""
-    try:
-        return store.listing()
-    except FileNotFoundError:
-        raise UsageError(f"{what} {store}: no such bucket or container") from None
-    except PermissionError:
-        raise UsageError(f"{what} {store}: access denied (check the credentials)") from None
-    except OSError as exc:
-        raise UsageError(f"{what} {store}: cannot list it: {reason(exc)}") from None
 
 
 @contextmanager
