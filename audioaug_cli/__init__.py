@@ -23,7 +23,7 @@ _API = {
     "ConfigError": "errors",
     "RunOptions": "engine.run",
     "Summary": "engine.run",
-    "item_seed": "engine.item",
+    "item_seed": "engine.tasks",
     "run": "engine.run",
     "Augmenter": "online",
     "build_pipeline": "transforms.waveform",

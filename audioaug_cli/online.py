@@ -17,7 +17,8 @@ import numpy as np
 
 from audioaug_cli.config.load import load_config
 from audioaug_cli.config.model import Config
-from audioaug_cli.engine.item import item_seed, render_item
+from audioaug_cli.engine.item import render_item
+from audioaug_cli.engine.tasks import item_seed
 from audioaug_cli.io.audio import convert
 
 

@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 
 from audioaug_cli.config.model import Config
-from audioaug_cli.engine.item import Outcome, Task, augment_source
+from audioaug_cli.engine.item import augment_source
+from audioaug_cli.engine.tasks import Outcome, Task
 from audioaug_cli.errors import ConfigError, ItemError, UsageError
 from audioaug_cli.io.audio import Excerpt, read_audio
 from audioaug_cli.io.inputs import NOT_UTF8, Source, escaped, is_utf8

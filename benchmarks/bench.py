@@ -481,7 +481,8 @@ def feature_share(clips: int) -> float:
     from dataclasses import replace
 
     from audioaug_cli.config.load import load_config
-    from audioaug_cli.engine.item import Task, augment_source
+    from audioaug_cli.engine.item import augment_source
+    from audioaug_cli.engine.tasks import Task
     from audioaug_cli.io.inputs import walk_inputs
     from audioaug_cli.io.store import LocalStore
 

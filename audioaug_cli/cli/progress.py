@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from audioaug_cli.engine.item import Outcome
+from audioaug_cli.engine.tasks import Outcome
 
 
 class ProgressBar:

@@ -185,7 +185,7 @@ def run(
 def _report(summary: Any, input_dir: Path | str, output_dir: Path | str) -> None:
     click.echo(summary.line(), err=True)
     if not summary.inputs and not summary.interrupted:
-        from audioaug_cli.io.audio import AUDIO_EXTENSIONS
+        from audioaug_cli.io.formats import AUDIO_EXTENSIONS
 
         ignored = (
             f" ({summary.ignored} file(s) ignored: not audio, or left out by --include/--exclude)"

@@ -23,7 +23,7 @@ from audioaug_cli.config.model import (
     default_of,
 )
 from audioaug_cli.errors import kind, suggest
-from audioaug_cli.io.audio import OPUS_RATES
+from audioaug_cli.io.formats import OPUS_RATES
 
 TOP_KEYS = ("version", "seed", "copies", "audio", "output", "pipeline", "spectrogram")
 AUDIO_KEYS = ("sample_rate", "mono")
@@ -96,9 +96,14 @@ def section(check: Checker, data: dict[str, Any], key: str, valid: tuple[str, ..
     return value
 
 
-def output(check: Checker, output: dict[str, Any]) -> tuple[str, str, str]:
+def _subtypes(fmt: str) -> dict[str, str]:
+    """What libsndfile writes in this format (imported only for a subtype other than the default)."""
     import soundfile
 
+    return dict(soundfile.available_subtypes(FORMATS[fmt]))
+
+
+def output(check: Checker, output: dict[str, Any]) -> tuple[str, str, str]:
     fmt = output.get("format", "wav")
     if fmt not in FORMATS:
         check.problem(
@@ -107,8 +112,8 @@ def output(check: Checker, output: dict[str, Any]) -> tuple[str, str, str]:
         )
         fmt = "wav"
     subtype = output.get("subtype", DEFAULT_SUBTYPES[fmt])
-    valid = list(soundfile.available_subtypes(FORMATS[fmt]))
-    if not isinstance(subtype, str) or not soundfile.check_format(FORMATS[fmt], subtype):
+    if subtype != DEFAULT_SUBTYPES[fmt] and (not isinstance(subtype, str) or subtype not in _subtypes(fmt)):
+        valid = list(_subtypes(fmt))
         check.problem(
             ("output", "subtype"),
             f"{kind(subtype)} is not a subtype {fmt} files can hold "

@@ -8,7 +8,6 @@ bytes in any process or thread.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 import threading
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from audioaug_cli.config.model import FORMATS, Config
+from audioaug_cli.engine.tasks import Outcome, Task, item_files, item_seed
 from audioaug_cli.errors import ItemError, is_disk_full
 from audioaug_cli.io.audio import (
     FLOAT_SUBTYPES,
@@ -41,55 +41,6 @@ if TYPE_CHECKING:
     from audioaug_cli.transforms.waveform import WaveformPipeline
 
 DISK_FULL = "no space left on OUTPUT_DIR's filesystem"
-
-
-def item_seed(seed: int, source: str, copy: int) -> int:
-    """An item's seed: the first 63 bits of BLAKE2b-64 over "<seed>:<copy>:<source>" (UTF-8).
-
-    Depends only on the run seed, the source's path relative to INPUT_DIR (with '/') and the copy
-    number, so it is the same on every machine, process and order of execution.
-    """
-    digest = hashlib.blake2b(f"{seed}:{copy}:{source}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") >> 1
-
-
-def output_name(source: str, copy: int, extension: str) -> str:
-    """'a/b.flac', copy 2, '.wav' -> 'a/b__aug2.wav'."""
-    stem, _dot, _ext = source.rpartition(".")
-    return f"{stem}__aug{copy}{extension}"
-
-
-def item_files(config: Config, source: str, copy: int) -> tuple[str, ...]:
-    """What an item writes, relative to OUTPUT_DIR: its audio, its feature, or both."""
-    if config.spectrogram is None:
-        return (output_name(source, copy, config.extension),)
-    feature = output_name(source, copy, ".npy")
-    return (output_name(source, copy, config.extension), feature) if config.spectrogram.write_audio else (feature,)
-
-
-@dataclass(frozen=True)
-class Task:
-    """The copies of one source still to make (decoded once)."""
-
-    source: Source
-    copies: tuple[int, ...]
-    segments: tuple[tuple[float, float], ...] | None = None  # --segments: the source's, in seconds
-
-
-@dataclass(frozen=True)
-class Outcome:
-    source: str
-    copy: int
-    fingerprint: str
-    row: ManifestRow | None = None
-    error: str | None = None
-    warnings: tuple[str, ...] = ()  # what the transforms warned about, one line each
-    disk_full: bool = False  # not this item's fault: the run stops, and a rerun does the item
-    seconds: float = 0.0  # what the item took in its worker (how units of work are sized)
-
-    @property
-    def audio_seconds(self) -> float:
-        return self.row.duration if self.row else 0.0
 
 
 # One of each per config in a process, shared by its threads (WaveformPipeline gives each thread its own copy).

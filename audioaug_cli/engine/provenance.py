@@ -52,8 +52,11 @@ class Provenance:
     def write(self, output: Store) -> None:
         output.write_text(PROVENANCE, self.writer())
 
+    def text(self) -> str:
+        return json.dumps(asdict(self), indent=2) + "\n"
+
     def writer(self) -> Callable[[IO[str]], None]:
-        text = json.dumps(asdict(self), indent=2) + "\n"
+        text = self.text()
         return lambda handle: print(text, end="", file=handle)
 
 

@@ -9,6 +9,9 @@ the :class:`~audioaug_cli.engine.summary.Reporter` the caller passes in.
 
 from __future__ import annotations
 
+import hashlib
+import itertools
+import json
 import os
 import signal
 import sqlite3
@@ -24,13 +27,13 @@ from typing import Any
 from audioaug_cli.config.load import load_config
 from audioaug_cli.config.model import ClassCopies, Config
 from audioaug_cli.engine.folders import Listings, check_folders, credentials_hidden
-from audioaug_cli.engine.item import Outcome, Task, item_files
 from audioaug_cli.engine.outputs import ERRORS, refuse_foreign_files, remove_outputs, remove_previous_run
 from audioaug_cli.engine.plan import PlannedSize, is_upper_bound, planned_size
 from audioaug_cli.engine.provenance import PROVENANCE, Provenance, check_resumable
 from audioaug_cli.engine.state import OutputLock, RunState
 from audioaug_cli.engine.store_state import LeaseLock, StoreState, open_state
 from audioaug_cli.engine.summary import Reporter, Silent, Summary
+from audioaug_cli.engine.tasks import Outcome, Task, item_files
 from audioaug_cli.engine.workers import execute, worker_count
 from audioaug_cli.errors import ConfigError, DiskFullError, UsageError, is_disk_full, suggest
 from audioaug_cli.io.atomic import remove_temporaries
@@ -40,6 +43,7 @@ from audioaug_cli.io.segments import SEGMENTS, Segments, write_segments
 from audioaug_cli.io.store import LocalStore, ObjectStore, open_store, reason
 
 __all__ = ["Reporter", "Run", "RunOptions", "Summary", "run"]
+PLAN_BATCH = 256  # inputs planned at a time: one query for what is recorded of all of them
 
 
 @dataclass(frozen=True)
@@ -96,6 +100,7 @@ class Run:
         self.config = config.with_overrides(options.seed, options.copies, options.include_original or None)
         self.summary = Summary()
         self.state: RunState | None = None
+        self.dispatched = False  # whether any task went to a worker (and so might have left a temporary)
         self.lock: OutputLock | LeaseLock | None = None
         self.listings = Listings(self.inputs, self.output)
         check_folders(self.inputs, self.output)
@@ -185,7 +190,7 @@ class Run:
             self._augment_all(state, cluster)
             # What a worker stopped mid-write left: by a signal, --fail-fast or a full disk, or killed
             # (the OOM killer) while the run went on. No worker is left running by now.
-            if not self.remote:
+            if not self.remote and self.dispatched:
                 remove_temporaries(self.output_dir)
             if not (summary.interrupted or summary.stopped_early or summary.disk_full):
                 self._handle_vanished(state)
@@ -268,6 +273,9 @@ class Run:
         provenance = Provenance.of(config, status, state.counts(), self.inputs.url)
         if isinstance(state, StoreState) and not state.changed and not self._describes_differently(state, provenance):
             return
+        description = self._description(provenance) if isinstance(state, RunState) else None
+        if description is not None and not state.changed and state.described() == self._as_found(description):
+            return  # the records, the tables and the config they were written from, and the files, as they were
         self._claim()
         state.commit()
         write_manifest(
@@ -281,6 +289,29 @@ class Run:
         if self.segments is not None:
             write_segments(output, SEGMENTS, self.segments.columns, self._segment_rows(state))
         provenance.write(output)
+        if description is not None:
+            assert isinstance(state, RunState)
+            state.describe(self._as_found(description))
+
+    def _description(self, provenance: Provenance) -> str:
+        """What the files that describe OUTPUT_DIR are written from, beside the records."""
+        config = self.config
+        segments = self.segments.digest if self.segments is not None else None
+        made_of = [provenance.text(), self.labels.digest, segments, config.manifest, config.spectrogram is None]
+        return hashlib.sha256(json.dumps(made_of).encode()).hexdigest()
+
+    def _as_found(self, description: str) -> str:
+        """The description with each described file's size, mtime and inode as found now (or its
+        absence): a file someone changed or removed since is written again."""
+        found: dict[str, list[int] | None] = {}
+        for name in (self.config.manifest, ERRORS, PROVENANCE, SEGMENTS):
+            try:
+                st = os.stat(self.output.path(name))
+            except OSError:
+                found[name] = None
+            else:
+                found[name] = [st.st_size, st.st_mtime_ns, st.st_ino]
+        return json.dumps({"from": description, "files": found})
 
     def _segment_rows(self, state: RunState) -> Iterator[tuple[str, float, float, tuple[str, ...]]]:
         assert self.segments is not None
@@ -358,11 +389,15 @@ class Run:
         label = self.labels.value(source.rel, copies.by) if isinstance(copies, ClassCopies) else None
         return self.config.copy_numbers(label)
 
-    def _pending(self, source: Source, state: RunState, copies: tuple[int, ...] | None = None) -> tuple[int, ...]:
+    def _pending(
+        self, source: Source, state: RunState, copies: tuple[int, ...] | None = None, done: set[int] | None = None
+    ) -> tuple[int, ...]:
         """The copies of a source that are not done yet: not recorded for its fingerprint, or with
-        a file missing (what the config names for the item: what its record names)."""
+        a file missing (what the config names for the item: what its record names). ``done``: the
+        copies recorded, when already asked for."""
         copies = self.copies_of(source) if copies is None else copies
-        done = state.done_copies(source.rel, source.fingerprint)
+        if done is None:
+            done = state.done_copies(source.rel, source.fingerprint)
         if not done:
             return copies
         present = self._is_present
@@ -379,16 +414,19 @@ class Run:
         """Stream the tasks still to do; count the items already done as skipped, and the label rows
         that name no input found."""
         labelled: set[str] = set()
-        for source in self._sources(counts):
-            state.mark_seen(source.rel)
-            if source.rel in self.labels.values:
-                labelled.add(source.rel)
-            copies = self.copies_of(source)
-            pending = self._pending(source, state, copies)
-            self.summary.skipped += len(copies) - len(pending)
-            if pending:
-                times = tuple(self.segments.times.get(source.rel, ())) if self.segments is not None else None
-                yield Task(source, pending, times)
+        sources = self._sources(counts)
+        while batch := list(itertools.islice(sources, PLAN_BATCH)):
+            recorded = state.done_copies_of([(s.rel, s.fingerprint) for s in batch])
+            for source in batch:
+                state.mark_seen(source.rel)
+                if source.rel in self.labels.values:
+                    labelled.add(source.rel)
+                copies = self.copies_of(source)
+                pending = self._pending(source, state, copies, recorded.get(source.rel, set()))
+                self.summary.skipped += len(copies) - len(pending)
+                if pending:
+                    times = tuple(self.segments.times.get(source.rel, ())) if self.segments is not None else None
+                    yield Task(source, pending, times)
         if not (self.options.include or self.options.exclude):  # a row left out by a glob is not a mistake
             self.summary.unmatched_labels = sorted(set(self.labels.values) - labelled)
 
@@ -403,6 +441,7 @@ class Run:
                 if not again:
                     continue
                 task = replace(task, copies=again)
+            self.dispatched = True
             yield task
 
     def _planned_files(self) -> Iterator[str]:

@@ -35,7 +35,9 @@ CREATE TABLE IF NOT EXISTS outputs (
 CREATE TABLE IF NOT EXISTS failures (
     source TEXT NOT NULL, copy INTEGER NOT NULL, fingerprint TEXT NOT NULL,
     error TEXT NOT NULL, PRIMARY KEY (source, copy));
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+DESCRIBED = "described"  # what the manifest and the files beside it were last written from
 
 
 class OutputLock:
@@ -111,6 +113,7 @@ class RunState:
         self.db.execute("CREATE TEMP TABLE seen (source TEXT PRIMARY KEY)")
         self._seen: list[tuple[str]] = []  # marked, not yet inserted: a batch at a time
         self._last_commit = time.monotonic()
+        self._changed = False
         self._refresh_flags()
 
     def _refresh_flags(self) -> None:
@@ -147,6 +150,22 @@ class RunState:
             found = self.db.execute("SELECT copy FROM outputs WHERE source=? AND fingerprint=?", (source, fingerprint))
             return {copy for (copy,) in found}
 
+    def done_copies_of(self, sources: list[tuple[str, str]]) -> dict[str, set[int]]:
+        """:meth:`done_copies` of many (source, fingerprint) at once (a few hundred: one query)."""
+        if not self.had_outputs or not sources:
+            return {}
+        wanted = dict(sources)
+        done: dict[str, set[int]] = {}
+        with self.lock:
+            found = self.db.execute(
+                f"SELECT source, fingerprint, copy FROM outputs WHERE source IN ({','.join('?' * len(wanted))})",
+                tuple(wanted),
+            )
+            for source, fingerprint, copy in found:
+                if wanted[source] == fingerprint:
+                    done.setdefault(source, set()).add(copy)
+        return done
+
     def record_output(self, row: ManifestRow, fingerprint: str) -> None:
         self.record_outputs([(row, fingerprint)])
 
@@ -162,6 +181,7 @@ class RunState:
                     "DELETE FROM failures WHERE source=? AND copy=?", [(row.source, row.copy) for row, _fp in made]
                 )
             self.has_outputs = True
+            self._change()
             self._maybe_commit()
 
     def record_failure(self, source: str, copy: int, fingerprint: str, error: str) -> tuple[str, ...]:
@@ -171,6 +191,7 @@ class RunState:
             self.db.execute("DELETE FROM outputs WHERE source=? AND copy=?", (source, copy))
             self.db.execute("INSERT OR REPLACE INTO failures VALUES (?, ?, ?, ?)", (source, copy, fingerprint, error))
             self.has_failures = True
+            self._change()
             self._maybe_commit()
         return ManifestRow.from_json(old[0]).files if old else ()
 
@@ -206,6 +227,7 @@ class RunState:
             ]
             if not keep_outputs:
                 self.db.execute("DELETE FROM outputs WHERE source=?", (source,))
+            self._change()
             return names
 
     def rows(self) -> Iterator[ManifestRow]:
@@ -236,6 +258,32 @@ class RunState:
             yield file_name
             if '"feature_file": null' not in row:
                 yield from ManifestRow.from_json(row).files[1:]
+
+    def _change(self) -> None:
+        """The records are changing: what the manifest was written from no longer holds (dropped in
+        the same transaction as the change, so a run killed before its manifest leaves none)."""
+        if not self._changed:
+            self.db.execute("DELETE FROM meta WHERE key=?", (DESCRIBED,))
+            self._changed = True
+
+    @property
+    def changed(self) -> bool:
+        """Whether this run recorded or forgot anything."""
+        return self._changed
+
+    def described(self) -> str | None:
+        """What the manifest and the files beside it were last written from, if the records have not
+        changed since."""
+        try:
+            found = self.db.execute("SELECT value FROM meta WHERE key=?", (DESCRIBED,)).fetchone()
+        except sqlite3.OperationalError:  # a state from a version without the table, read-only
+            return None
+        return found[0] if found else None
+
+    def describe(self, value: str) -> None:
+        with self.lock:
+            self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (DESCRIBED, value))
+            self.commit()
 
     def _maybe_commit(self) -> None:
         if time.monotonic() - self._last_commit >= COMMIT_EVERY_SECONDS:

@@ -8,8 +8,8 @@ import signal
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from audioaug_cli.engine.item import Outcome
 from audioaug_cli.engine.plan import PlannedSize
+from audioaug_cli.engine.tasks import Outcome
 
 
 @dataclass

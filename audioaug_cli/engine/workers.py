@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from audioaug_cli.config.model import Config
-from audioaug_cli.engine.item import Outcome, Task, augment_source, augment_stream, augment_unit
+from audioaug_cli.engine.tasks import Outcome, Task
 from audioaug_cli.io.store import Store
 
 Stores = tuple[Store, Store]  # INPUT_DIR's and OUTPUT_DIR's
@@ -88,6 +88,8 @@ def execute(
     large = len(first) > 1 and sum(_load(unit) for unit in first) > 2 * UNIT_BYTES
     workers = worker_count(jobs) if len(first) > limit or large else 1
     if workers == 1:
+        from audioaug_cli.engine.item import augment_stream  # the audio work: not imported by a finished rerun
+
         yield from augment_stream(config, itertools.chain.from_iterable(itertools.chain(first, remaining)), *stores)
         return
     yield from _paced(pace, _in_local_workers(config, itertools.chain(first, remaining), stores, workers))
@@ -142,6 +144,8 @@ class _PoolBroken(Exception):
 def _in_a_pool(config: Config, remaining: Iterator[list[Task]], stores: Stores, jobs: int) -> Iterator[list[Outcome]]:
     from concurrent.futures import FIRST_COMPLETED, Future, wait
     from concurrent.futures.process import BrokenProcessPool
+
+    from audioaug_cli.engine.item import augment_unit
 
     executor = _pool(jobs)
     in_flight: dict[Future[list[Outcome]], list[Task]] = {}
@@ -272,6 +276,8 @@ def _in_workers(
     force (dask's)."""
     from joblib import Parallel, delayed
 
+    from audioaug_cli.engine.item import augment_unit
+
     lock = threading.Lock()
     while True:
         in_flight: dict[tuple[str, int], list[Task]] = {}
@@ -340,6 +346,8 @@ def _alone_in_a_worker(config: Config, task: Task, stores: Stores) -> list[Outco
     """A task that was in flight when a worker died, in a worker of its own: if it kills that
     one too, it fails alone."""
     from concurrent.futures.process import BrokenProcessPool
+
+    from audioaug_cli.engine.item import augment_source
 
     executor = _pool(1)
     try:

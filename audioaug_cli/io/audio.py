@@ -17,9 +17,9 @@ import numpy as np
 
 from audioaug_cli.errors import ItemError
 from audioaug_cli.io.atomic import atomic_file
+from audioaug_cli.io.formats import OPUS_RATES
 
 T = TypeVar("T")
-AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff")  # what the walk takes, any case
 # Subtypes that decode from integers: they cannot hold NaN or infinity, so need no check.
 FLOAT_SUBTYPES = ("FLOAT", "DOUBLE")  # the subtypes that hold samples beyond full scale (|x| > 1)
 _INTEGER_CODED = (
@@ -266,7 +266,6 @@ def write_audio(
 
 
 IN_MEMORY_BYTES = 4 << 20  # float32 audio up to this size is encoded in memory, then written at once
-OPUS_RATES = (8000, 12000, 16000, 24000, 48000)
 
 
 def _encode_into(target: object, samples: np.ndarray, sample_rate: int, fmt: str, subtype: str) -> None:

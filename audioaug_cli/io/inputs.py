@@ -15,10 +15,13 @@ import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from audioaug_cli.io.audio import AUDIO_EXTENSIONS, Excerpt
+from audioaug_cli.io.formats import AUDIO_EXTENSIONS
 from audioaug_cli.io.store import ObjectStore, Store, fingerprint_of
+
+if TYPE_CHECKING:
+    from audioaug_cli.io.audio import Excerpt
 
 NOT_UTF8 = (
     "its name is not valid UTF-8, so its outputs and manifest rows could not name it; "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 from collections.abc import Iterable
@@ -109,14 +110,17 @@ class ManifestRow:
 class Labels:
     """Columns from ``--labels``, copied onto every output of the matching input file."""
 
-    def __init__(self, columns: tuple[str, ...] = (), values: dict[str, tuple[str, ...]] | None = None):
+    def __init__(
+        self, columns: tuple[str, ...] = (), values: dict[str, tuple[str, ...]] | None = None, digest: str = ""
+    ):
         self.columns = columns
         self.values = values or {}
+        self.digest = digest  # of the CSV's bytes: what the manifest's label columns were written from
 
     @classmethod
     def read(cls, path: str | Path, options: dict[str, Any] | None = None) -> Labels:
         """The labels CSV at a path or a URL (``options``: the storage options)."""
-        _data, text = read_table(path, options, "labels CSV")
+        data, text = read_table(path, options, "labels CSV")
         try:
             with io.StringIO(text, newline="") as handle:
                 reader = csv.reader(handle)
@@ -156,7 +160,7 @@ class Labels:
                     values[name] = tuple(cells[i] for i in where)
         except csv.Error as exc:
             raise UsageError(f"{path}: cannot read the labels CSV: {exc}") from None
-        return cls(columns, values)
+        return cls(columns, values, hashlib.sha256(data).hexdigest())
 
     def value(self, source: str, column: str) -> str | None:
         """A source's value in one column; None when the CSV has no row for it."""

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from audioaug_cli.errors import UsageError
-from audioaug_cli.io.audio import AUDIO_EXTENSIONS
+from audioaug_cli.io.formats import AUDIO_EXTENSIONS
 from audioaug_cli.io.inputs import WalkCounts, WalkTooLarge, escaped, walk_inputs
 from audioaug_cli.io.store import ObjectStore, is_url, open_store, reason
 

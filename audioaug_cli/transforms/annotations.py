@@ -7,12 +7,11 @@ from __future__ import annotations
 import collections.abc
 import inspect
 import pathlib
+import sys
 import types
 import typing
 from dataclasses import dataclass
 from typing import Any, Literal, Union
-
-import numpy as np
 
 TRANSFORM_SCHEMA = {"$ref": "#/$defs/transform_or_list"}
 _SIMPLE = {
@@ -79,7 +78,8 @@ def shape_of(annotation: Any) -> Shape:
     if origin in (list, collections.abc.Sequence) or annotation in (list, tuple):
         args = typing.get_args(annotation)
         return Shape("list", (shape_of(args[0]),) if args else ())
-    if annotation is np.ndarray or origin is np.ndarray:
+    np = sys.modules.get("numpy")  # an annotation that is numpy's array came from a loaded numpy
+    if np is not None and (annotation is np.ndarray or origin is np.ndarray):
         return Shape("numbers")
     return Shape("other", values=(getattr(annotation, "__name__", str(annotation)),))
 

@@ -40,9 +40,10 @@ import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from functools import cache
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is imported where an item needs it: a finished rerun never does
+    import numpy as np
 
 from audioaug_cli.errors import UsageError
 
@@ -199,7 +200,9 @@ def _item_numpy() -> np.random.RandomState | None:
     the same stream."""
     found: np.random.RandomState | None = getattr(_current, "numpy", None)
     if found is None and getattr(_current, "seed", None) is not None:
-        found = _current.numpy = np.random.RandomState(numpy_seed(_current.seed))
+        import numpy
+
+        found = _current.numpy = numpy.random.RandomState(numpy_seed(_current.seed))
     return found
 
 
@@ -217,9 +220,11 @@ class _NumpyProxy(types.ModuleType):
         super().__init__("numpy")
 
     def __getattr__(self, name: str) -> Any:
+        import numpy
+
         if name == "random":
-            return _item_numpy() or np.random
-        value = getattr(np, name)
+            return _item_numpy() or numpy.random
+        value = getattr(numpy, name)
         setattr(self, name, value)  # cache: later lookups skip __getattr__
         return value
 
@@ -236,6 +241,8 @@ def install() -> None:
     global _scanned
     if len(sys.modules) == _scanned:
         return
+    import numpy
+
     with _install_lock:
         modules, unfinished = list(sys.modules.items()), False
         for name, module in modules:
@@ -244,7 +251,7 @@ def install() -> None:
             unfinished |= bool(getattr(getattr(module, "__spec__", None), "_initializing", False))
             if vars(module).get("random") is random:
                 module.random = _random_proxy  # type: ignore[attr-defined]
-            if vars(module).get("np") is np:
+            if vars(module).get("np") is numpy:
                 module.np = _numpy_proxy  # type: ignore[attr-defined]
         _scanned = -1 if unfinished else len(modules)  # a module still being imported: look again
 
@@ -337,7 +344,9 @@ def observe_time(transform: Any) -> None:
 
             offset = int(librosa.effects.trim(samples, top_db=transform.top_db)[1][0])
         elif name == "AdjustDuration" and frames_out < frames_in and before is not None:
-            replayed = np.random.RandomState()
+            import numpy
+
+            replayed = numpy.random.RandomState()
             replayed.set_state(before)
             offset = int(replayed.randint(0, frames_in - frames_out))  # AdjustDuration.apply's own draw
         elif name == "AdjustDuration" and frames_out > frames_in and transform.padding_position == "start":

@@ -36,7 +36,7 @@ def test_jobs_1_and_jobs_2_write_identical_trees(tmp_path: Path) -> None:
 
 
 def test_units_hold_every_item_once_in_order_and_stay_bounded() -> None:
-    from audioaug_cli.engine.item import Task
+    from audioaug_cli.engine.tasks import Task
     from audioaug_cli.engine.workers import UNIT_BYTES, UNIT_ITEMS
     from audioaug_cli.engine.workers import units as _units
     from audioaug_cli.io.inputs import Source
@@ -66,8 +66,8 @@ def test_a_long_files_copies_are_shared_by_the_workers(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sizes: tuple[int, ...], copies: tuple[int, ...], in_workers: bool
 ) -> None:
     from audioaug_cli.config.load import parse_config
-    from audioaug_cli.engine import workers
-    from audioaug_cli.engine.item import Outcome, Task
+    from audioaug_cli.engine import item, workers
+    from audioaug_cli.engine.tasks import Outcome, Task
     from audioaug_cli.io.inputs import Source
 
     pools: list[int] = []
@@ -78,7 +78,9 @@ def test_a_long_files_copies_are_shared_by_the_workers(
 
     monkeypatch.setattr(workers, "_in_local_workers", started)
     monkeypatch.setattr(
-        workers, "augment_source", lambda _c, task, _i, _o: [Outcome(task.source.rel, c, "1:1") for c in task.copies]
+        item,
+        "augment_stream",
+        lambda _c, tasks, _i, _o: ([Outcome(t.source.rel, c, "1:1") for c in t.copies] for t in tasks),
     )
     tasks = [Task(Source(f"f{i}.wav", "", "1:1", size=size), copies) for i, size in enumerate(sizes)]
     list(workers.execute(parse_config("version: 1\npipeline: []\n"), tasks, _stores(tmp_path), jobs=2))
@@ -104,7 +106,7 @@ def test_workers_are_started_only_for_a_plan_that_gains_from_them(
 ) -> None:
     """Up to two units of work (16 small files) for two workers: starting them would cost more than they save."""
     from audioaug_cli.engine import workers
-    from audioaug_cli.engine.item import Task
+    from audioaug_cli.engine.tasks import Task
     from audioaug_cli.io.inputs import walk_inputs
 
     for i in range(files):
@@ -146,7 +148,7 @@ def test_where_fork_is_not_used_loky_workers_give_the_same_results(
 ) -> None:
     """macOS and Windows get loky's spawned workers: the same outcomes as forked ones."""
     from audioaug_cli.engine import workers
-    from audioaug_cli.engine.item import Task
+    from audioaug_cli.engine.tasks import Task
     from audioaug_cli.io.inputs import walk_inputs
 
     for i in range(40):
@@ -169,7 +171,7 @@ def test_where_fork_is_not_used_loky_workers_give_the_same_results(
 def _killing_source(_config: object, task: Any, _inputs: object, output: Any) -> list[Any]:
     """An item function whose one input kills the worker process it runs in (as the OOM killer
     would); every attempt at an item is noted in OUTPUT_DIR/attempts."""
-    from audioaug_cli.engine.item import Outcome
+    from audioaug_cli.engine.tasks import Outcome
 
     attempts = Path(output.path("attempts"))
     attempts.mkdir(parents=True, exist_ok=True)
@@ -189,12 +191,12 @@ def test_an_input_that_kills_its_worker_fails_alone_and_the_rest_is_made(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from audioaug_cli.config.load import parse_config
-    from audioaug_cli.engine import workers
-    from audioaug_cli.engine.item import Task
+    from audioaug_cli.engine import item, workers
+    from audioaug_cli.engine.tasks import Task
     from audioaug_cli.io.inputs import Source
 
-    monkeypatch.setattr(workers, "augment_unit", _killing_unit)  # workers are forked: they see these too
-    monkeypatch.setattr(workers, "augment_source", _killing_source)
+    monkeypatch.setattr(item, "augment_unit", _killing_unit)  # workers are forked: they see these too
+    monkeypatch.setattr(item, "augment_source", _killing_source)
     names = [f"f{i:02d}.wav" for i in range(60)]
     names.insert(29, "killer.wav")
     tasks = [Task(Source(name, "", "1:1", size=10), (1, 2)) for name in names]

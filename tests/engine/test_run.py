@@ -6,6 +6,7 @@ import csv
 import json
 import os
 from collections.abc import Callable
+from dataclasses import replace
 from importlib.metadata import version
 from pathlib import Path
 
@@ -13,8 +14,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from audioaug_cli.engine.item import item_seed
 from audioaug_cli.engine.provenance import installed_version
+from audioaug_cli.engine.tasks import item_seed
 from audioaug_cli.io.manifest import COLUMNS
 from tests.helpers import SIMPLE, cli, tree, write_tone
 
@@ -275,6 +276,45 @@ def test_rerun_is_a_no_op_and_a_changed_config_is_refused(
     refused = cli("run", config, corpus, out, "-j", "1", "--seed", "4")
     assert refused.exit_code == 2
     assert "was made with a different config (seed 3 -> 4)" in refused.stderr and "--overwrite" in refused.stderr
+
+
+def test_a_finished_rerun_writes_again_only_what_changed_or_went_missing(
+    corpus: Path, tmp_path: Path, write_config: ConfigWriter
+) -> None:
+    """A finished rerun skips writing the manifest; it must still restore an edited or removed
+    manifest, take a changed labels CSV, and describe records a killed run left behind."""
+    out, config, labels = tmp_path / "out", write_config(SIMPLE), tmp_path / "labels.csv"
+    labels.write_text("file_name,speaker\na.wav,s1\n")
+    assert cli("run", config, corpus, out, "-j", "1", "--labels", labels).exit_code == 0
+    written = (out / "manifest.csv").read_text()
+    (out / "manifest.csv").write_text("edited by hand\n")
+    assert cli("run", config, corpus, out, "-j", "1", "--labels", labels).exit_code == 0
+    assert (out / "manifest.csv").read_text() == written
+    (out / "manifest.csv").unlink()
+    assert cli("run", config, corpus, out, "-j", "1", "--labels", labels).exit_code == 0
+    assert (out / "manifest.csv").read_text() == written
+    labels.write_text("file_name,speaker\na.wav,s9\n")
+    assert cli("run", config, corpus, out, "-j", "1", "--labels", labels).exit_code == 0
+    speakers = {row["source"]: row["speaker"] for row in read_manifest(out / "manifest.csv")}
+    assert speakers["a.wav"] == "s9"
+    # A run killed after recording an item, before writing its manifest: the next rerun writes it.
+    from audioaug_cli.engine.state import RunState
+
+    state = RunState(out, reserve=False)
+    [row] = [r for r in state.rows() if r.source == "a.wav" and r.copy == 1]
+    state.record_outputs(
+        [
+            (
+                replace(row, duration=123.0),
+                state.db.execute("SELECT fingerprint FROM outputs WHERE source='a.wav' AND copy=1").fetchone()[0],
+            )
+        ]
+    )
+    state.commit()
+    state.db.close()
+    assert cli("run", config, corpus, out, "-j", "1", "--labels", labels).exit_code == 0
+    durations = {(r["source"], r["copy"]): r["duration"] for r in read_manifest(out / "manifest.csv")}
+    assert float(durations["a.wav", "1"]) == 123.0
 
 
 def test_overwrite_keeps_foreign_files(corpus: Path, tmp_path: Path, write_config: ConfigWriter) -> None:

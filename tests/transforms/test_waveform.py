@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from audioaug_cli.config.load import parse_config
-from audioaug_cli.engine.item import item_seed
+from audioaug_cli.engine.tasks import item_seed
 from audioaug_cli.transforms.waveform import WaveformPipeline, apply_with_params, build_node
 from tests.helpers import tone
 
@@ -26,7 +26,7 @@ def augmenter(pipeline_yaml: str, base_dir: Path | None = None) -> WaveformPipel
 
 
 def test_item_seed_is_stable_across_processes() -> None:
-    code = "from audioaug_cli.engine.item import item_seed; print(item_seed(1234, 'a/b.flac', 3))"
+    code = "from audioaug_cli.engine.tasks import item_seed; print(item_seed(1234, 'a/b.flac', 3))"
     other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert int(other.stdout) == item_seed(1234, "a/b.flac", 3) == 81206537954268644  # what every OUTPUT_DIR holds
 
