@@ -6,6 +6,7 @@ inputs failed, 2 usage or config error (nothing written), 130 interrupted.
   run.py      audioaug run
   tools.py    audioaug preview, audioaug replay
   inspect.py  audioaug validate, transforms, schema
+  export.py   audioaug export
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import sys
 import click
 
 from audioaug_cli.cli.common import EXIT_INTERRUPTED
+from audioaug_cli.cli.export import export
 from audioaug_cli.cli.inspect import schema, transforms, validate
 from audioaug_cli.cli.run import run
 from audioaug_cli.cli.tools import preview, replay
@@ -32,7 +34,7 @@ def main() -> None:
     """
 
 
-for _command in (run, preview, replay, validate, transforms, schema):
+for _command in (run, preview, replay, validate, transforms, schema, export):
     main.add_command(_command)
 
 
