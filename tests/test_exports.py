@@ -58,7 +58,7 @@ def finished(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return made
 
 
-def export(output_dir: Path, to: str, dest: Path, *extra: str) -> Path:
+def export(output_dir: Path | str, to: str, dest: Path, *extra: str) -> Path:
     result = cli("export", output_dir, "--to", to, dest, *extra)
     assert result.exit_code == 0, result.output
     return dest
@@ -309,6 +309,15 @@ def test_webdataset_shards_in_a_bucket_are_the_local_bytes(
     fs = s3fs.S3FileSystem(skip_instance_cache=True)
     remote = {name.rsplit("/", 1)[1]: fs.cat_file(name) for name in sorted(fs.find(f"{bucket}/shards"))}
     assert remote == local
+    # An OUTPUT_DIR in the bucket exports too: the same shards, and manifests that name its URLs.
+    fs.put(f"{finished['segments']}/", f"{bucket}/out/", recursive=True)
+    from_bucket = export(f"s3://{bucket}/out", "webdataset", tmp_path / "from-bucket", "--shard-size", "5")
+    assert tree(from_bucket) == local
+    nemo = export(f"s3://{bucket}/out", "nemo", tmp_path / "nemo")
+    paths = [json.loads(line)["audio_filepath"] for line in (nemo / "manifest.json").read_text().splitlines()]
+    assert paths and all(p.startswith(f"s3://{bucket}/out/") and fs.exists(p) for p in paths)
+    refused = cli("export", f"s3://{bucket}/out", "--to", "kaldi", tmp_path / "kaldi")
+    assert refused.exit_code == 2 and "Kaldi reads local files" in refused.stderr
 
 
 def _corpus(root: Path, speakers: list[str], names: list[str] | None = None) -> Corpus:

@@ -127,7 +127,9 @@ def _augment_source(config: Config, task: Task, inputs: Store, output: Store) ->
                         files[0], item.samples, sample_rate, FORMATS[config.format], config.subtype, store=output
                     )
             out, applied, level = item.samples, item.applied, item.level
-        except Exception as exc:  # any failure is this item's alone, but for a full disk
+        except BaseException as exc:  # any failure is this item's alone, but for a full disk
+            if not isinstance(exc, Exception) and not _is_panic(exc):
+                raise  # Ctrl-C, SystemExit
             full = is_disk_full(exc)
             error = DISK_FULL if full else above_nyquist(augmenter.drawn(), sample_rate) or one_line(exc)
             outcomes.append(
@@ -321,6 +323,11 @@ def audio_bytes(config: Config, item: RenderedItem, sample_rate: int) -> memoryv
     if item.audio is not None or not writes_audio(config):
         return item.audio
     return encode_audio(item.samples, sample_rate, FORMATS[config.format], config.subtype)
+
+
+def _is_panic(exc: BaseException) -> bool:
+    """A Rust extension's panic (pyo3 raises it as a BaseException): the item's failure, not the run's."""
+    return type(exc).__name__ == "PanicException"
 
 
 def one_line(exc: BaseException) -> str:

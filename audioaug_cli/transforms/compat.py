@@ -331,10 +331,15 @@ def recording_compose_class() -> type:
 # -- 4. what a transform did to time ------------------------------------------------------------
 def observe_time(transform: Any) -> None:
     """After each call, ``transform.observed`` is ``(frames in, frames out, offset)``: the output's
-    frame 0 is the input's frame ``offset`` (negative: that many frames were added before it)."""
+    frame 0 is the input's frame ``offset`` (negative: that many frames were added before it).
+    The transform is also handed its samples in C order (a copy only of a view)."""
     inner, name = transform.apply, type(transform).__name__
 
     def apply(samples: np.ndarray, sample_rate: int) -> np.ndarray:
+        import numpy
+
+        # C order for every transform: Limiter's compiled code panics on a view, e.g. Reverse's output.
+        samples = numpy.ascontiguousarray(samples)
         generator = _item_numpy() if name == "AdjustDuration" else None
         before = generator.get_state() if generator is not None else None
         out: np.ndarray = inner(samples, sample_rate)

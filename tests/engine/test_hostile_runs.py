@@ -216,3 +216,38 @@ def test_the_first_numba_compile_is_announced(
     (cache / "librosa_core").mkdir()
     (cache / "librosa_core" / "audio.resample-1.py311.nbi").write_bytes(b"")
     assert not numba_cache_empty()
+
+
+def test_a_transform_handed_a_view_or_panicking_fails_nothing_else(
+    corpus: Path, tmp_path: Path, write_config: ConfigWriter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reverse gives a view; Limiter's compiled code panics on one (a BaseException from pyo3)
+    unless handed C order. A panic that still happens is that item's failure, one line."""
+    done = cli(
+        "run",
+        write_config("version: 1\npipeline: [{Reverse: {p: 1.0}}, {Limiter: {p: 1.0}}]\n"),
+        corpus,
+        tmp_path / "out",
+        "-j",
+        "1",
+    )
+    assert done.exit_code == 0, done.output
+    assert len(rows(tmp_path / "out" / "manifest.csv")) == 3
+
+    from audiomentations import Gain
+
+    class PanicException(BaseException):  # what pyo3 raises for a Rust panic
+        pass
+
+    def panics(self: object, samples: np.ndarray, sample_rate: int) -> np.ndarray:
+        if samples.ndim > 1:
+            raise PanicException("channel not contiguous")
+        return samples
+
+    monkeypatch.setattr(Gain, "apply", panics)
+    ran = cli("run", write_config("version: 1\npipeline: [{Gain: {p: 1.0}}]\n"), corpus, tmp_path / "again", "-j", "1")
+    assert ran.exit_code == 1 and "Traceback" not in ran.output
+    assert rows(tmp_path / "again" / "errors.csv") == [
+        {"source": "music/stereo.wav", "error": "PanicException: channel not contiguous"}
+    ]
+    assert len(rows(tmp_path / "again" / "manifest.csv")) == 2
