@@ -156,8 +156,9 @@ def main() -> None:
                     str(j),
                 ]
             contenders["audioaug, default -j"] = lambda o, r=root: [*AUDIOAUG, "run", str(seed), str(r), str(o)]
-            medians = alternate(short, rounds * 5, scratch) if short else {}
-            medians.update(alternate(contenders, rounds * (5 if label.startswith("10 x") else 1), scratch))
+            repeat = 1 if args.tiny else 5  # (tiny mode checks that the script runs: one round)
+            medians = alternate(short, rounds * repeat, scratch) if short else {}
+            medians.update(alternate(contenders, rounds * (repeat if label.startswith("10 x") else 1), scratch))
             throughput[label] = {name: audio / t for name, t in medians.items()}
             parallel[label] = _speedups(medians, "audioaug")
             if not label.startswith("10 x"):
