@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -9,6 +10,12 @@ import pytest
 
 from tests.helpers import write_tone
 from tests.s3 import S3Server
+
+# A suite started in the background (`make test &`: the shell ignores SIGINT for such a command)
+# would pass the ignoring on to every audioaug it starts, and the Ctrl-C tests would find their
+# runs deaf to it. Ignored signals survive exec; a handler does not, so this restores the default.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture

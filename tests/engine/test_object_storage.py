@@ -197,6 +197,10 @@ def test_a_second_run_on_the_same_store_is_refused_naming_the_first(tmp_path: Pa
         fs.invalidate_cache()
         time.sleep(0.05)
     second = audioaug("run", config, source, output, "-j", "1")
+    # audioaug.json appears as the first unit's results are recorded: then replay has something to check
+    while first.poll() is None and not fs.exists(f"{bucket}/out/audioaug.json"):
+        fs.invalidate_cache()
+        time.sleep(0.05)
     first.send_signal(signal.SIGINT)  # what it finished is kept, as after any Ctrl-C
     _, first_err = first.communicate(timeout=300)
     assert first.returncode == 130, first_err
