@@ -36,6 +36,10 @@ def dask_backend(scheduler: str | None, jobs: int) -> Iterator[tuple[Any, tuple[
                 client = stack.enter_context(Client(scheduler, timeout="10s", set_as_default=False))
             except (OSError, TimeoutError) as exc:
                 raise UsageError(f"cannot reach the dask scheduler at {scheduler}: {exc}") from None
+            except ValueError as exc:  # distributed's reading of the address
+                raise UsageError(
+                    f"--scheduler {scheduler!r} is not a dask scheduler address (e.g. tcp://10.0.0.5:8786): {exc}"
+                ) from None
         else:
             with _ctrl_c_deferred():
                 cluster = stack.enter_context(

@@ -99,6 +99,13 @@ def test_unreachable_scheduler_is_a_clear_error(tmp_path: Path) -> None:
     assert result.stderr.startswith("error: cannot reach the dask scheduler at tcp://127.0.0.1:9: ")
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "out").exists()  # refused before anything was written
+    for address in ("tcp://127.0.0.1:notaport", "nonsense"):
+        malformed = audioaug(
+            "run", config, tmp_path / "in", tmp_path / "out", "--backend", "dask", "--scheduler", address
+        )
+        assert malformed.returncode == 2, malformed.stderr
+        assert malformed.stderr.startswith(f"error: --scheduler '{address}' is not a dask scheduler address")
+        assert len(malformed.stderr.splitlines()) == 1 and not (tmp_path / "out").exists()
 
 
 MOVING = """\
