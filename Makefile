@@ -10,12 +10,17 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# An editable install leaves the package's bytecode uncompiled, and with PYTHONDONTWRITEBYTECODE
+# set every `audioaug` process (the tests start hundreds) would compile it again: compiled here,
+# as a wheel's install does. Python checks each .pyc against its source, so edits still count.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m compileall -q audioaug_cli
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m compileall -q audioaug_cli
 	touch $@ $(VENV)/.installed
 
 demo: $(VENV)/.installed
