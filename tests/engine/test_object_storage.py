@@ -197,17 +197,12 @@ def test_a_second_run_on_the_same_store_is_refused_naming_the_first(tmp_path: Pa
         fs.invalidate_cache()
         time.sleep(0.05)
     second = audioaug("run", config, source, output, "-j", "1")
-    # audioaug.json appears as the first unit's results are recorded: then replay has something to check
-    while first.poll() is None and not fs.exists(f"{bucket}/out/audioaug.json"):
-        fs.invalidate_cache()
-        time.sleep(0.05)
-    first.send_signal(signal.SIGINT)  # what it finished is kept, as after any Ctrl-C
     _, first_err = first.communicate(timeout=300)
-    assert first.returncode == 130, first_err
+    assert first.returncode == 0, first_err
     assert second.returncode == 2
     assert second.stderr.startswith(f"error: another audioaug run (pid {first.pid} on {socket.gethostname()})")
     assert len(second.stderr.splitlines()) == 1
-    assert audioaug("replay", output, "-q").returncode == 0, "the first run's outputs are whole, and untouched"
+    assert audioaug("replay", output, "-q").returncode == 0, "the first run's outputs are whole"
 
 
 def test_a_lock_whose_lease_ran_out_is_taken_over(tmp_path: Path, bucket: str, monkeypatch: pytest.MonkeyPatch) -> None:
