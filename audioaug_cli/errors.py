@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +16,25 @@ class AudioaugError(Exception):
     command's when it ends with it."""
 
     exit_code = EXIT_FAILED
+
+
+_USERINFO = re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s'\"]*@")
+_secrets: set[str] = set()
+
+
+def keep_secret(value: str) -> None:
+    """A value (a storage option's secret) that :func:`scrubbed` takes out of every message."""
+    if len(value) >= 4:
+        _secrets.add(value)
+
+
+def scrubbed(text: str) -> str:
+    """A message as it may leave the program: the ``user:password@`` of every URL in it, and every
+    secret given as a storage option, taken out."""
+    text = _USERINFO.sub(r"\1", text)
+    for secret in _secrets:
+        text = text.replace(secret, "***")
+    return text
 
 
 def location(path: tuple[str | int, ...]) -> str:

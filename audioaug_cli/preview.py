@@ -36,6 +36,7 @@ def make_preview(
     output_dir: Path,
     excerpt: Excerpt | None = None,
     segments: list[tuple[float, float]] | None = None,
+    input_dir: Path | None = None,
 ) -> Preview:
     """Write the config's variants of ``audio_file`` into ``output_dir`` through the run's own
     item function (same seeds, same files, same manifest rows), then ``<stem>.png`` beside them.
@@ -43,7 +44,8 @@ def make_preview(
     With ``excerpt``, the variants are of that part of the file alone (the seeds are still the
     file's): a quick look at a long recording, not what `run` writes for the whole of it.
     ``segments`` (seconds in the file) are drawn as spans on each waveform, where each variant
-    moved them."""
+    moved them. ``input_dir``: the INPUT_DIR `run` would be given, which the file's seeds and output
+    names depend on (default: the file's own folder, as if it lay at the top of INPUT_DIR)."""
     if not audio_file.is_file():
         raise UsageError(f"AUDIO_FILE {escaped(str(audio_file))} is not a regular file")
     try:
@@ -52,11 +54,12 @@ def make_preview(
         raise UsageError(f"preview draws with matplotlib, which is not installed: {PREVIEW_HINT}") from None
     matplotlib.use("Agg")  # no screen needed, and nothing else of the caller's matplotlib changes
     stat = audio_file.stat()
+    rel = source_name(audio_file, input_dir)
     source = Source(
-        escaped(audio_file.name),
+        escaped(rel),
         str(audio_file),
         f"{stat.st_size}:{stat.st_mtime_ns}",
-        None if is_utf8(audio_file.name) else NOT_UTF8,
+        None if is_utf8(rel) else NOT_UTF8,
         stat.st_size,
         excerpt,
     )
@@ -91,6 +94,10 @@ def make_preview(
     return Preview(picture, outcomes)
 
 
+WAVEFORM_POINTS = 2000  # a waveform is drawn as the min and max of this many stretches of it
+MEL_FRAMES = 2000  # a log-mel spectrogram is drawn with at most this many frames
+
+
 def preview_figure(
     config: Config,
     audio_file: Path,
@@ -100,8 +107,32 @@ def preview_figure(
     segments: tuple[tuple[float, float], ...] | None = None,
 ) -> Any:
     """The figure: one row for the original and one per variant; columns waveform, log-mel
-    spectrogram, and with a spectrogram: section the feature as written."""
+    spectrogram, and with a spectrogram: section the feature as written. Each row's audio is read,
+    drawn in a bounded number of points and let go before the next: a long recording costs what
+    one copy of it costs. With an excerpt, times are the file's (from ``--start``)."""
     import matplotlib.pyplot as plt
+
+    offset = excerpt.start if excerpt is not None else 0.0
+    part = (
+        ""
+        if excerpt is None
+        else f" (from {excerpt.start:g} s" + (f", {excerpt.duration:g} s)" if excerpt.duration is not None else ")")
+    )
+    rows = [row for row in (o.row for o in outcomes) if row is not None]
+    columns = 3 if config.spectrogram is not None else 2
+    figure = plt.figure(figsize=(5 * columns, 3.1 * (1 + len(rows))), layout="constrained")
+    row_figures = figure.subfigures(1 + len(rows), 1, squeeze=False)[:, 0]
+
+    def draw(index: int, title: str, audio: np.ndarray, rate: int, feature: Any, spans: list[Any], clean: bool) -> None:
+        row_figure = row_figures[index]
+        row_figure.suptitle("\n".join(textwrap.wrap(title, 55 * columns)), x=0.01, ha="left", fontsize=9)
+        line = row_figure.subplots(1, columns)
+        _waveform(line[0], audio, rate, offset)
+        for start, end in spans:  # --segments, where this row's transforms moved them
+            line[0].axvspan(offset + start, offset + end, color="tab:orange", alpha=0.3, linewidth=0)
+        _log_mel(line[1], audio, rate, offset)
+        if columns == 3:
+            _feature(line[2], feature, config, clean=clean)
 
     original, rate = read_audio(audio_file, excerpt)
     clean = None
@@ -111,41 +142,22 @@ def preview_figure(
 
         converted, converted_rate = convert(original, rate, config.sample_rate, config.mono)
         clean = clean_feature(converted, converted_rate, config.spectrogram)
-    part = (
-        ""
-        if excerpt is None
-        else f" (from {excerpt.start:g} s" + (f", {excerpt.duration:g} s)" if excerpt.duration is not None else ")")
-    )
-    rows: list[tuple[str, np.ndarray, int, np.ndarray | None, list[tuple[float, float]]]] = [
-        (f"original: {audio_file.name}{part}", original, rate, clean, list(segments or ()))
-    ]
-    for outcome in outcomes:
-        row = outcome.row
-        if row is None:
-            continue
-        audio = read_audio(output_dir / row.file_name)[0] if row.file_name.endswith(config.extension) else None
+        del converted
+    draw(0, f"original: {audio_file.name}{part}", original, rate, clean, list(segments or ()), True)
+    for index, row in enumerate(rows, start=1):
+        audio = read_audio(output_dir / row.file_name)[0] if row.file_name.endswith(config.extension) else original
         feature = np.load(output_dir / row.feature_file) if row.feature_file else None
-        rows.append(
-            (
-                f"copy {row.copy}: {describe(json.loads(row.transforms))}",
-                audio if audio is not None else original,
-                row.sample_rate,
-                feature,
-                [(start, end) for start, end, _index in row.segments or ()],
-            )
+        spans = [(start, end) for start, end, _index in row.segments or ()]
+        draw(
+            index,
+            f"copy {row.copy}: {describe(json.loads(row.transforms))}",
+            audio,
+            row.sample_rate,
+            feature,
+            spans,
+            False,
         )
-    columns = 3 if config.spectrogram is not None else 2
-    figure = plt.figure(figsize=(5 * columns, 3.1 * len(rows)), layout="constrained")
-    row_figures = figure.subfigures(len(rows), 1, squeeze=False)[:, 0]
-    for (title, audio, sample_rate, feature, spans), row_figure in zip(rows, row_figures, strict=True):
-        row_figure.suptitle("\n".join(textwrap.wrap(title, 55 * columns)), x=0.01, ha="left", fontsize=9)
-        line = row_figure.subplots(1, columns)
-        _waveform(line[0], audio, sample_rate)
-        for start, end in spans:  # --segments, where this row's transforms moved them
-            line[0].axvspan(start, end, color="tab:orange", alpha=0.3, linewidth=0)
-        _log_mel(line[1], audio, sample_rate)
-        if columns == 3:
-            _feature(line[2], feature, config, clean=feature is clean)
+        del audio, feature
     return figure
 
 
@@ -170,30 +182,43 @@ def _channels_first(audio: np.ndarray) -> np.ndarray:
     return audio[np.newaxis] if audio.ndim == 1 else audio
 
 
-def _waveform(axis: Any, audio: np.ndarray, sample_rate: int) -> None:
+def _waveform(axis: Any, audio: np.ndarray, sample_rate: int, offset: float = 0.0) -> None:
+    """Each channel in a band of its own (channel 1 on top), as the min and max of at most
+    WAVEFORM_POINTS stretches: what a picture can show of it, in a bounded number of points."""
     channels = _channels_first(audio)
-    seconds = np.arange(channels.shape[-1]) / sample_rate
+    count, frames = channels.shape
+    duration = frames / sample_rate
+    points = min(WAVEFORM_POINTS, max(frames, 1))
+    edges = np.linspace(0, frames, points + 1).astype(int)
+    times = offset + edges[:-1] / sample_rate
     for index, channel in enumerate(channels):
-        axis.plot(seconds, channel, linewidth=0.5, alpha=0.8, label=f"channel {index + 1}")
-    axis.set_xlim(0, seconds[-1] if len(seconds) else 1)
-    axis.set_ylim(-1.05, 1.05)
+        level = 2.1 * (count - 1 - index)
+        if frames:
+            starts = edges[:-1][edges[:-1] < frames]
+            low = np.minimum.reduceat(channel, starts)
+            high = np.maximum.reduceat(channel, starts)
+            axis.fill_between(times[: len(starts)], level + low, level + high, linewidth=0.5, step="post")
+    axis.set_xlim(offset, offset + (duration or 1))
+    axis.set_ylim(-1.05, 2.1 * (count - 1) + 1.05)
+    if count > 1:
+        axis.set_yticks([2.1 * (count - 1 - i) for i in range(count)], [f"ch {i + 1}" for i in range(count)])
     axis.set_xlabel("seconds", fontsize=8)
     axis.set_title("waveform", fontsize=8)
-    if len(channels) > 1:
-        axis.legend(fontsize=7, loc="upper right")
 
 
-def _log_mel(axis: Any, audio: np.ndarray, sample_rate: int) -> None:
+def _log_mel(axis: Any, audio: np.ndarray, sample_rate: int, offset: float = 0.0) -> None:
     import librosa
     import librosa.display
 
     first = _channels_first(audio)[0]
     n_fft = min(2048, 1 << max(int(np.log2(max(len(first), 2))), 1))
-    mel = librosa.feature.melspectrogram(y=first, sr=sample_rate, n_fft=n_fft, hop_length=n_fft // 4)
+    hop = max(n_fft // 4, -(-len(first) // MEL_FRAMES))  # a long recording: fewer, farther frames
+    mel = librosa.feature.melspectrogram(y=first, sr=sample_rate, n_fft=n_fft, hop_length=hop)
     librosa.display.specshow(
         librosa.power_to_db(mel, ref=np.max),
         sr=sample_rate,
-        hop_length=n_fft // 4,
+        hop_length=hop,
+        x_coords=offset + np.arange(mel.shape[-1]) * hop / sample_rate,
         x_axis="time",
         y_axis="mel",
         ax=axis,
@@ -212,6 +237,16 @@ def _feature(axis: Any, feature: np.ndarray | None, config: Config, clean: bool)
     axis.set_xlabel("frame", fontsize=8)
     axis.set_ylabel("mel band" if settings is not None and settings.n_mels else "bin", fontsize=8)
     axis.set_title(f"{'clean feature' if clean else 'feature as written'} {tuple(feature.shape)}", fontsize=8)
+
+
+def source_name(audio_file: Path, input_dir: Path | None) -> str:
+    """The file's name relative to INPUT_DIR ('/' separated), as `run`'s walk names it."""
+    if input_dir is None:
+        return audio_file.name
+    folder, path = os.path.realpath(input_dir), os.path.realpath(audio_file.parent)
+    if os.path.commonpath([folder, path]) != folder:
+        raise UsageError(f"AUDIO_FILE {escaped(str(audio_file))} is not inside --input-dir {escaped(str(input_dir))}")
+    return Path(os.path.relpath(path, folder), audio_file.name).as_posix().removeprefix("./")
 
 
 def default_output_dir(audio_file: Path) -> Path:

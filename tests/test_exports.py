@@ -36,6 +36,63 @@ speech/deep/x.y.wav,0.0,0.2,noise
 """
 
 
+def assert_valid_kaldi_dir(folder: Path) -> None:
+    """The rules Kaldi's utils/validate_data_dir.sh (--no-feats) applies to a data directory."""
+
+    def table(name: str) -> list[list[str]]:
+        lines = (folder / name).read_bytes().decode("utf-8").split("\n")
+        assert lines[-1] == "" and all(lines[:-1]), f"{name}: empty lines, or no final newline"
+        return [line.split(" ") for line in lines[:-1]]
+
+    def keys(name: str) -> list[str]:
+        found = [fields[0] for fields in table(name)]
+        assert [k.encode() for k in found] == sorted({k.encode() for k in found}), f"{name}: not sorted or unique"
+        return found
+
+    for name in ("utt2spk", "spk2utt", "wav.scp"):
+        assert (folder / name).is_file() and (folder / name).stat().st_size > 0, f"{name} missing or empty"
+    for name in [p.name for p in folder.iterdir() if not p.name.startswith(".")]:
+        text = (folder / name).read_text()
+        assert all(c.isprintable() or c == "\n" for c in text), f"{name} holds a non-printable character"
+    utt2spk = dict((u, s) for u, s in table("utt2spk"))
+    utterances = keys("utt2spk")
+    assert [u for u, _s in sorted(utt2spk.items(), key=lambda p: (p[1].encode(), p[0].encode()))] == utterances
+    spk2utt = {fields[0]: fields[1:] for fields in table("spk2utt")}
+    keys("spk2utt")
+    assert {(u, s) for s, us in spk2utt.items() for u in us} == set(utt2spk.items()), "spk2utt is not utt2spk's"
+    recordings = keys("wav.scp")
+    if (folder / "segments").exists():
+        segments = table("segments")
+        assert keys("segments") == utterances, "segments and utt2spk list different utterances"
+        assert sorted({f[1] for f in segments}) == sorted(recordings), "recording ids of segments and wav.scp differ"
+        assert all(len(f) == 4 and 0 <= float(f[2]) < float(f[3]) for f in segments), "a segment lasts nothing"
+    else:
+        assert recordings == utterances, "wav.scp and utt2spk list different utterances"
+    for name, wanted in (
+        ("text", utterances),
+        ("utt2dur", utterances),
+        ("utt2uniq", utterances),
+        ("utt2lang", utterances),
+        ("reco2dur", recordings),
+        ("spk2gender", sorted(spk2utt)),
+    ):
+        if (folder / name).exists():
+            assert keys(name) == wanted, f"{name} does not list what it should"
+    for fields in table("utt2dur") + table("reco2dur"):
+        assert float(fields[1]) > 0
+    if (folder / "spk2gender").exists():
+        assert all(fields[1] in ("m", "f") for fields in table("spk2gender"))
+
+
+def shards(folder: Path) -> dict[str, bytes]:
+    return {name: data for name, data in tree(folder).items() if name.startswith("shard-")}
+
+
+def visible(folder: Path) -> list[str]:
+    """The names in a folder, but for hidden ones (DEST's record and lock)."""
+    return sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))
+
+
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Two finished OUTPUT_DIRs of one corpus (names with spaces, accents, dots; a stereo file):
@@ -132,7 +189,7 @@ def test_webdataset_shards_hold_every_output_once_with_its_row(finished: dict[st
 
     out = finished["segments"]
     dest = export(out, "webdataset", tmp_path / "shards", "--shard-size", "3")
-    shards = sorted(p.name for p in dest.iterdir())
+    shards = visible(dest)
     assert shards == ["shard-000000.tar", "shard-000001.tar", "shard-000002.tar"]
     manifest = {row["file_name"]: row for row in rows(out / "manifest.csv")}
     segments: dict[str, list[list[float]]] = {}
@@ -164,7 +221,7 @@ def test_kaldi_data_dir_follows_kaldis_rules_and_lhotses_importer_loads_it(
 
     out = finished["segments"]
     dest = export(out, "kaldi", tmp_path / "data")
-    files = {p.name: p.read_bytes().decode().splitlines() for p in dest.iterdir()}
+    files = {name: (dest / name).read_bytes().decode().splitlines() for name in visible(dest)}
     named = {"wav.scp", "segments", "utt2spk", "spk2utt", "utt2dur", "reco2dur", "utt2uniq", "text", "spk2gender"}
     assert set(files) == named
     for name, lines in files.items():
@@ -183,8 +240,9 @@ def test_kaldi_data_dir_follows_kaldis_rules_and_lhotses_importer_loads_it(
     uniq = dict(line.split(" ") for line in files["utt2uniq"])
     assert len(set(uniq.values())) == 2  # two sources have segments; both copies of each share one name
 
+    assert_valid_kaldi_dir(dest)
     recordings, supervisions, _features = load_kaldi_data_dir(dest, sampling_rate=16000)
-    assert len(recordings) == 8
+    assert len(recordings) == 4  # the copies of the two sources that have segments, and no other
     for recording in recordings:
         [source] = recording.sources  # a path, or `cat 'a path with spaces' |`
         path = shlex.split(source.source)[1] if source.type == "command" else source.source
@@ -202,6 +260,7 @@ def test_kaldi_without_segments_has_an_utterance_per_output(finished: dict[str, 
     out = finished["labels"]
     dest = export(out, "kaldi", tmp_path / "data")
     assert not (dest / "segments").exists()
+    assert_valid_kaldi_dir(dest)
     wav = dict(line.split(" ", 1) for line in (dest / "wav.scp").read_text().splitlines())
     utt2spk = dict(line.split(" ") for line in (dest / "utt2spk").read_text().splitlines())
     assert set(wav) == set(utt2spk) and len(wav) == 8
@@ -263,17 +322,17 @@ def test_an_interrupted_export_leaves_only_whole_files_and_a_rerun_completes_it(
 
     with pytest.raises(KeyboardInterrupt):
         export_to(out, "webdataset", dest, shard_size=3, started=stop_at_the_fifth)
-    assert sorted(p.name for p in dest.iterdir()) == ["shard-000000.tar"]  # the second was not finished
+    assert visible(dest) == ["shard-000000.tar"]  # the second was not finished
     rerun = tree(export(out, "webdataset", dest, "--shard-size", "3"))
     assert rerun == tree(export(out, "webdataset", tmp_path / "fresh", "--shard-size", "3"))
 
 
 def test_a_smaller_export_removes_the_shards_it_no_longer_has(finished: dict[str, Path], tmp_path: Path) -> None:
     dest = export(finished["labels"], "webdataset", tmp_path / "shards", "--shard-size", "2")
-    assert len(list(dest.iterdir())) == 4
+    assert len(visible(dest)) == 4
     (dest / "mine.txt").write_text("keep")
     export(finished["labels"], "webdataset", dest, "--shard-size", "8")
-    assert sorted(p.name for p in dest.iterdir()) == ["mine.txt", "shard-000000.tar"]
+    assert visible(dest) == ["mine.txt", "shard-000000.tar"]
 
 
 def test_an_unfinished_or_foreign_output_dir_is_refused(finished: dict[str, Path], tmp_path: Path) -> None:
@@ -287,8 +346,8 @@ def test_an_unfinished_or_foreign_output_dir_is_refused(finished: dict[str, Path
     refused = cli("export", unfinished, "--to", "nemo", tmp_path / "nemo")
     assert refused.exit_code == 2
     assert refused.stderr.splitlines() == [
-        f"error: OUTPUT_DIR {unfinished}: its last run did not finish (interrupted); rerun the same "
-        "`audioaug run` command to complete it, then export"
+        f"error: OUTPUT_DIR {unfinished}: its last run did not finish (interrupted), so its manifest does not "
+        "describe it; rerun the same `audioaug run` command to complete it, then export"
     ]
     assert not (tmp_path / "nemo").exists()
     foreign = cli("export", tmp_path / "unfinished" / "..", "--to", "kaldi", tmp_path / "k")
@@ -303,16 +362,17 @@ def test_webdataset_shards_in_a_bucket_are_the_local_bytes(
     import s3fs
 
     bucket = s3.new_bucket()
-    local = tree(export(finished["segments"], "webdataset", tmp_path / "local", "--shard-size", "5"))
+    local = shards(export(finished["segments"], "webdataset", tmp_path / "local", "--shard-size", "5"))
     result = cli("export", finished["segments"], "--to", "webdataset", f"s3://{bucket}/shards", "--shard-size", "5")
     assert result.exit_code == 0, result.output
     fs = s3fs.S3FileSystem(skip_instance_cache=True)
-    remote = {name.rsplit("/", 1)[1]: fs.cat_file(name) for name in sorted(fs.find(f"{bucket}/shards"))}
-    assert remote == local
+    remote = {name[len(bucket) + 1 :]: fs.cat_file(name) for name in sorted(fs.find(f"{bucket}/shards"))}
+    assert {name.removeprefix("shards/"): data for name, data in remote.items() if "shard-" in name} == local
+    assert set(remote) == {*(f"shards/{name}" for name in local), "shards/.audioaug-export/record.json"}  # lock gone
     # An OUTPUT_DIR in the bucket exports too: the same shards, and manifests that name its URLs.
     fs.put(f"{finished['segments']}/", f"{bucket}/out/", recursive=True)
     from_bucket = export(f"s3://{bucket}/out", "webdataset", tmp_path / "from-bucket", "--shard-size", "5")
-    assert tree(from_bucket) == local
+    assert shards(from_bucket) == local
     nemo = export(f"s3://{bucket}/out", "nemo", tmp_path / "nemo")
     paths = [json.loads(line)["audio_filepath"] for line in (nemo / "manifest.json").read_text().splitlines()]
     assert paths and all(p.startswith(f"s3://{bucket}/out/") and fs.exists(p) for p in paths)
@@ -345,11 +405,11 @@ def test_kaldi_speaker_ids_that_would_sort_differently_are_escaped(tmp_path: Pat
     from audioaug_cli.exports import kaldi
 
     # "a" prefixes "a-b" then "-": by utterance, a-b-f1 < a-f0; by speaker, a < a-b.
-    kaldi.export(_corpus(tmp_path, ["a", "a-b", "a b", "c"]), LocalStore(tmp_path / "data"), lambda _n: None)
+    kaldi.export(_corpus(tmp_path, ["a", "a-b", "a b", "c"]), LocalStore(tmp_path / "data"), lambda _n: None, 1)
     utt2spk = [line.split(" ") for line in (tmp_path / "data" / "utt2spk").read_text().splitlines()]
     assert utt2spk == sorted(utt2spk) == sorted(utt2spk, key=lambda pair: (pair[1], pair[0]))
     assert {spk for _utt, spk in utt2spk} == {"a", "a~2db", "a~20b", "c"}
-    plain = kaldi.export(_corpus(tmp_path, ["spk-1", "spk-10"]), LocalStore(tmp_path / "plain"), lambda _n: None)
+    plain = kaldi.export(_corpus(tmp_path, ["spk-1", "spk-10"]), LocalStore(tmp_path / "plain"), lambda _n: None, 1)
     assert plain and (tmp_path / "plain" / "spk2utt").read_text() == "spk-1 spk-1-f0__aug1\nspk-10 spk-10-f1__aug1\n"
 
 
@@ -359,4 +419,4 @@ def test_kaldi_refuses_speakers_it_cannot_order_with_one_line(tmp_path: Path) ->
     # Without a speaker, f1+x__aug1 is its own: by utterance it sorts before f1-f0__aug1, by speaker after.
     corpus = _corpus(tmp_path, ["f1", ""], ["f0", "f1+x"])
     with pytest.raises(UsageError, match="give every output a speaker"):
-        kaldi.export(corpus, LocalStore(tmp_path / "data"), lambda _n: None)
+        kaldi.export(corpus, LocalStore(tmp_path / "data"), lambda _n: None, 1)

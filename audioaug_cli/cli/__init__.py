@@ -15,11 +15,12 @@ import sys
 
 import click
 
-from audioaug_cli.cli.common import EXIT_INTERRUPTED
+from audioaug_cli.cli.common import EXIT_INTERRUPTED, fail
 from audioaug_cli.cli.export import export
 from audioaug_cli.cli.inspect import schema, transforms, validate
 from audioaug_cli.cli.run import run
 from audioaug_cli.cli.tools import preview, replay
+from audioaug_cli.errors import AudioaugError, scrubbed
 from audioaug_cli.version import __version__
 
 
@@ -50,8 +51,14 @@ def entry() -> None:
         click.echo("stopped", err=True)
         code = EXIT_INTERRUPTED
     except click.ClickException as exc:  # a usage error: click's own message and exit code
-        exc.show()
+        import io
+
+        shown = io.StringIO()
+        exc.show(file=shown)
+        click.echo(scrubbed(shown.getvalue()), err=True, nl=False)
         code = exc.exit_code
+    except AudioaugError as exc:  # whatever a command raised that it did not turn into a message itself
+        fail(str(exc), exc.exit_code)
     finally:
         gc.freeze()
     sys.exit(code if isinstance(code, int) else 0)

@@ -74,17 +74,33 @@ storage_option = option(
 
 
 def storage_options(pairs: tuple[str, ...]) -> dict[str, Any]:
+    """The options, each secret among them kept out of every message."""
+    from audioaug_cli.errors import keep_secret
     from audioaug_cli.io.store import parse_storage_options
 
     try:
-        return parse_storage_options(pairs)
+        options = parse_storage_options(pairs)
     except AudioaugError as exc:
         fail(str(exc), exc.exit_code)
+    for key, value in _flattened(options):
+        if any(word in key.lower() for word in ("key", "secret", "token", "password", "credential", "sas")):
+            keep_secret(str(value))
+    return options
+
+
+def _flattened(options: dict[str, Any]) -> Iterator[tuple[str, Any]]:
+    for key, value in options.items():
+        if isinstance(value, dict):
+            yield from _flattened(value)
+        elif isinstance(value, str):
+            yield key, value
 
 
 def fail(message: str, code: int) -> NoReturn:
-    """Print each line of the message as an error and exit with ``code``."""
-    for line in message.splitlines() or [""]:
+    """Print each line of the message as an error, without any credential, and exit with ``code``."""
+    from audioaug_cli.errors import scrubbed
+
+    for line in scrubbed(message).splitlines() or [""]:
         click.echo(f"error: {line}", err=True)
     sys.exit(code)
 

@@ -17,7 +17,7 @@ from audioaug_cli.exports import FORMATS, SHARD_SIZE
 
 @click.command()
 @click.argument("output_dir", type=Location(exists=True, file_okay=False))
-@click.option("--to", "to", type=click.Choice(FORMATS), required=True, help="The toolkit's format.")
+@click.option("--to", "to", type=click.Choice(list(FORMATS)), required=True, help="The toolkit's format.")
 @click.argument("dest", type=Location())
 @option(
     "--shard-size",
@@ -25,6 +25,11 @@ from audioaug_cli.exports import FORMATS, SHARD_SIZE
     default=SHARD_SIZE,
     show_default=True,
     help="webdataset: samples per tar shard.",
+)
+@option(
+    "--overwrite",
+    is_flag=True,
+    help="Replace files in DEST of the names the export writes even when no export wrote them.",
 )
 @storage_option
 @option(
@@ -36,13 +41,15 @@ def export(
     to: str,
     dest: Path | str,
     shard_size: int,
+    overwrite: bool,
     storage_options: tuple[str, ...],
     progress: bool | None,
     quiet: bool,
 ) -> None:
     """Write what a finished OUTPUT_DIR holds as a toolkit loads it, into the folder DEST (made if
     missing; a URL like OUTPUT_DIR). Read from the manifest and segments.csv; audio is copied only
-    into WebDataset's shards. The same OUTPUT_DIR gives the same bytes; rerun after a kill.
+    into WebDataset's shards. The same OUTPUT_DIR gives the same bytes; rerun after a kill. A file
+    in DEST that no export wrote is never replaced or removed (exit 2) unless --overwrite.
 
     \b
     lhotse      recordings.jsonl.gz, supervisions.jsonl.gz  (lhotse.load_manifest, CutSet.from_manifests)
@@ -72,14 +79,17 @@ def export(
     options = parse_storage_options(storage_options)
     try:
         with exits_on_error(f"the export into {dest}"):
-            done = export_to(output_dir, to, dest, options, shard_size, started)
+            done = export_to(output_dir, to, dest, options, shard_size, started, overwrite)
     finally:
         for bar in bars:
             bar.close()
     if not quiet:
         files = ", ".join(done.files[:3]) + (f" and {len(done.files) - 3} more" if len(done.files) > 3 else "")
-        click.echo(f"exported {done.outputs} output(s), {done.items} {_unit(to)} to {dest}: {files}", err=True)
+        shown = _shown(dest)
+        click.echo(f"exported {done.outputs} output(s), {done.items} {FORMATS[to].unit} to {shown}: {files}", err=True)
 
 
-def _unit(to: str) -> str:
-    return {"lhotse": "supervision(s)", "nemo": "line(s)", "kaldi": "utterance(s)", "webdataset": "sample(s)"}[to]
+def _shown(where: Path | str) -> str:
+    from audioaug_cli.io.store import without_credentials
+
+    return without_credentials(str(where))

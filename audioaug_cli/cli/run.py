@@ -224,13 +224,16 @@ def _shown(where: Path | str) -> str:
 
 
 def _warn_unmatched(summary: Any) -> None:
-    unmatched = summary.unmatched_labels
-    if unmatched:
-        click.echo(
-            f"warning: {len(unmatched)} row(s) of --labels name no input found in INPUT_DIR "
-            f"(first: {unmatched[0]}); file_name is relative to INPUT_DIR",
-            err=True,
-        )
+    for flag, unmatched, rows in (
+        ("--labels", summary.unmatched_labels, len(summary.unmatched_labels)),
+        ("--segments", summary.unmatched_segments, summary.unmatched_segment_rows),
+    ):
+        if unmatched:
+            click.echo(
+                f"warning: {rows} row(s) of {flag} name no input found in INPUT_DIR "
+                f"(first: {unmatched[0]}); file_name is relative to INPUT_DIR",
+                err=True,
+            )
 
 
 def _write_summary(path: Path, summary: Any) -> None:

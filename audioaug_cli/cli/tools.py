@@ -47,6 +47,13 @@ from audioaug_cli.errors import EXIT_FAILED
     help="Preview only this long a part of AUDIO_FILE. [default: to its end]",
 )
 @click.option(
+    "--input-dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="The INPUT_DIR that `run` would be given: the variants are then exactly the files `run` writes for "
+    "AUDIO_FILE there (seeds and names depend on its path in it). [default: AUDIO_FILE's folder]",
+)
+@click.option(
     "--segments",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     default=None,
@@ -60,6 +67,7 @@ def preview(
     seed: int | None,
     start: float | None,
     duration: float | None,
+    input_dir: Path | None,
     segments: Path | None,
 ) -> None:
     """Make a few variants of AUDIO_FILE exactly as `run` would, and a picture of them.
@@ -67,18 +75,18 @@ def preview(
     The picture (<stem>.png) shows the original and each variant as waveform and log-mel
     spectrogram (and the augmented feature, with a spectrogram: section), each titled with the
     transforms applied and the parameters they drew. The variants are the files `run` would write
-    for AUDIO_FILE at the top of INPUT_DIR, with the same seeds; with --start/--duration, they
-    are of that part of the file only (a quick look at a long recording).
+    for AUDIO_FILE in --input-dir (by default, at the top of INPUT_DIR), with the same seeds; with
+    --start/--duration, they are of that part of the file only (a quick look at a long recording).
 
     \b
     Example:
-        audioaug preview configs/example.yaml sample_data/speech/vowels_16k.wav --copies 4
+        audioaug preview configs/example.yaml sample_data/speech/vowels_16k.wav --input-dir sample_data
         audioaug preview configs/example.yaml long_recording.flac --start 60 --duration 5
         audioaug preview configs/kaldi_asr.yaml corpus/utt1.wav --segments segments.csv
     """
     from audioaug_cli.config.load import load_config
     from audioaug_cli.io.audio import Excerpt
-    from audioaug_cli.preview import default_output_dir, make_preview
+    from audioaug_cli.preview import default_output_dir, make_preview, source_name
 
     excerpt = Excerpt(start or 0.0, duration) if start is not None or duration is not None else None
     with exits_on_error("the preview"):
@@ -92,9 +100,12 @@ def preview(
             from audioaug_cli.io.segments import Segments
 
             table = Segments.read(segments)
-            named = [n for n in table.times if n == audio_file.name or audio_file.as_posix().endswith("/" + n)]
-            spans = table.times[named[0]] if named else []
-        made = make_preview(loaded, audio_file, output_dir or default_output_dir(audio_file), excerpt, spans)
+            if input_dir is not None:
+                named = [source_name(audio_file, input_dir)]
+            else:
+                named = [n for n in table.times if n == audio_file.name or audio_file.as_posix().endswith("/" + n)]
+            spans = table.times.get(named[0], []) if named else []
+        made = make_preview(loaded, audio_file, output_dir or default_output_dir(audio_file), excerpt, spans, input_dir)
     for outcome in made.outcomes:
         if outcome.row is not None:
             click.echo(f"{outcome.row.file_name}: {_applied(outcome.row.transforms)}")

@@ -34,7 +34,7 @@ from audioaug_cli.engine.state import OutputLock, RunState
 from audioaug_cli.engine.store_state import LeaseLock, StoreState, open_state
 from audioaug_cli.engine.summary import Reporter, Silent, Summary
 from audioaug_cli.engine.tasks import Outcome, Task, item_files
-from audioaug_cli.engine.workers import execute, worker_count
+from audioaug_cli.engine.workers import JOBS_PER_CPU, execute, jobs_cap, worker_count
 from audioaug_cli.errors import ConfigError, DiskFullError, UsageError, is_disk_full, suggest
 from audioaug_cli.io.atomic import remove_temporaries
 from audioaug_cli.io.inputs import Source, WalkCounts, walk_inputs, walk_store
@@ -97,10 +97,18 @@ class Run:
         self.inputs = open_store(input_dir, storage, f"INPUT_DIR {input_dir}")  # absolute: workers may run elsewhere
         self.output = open_store(output_dir, storage, f"OUTPUT_DIR {output_dir}")
         self.options, self.reporter = options, reporter
+        cap = jobs_cap()
+        if options.jobs is not None and options.jobs > cap and not options.scheduler:
+            reporter.notice(
+                f"-j {options.jobs}: at most {cap} workers here ({JOBS_PER_CPU} per usable CPU); more would only "
+                f"wait on each other and hold memory, so the run uses {cap}"
+            )
+            self.options = replace(options, jobs=cap)
         self.config = config.with_overrides(options.seed, options.copies, options.include_original or None)
         self.summary = Summary()
         self.state: RunState | None = None
         self.dispatched = False  # whether any task went to a worker (and so might have left a temporary)
+        self.running = False  # whether audioaug.json says "running" (this run has work to do)
         self.lock: OutputLock | LeaseLock | None = None
         self.listings = Listings(self.inputs, self.output)
         check_folders(self.inputs, self.output)
@@ -210,11 +218,9 @@ class Run:
     def _augment_all(self, state: RunState, cluster: Any) -> None:
         """Hand the pending items to the workers and record each outcome as it arrives."""
         config, summary, output, reporter = self.config, self.summary, self.output, self.reporter
-        claimed = False  # audioaug.json says "running" from the first change to OUTPUT_DIR on
         if PROVENANCE not in self.listings.present() if self.remote else not output.is_file(PROVENANCE):
             self._claim()
-            Provenance.of(config, "running", state.counts(), self.inputs.url).write(output)  # claims it
-            claimed = True
+            self._mark_running(state)  # claims OUTPUT_DIR before anything else is written in it
         reporter.start(self._count_todo(state) if reporter.needs_total else None)
         counts = WalkCounts(report=reporter.left_out)
         failed_sources: set[str] = set()
@@ -224,9 +230,6 @@ class Run:
             results = execute(config, tasks, (self.inputs, output), self.options.jobs, cluster)
             with _sigterm_as_interrupt(summary), closing(results):
                 for outcomes in results:
-                    if not claimed:  # a finished rerun never gets here, so it writes nothing
-                        Provenance.of(config, "running", state.counts(), self.inputs.url).write(output)
-                        claimed = True
                     if isinstance(self.lock, LeaseLock) and self.lock.lost:
                         if isinstance(state, StoreState):
                             state.writes = False  # the state is the new holder's now
@@ -414,6 +417,7 @@ class Run:
         """Stream the tasks still to do; count the items already done as skipped, and the label rows
         that name no input found."""
         labelled: set[str] = set()
+        segmented: set[str] = set()
         sources = self._sources(counts)
         while batch := list(itertools.islice(sources, PLAN_BATCH)):
             recorded = state.done_copies_of([(s.rel, s.fingerprint) for s in batch])
@@ -421,6 +425,8 @@ class Run:
                 state.mark_seen(source.rel)
                 if source.rel in self.labels.values:
                     labelled.add(source.rel)
+                if self.segments is not None and source.rel in self.segments.times:
+                    segmented.add(source.rel)
                 copies = self.copies_of(source)
                 pending = self._pending(source, state, copies, recorded.get(source.rel, set()))
                 self.summary.skipped += len(copies) - len(pending)
@@ -429,6 +435,10 @@ class Run:
                     yield Task(source, pending, times)
         if not (self.options.include or self.options.exclude):  # a row left out by a glob is not a mistake
             self.summary.unmatched_labels = sorted(set(self.labels.values) - labelled)
+            if self.segments is not None:
+                missing = sorted(set(self.segments.times) - segmented)
+                self.summary.unmatched_segments = missing
+                self.summary.unmatched_segment_rows = sum(len(self.segments.times[name]) for name in missing)
 
     def _claiming(self, tasks: Iterator[Task], state: RunState) -> Iterator[Task]:
         """The tasks, with OUTPUT_DIR's lock taken before the first one goes to a worker; if the
@@ -441,8 +451,17 @@ class Run:
                 if not again:
                     continue
                 task = replace(task, copies=again)
+            if not self.running:  # a finished rerun hands nothing out, so it writes nothing
+                self._mark_running(state)
             self.dispatched = True
             yield task
+
+    def _mark_running(self, state: RunState) -> None:
+        """audioaug.json says "running" from before the first item is handed out until the run's end,
+        so that an OUTPUT_DIR whose last run was killed is never taken for a finished one (by
+        `export`), even when an earlier run had finished it. A run with nothing to do writes nothing."""
+        Provenance.of(self.config, "running", state.counts(), self.inputs.url).write(self.output)
+        self.running = True
 
     def _planned_files(self) -> Iterator[str]:
         """Every file this run could write for the inputs found (what --overwrite or a resume might redo)."""

@@ -45,25 +45,28 @@ class OutputLock:
     same OUTPUT_DIR is refused before it touches anything. The kernel releases it when the
     process ends, however it ends (SIGKILL included), so a rerun is never locked out."""
 
-    def __init__(self, output_dir: Path):
+    def __init__(
+        self, output_dir: Path, name: str = f"{STATE_DIR}/{LOCK}", held_by: str = "run", place: str = "OUTPUT_DIR"
+    ):
         self.output_dir = output_dir
+        self.name = name  # the lock file, relative to the folder
+        self.held_by, self.place = held_by, place  # how messages name the holder and the folder
         self.fd: int | None = None
 
     def acquire(self) -> None:
         import fcntl
 
-        self.output_dir.mkdir(parents=True, exist_ok=True)
-        folder = self.output_dir / STATE_DIR
-        folder.mkdir(exist_ok=True)
-        fd = os.open(folder / LOCK, os.O_RDWR | os.O_CREAT, 0o666)
+        path = self.output_dir / self.name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
             os.close(fd)
             raise UsageError(
-                f"another audioaug run (pid {holder}) is writing to OUTPUT_DIR {self.output_dir}; "
-                "wait for it to finish, or choose another OUTPUT_DIR"
+                f"another audioaug {self.held_by} (pid {holder}) is writing to {self.place} {self.output_dir}; "
+                f"wait for it to finish, or choose another {self.place}"
             ) from None
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())

@@ -194,8 +194,10 @@ class LeaseLock:
     than the lease, is taken over (a conditional replace of that very version, so that of two
     runs taking over, one wins); any other is refused, naming its holder."""
 
-    def __init__(self, store: ObjectStore):
+    def __init__(self, store: ObjectStore, name: str = LOCK_OBJECT, held_by: str = "run", place: str = "OUTPUT_DIR"):
         self.store = store
+        self.name = name  # the lock object, relative to the store's root
+        self.held_by, self.place = held_by, place  # how messages name the holder and the folder
         self.lease = lease_seconds()
         self.held = False
         self.tag: str | None = None
@@ -211,17 +213,17 @@ class LeaseLock:
     def acquire(self) -> None:
         if self.held:
             return
-        if not self.store.create(LOCK_OBJECT, self._body()):
+        if not self.store.create(self.name, self._body()):
             self._take_over()
-        self.tag = version_tag(self.store.info(LOCK_OBJECT))
+        self.tag = version_tag(self.store.info(self.name))
         self.held = True
         self._thread = threading.Thread(target=self._renew, name="audioaug-lock", daemon=True)
         self._thread.start()
 
     def _take_over(self) -> None:
-        info = self.store.info(LOCK_OBJECT)
+        info = self.store.info(self.name)
         try:
-            holder = json.loads(self.store.read_bytes(LOCK_OBJECT))
+            holder = json.loads(self.store.read_bytes(self.name))
             host, pid = str(holder["host"]), int(holder["pid"])
         except (OSError, ValueError, KeyError, TypeError):
             host, pid = "an unknown host", 0
@@ -230,18 +232,18 @@ class LeaseLock:
         import socket
 
         dead = host == socket.gethostname() and pid > 0 and not _alive(pid)
-        if not (dead or age > self.lease) or not self.store.replace_if(LOCK_OBJECT, self._body(), version_tag(info)):
+        if not (dead or age > self.lease) or not self.store.replace_if(self.name, self._body(), version_tag(info)):
             raise UsageError(
-                f"another audioaug run (pid {pid} on {host}) is writing to OUTPUT_DIR {self.store}: its lock "
-                f"({self.store.shown(LOCK_OBJECT)}) was renewed {max(age, 0):.0f} s ago; wait for it to finish, or "
-                f"choose another OUTPUT_DIR (a lock not renewed for {self.lease:.0f} s is taken over)"
+                f"another audioaug {self.held_by} (pid {pid} on {host}) is writing to {self.place} {self.store}: its "
+                f"lock ({self.store.shown(self.name)}) was renewed {max(age, 0):.0f} s ago; wait for it to finish, or "
+                f"choose another {self.place} (a lock not renewed for {self.lease:.0f} s is taken over)"
             )
 
     def _renew(self) -> None:
         while not self._stop.wait(self.lease / 4):
             try:
-                if self.store.replace_if(LOCK_OBJECT, self._body(), self.tag):
-                    self.tag = version_tag(self.store.info(LOCK_OBJECT))
+                if self.store.replace_if(self.name, self._body(), self.tag):
+                    self.tag = version_tag(self.store.info(self.name))
                     continue
                 self.lost = "another run took over this OUTPUT_DIR's lock"
                 return
@@ -255,8 +257,8 @@ class LeaseLock:
             self._thread = None
         if self.held and self.lost is None:
             with suppress(OSError):
-                if version_tag(self.store.info(LOCK_OBJECT)) == self.tag:
-                    self.store.remove(LOCK_OBJECT)
+                if version_tag(self.store.info(self.name)) == self.tag:
+                    self.store.remove(self.name)
         self.held = False
 
 

@@ -29,6 +29,8 @@ class Summary:
     pruned: int = 0  # outputs removed by --prune
     clipped: int = 0  # outputs written this run whose format cut off samples beyond full scale
     unmatched_labels: list[str] = field(default_factory=list)  # --labels rows that name no input found
+    unmatched_segments: list[str] = field(default_factory=list)  # files named by --segments rows but not found
+    unmatched_segment_rows: int = 0  # the --segments rows naming them
     planned: list[str] = field(default_factory=list)  # --dry-run: what would be written, and what would fail
     planned_items: int = 0  # --dry-run: items that would be written
     planned_failures: int = 0  # --dry-run: items that would fail before being read (name clashes, names)
@@ -56,6 +58,7 @@ class Summary:
             "vanished": self.vanished,
             "pruned": self.pruned,
             "unmatched_labels": len(self.unmatched_labels),
+            "unmatched_segments": self.unmatched_segment_rows,
             "clipped": self.clipped,
         }
         if self.planned_size is not None:

@@ -53,6 +53,14 @@ def worker_count(jobs: int | None) -> int:
     return int(cpu_count())
 
 
+JOBS_PER_CPU = 4  # -j beyond this many workers per usable CPU is cut down to it
+
+
+def jobs_cap() -> int:
+    """The most workers a run starts on this machine: JOBS_PER_CPU per usable CPU."""
+    return JOBS_PER_CPU * _at_most(None)
+
+
 def _at_most(jobs: int | None) -> int:
     """An upper bound of :func:`worker_count` that costs no import (joblib's takes ~50 ms)."""
     if jobs is not None:

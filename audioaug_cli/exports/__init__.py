@@ -13,6 +13,7 @@ a rerun replaces what an interrupted one left.
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,10 +21,32 @@ from typing import Any
 
 from audioaug_cli.errors import UsageError
 from audioaug_cli.exports.corpus import read_corpus
+from audioaug_cli.exports.dest import owned_dest
 from audioaug_cli.io.store import LocalStore, ObjectStore, open_store
 
-FORMATS = ("lhotse", "nemo", "kaldi", "webdataset")
 SHARD_SIZE = 1000
+
+
+@dataclass(frozen=True)
+class Format:
+    """An export format: its module (``export(corpus, dest, advance, shard_size)`` and
+    ``names(corpus, dest, shard_size)``, the files it may write or remove in DEST), and what one
+    of the items it writes is called."""
+
+    name: str
+    module: str
+    unit: str
+
+
+FORMATS = {
+    f.name: f
+    for f in (
+        Format("lhotse", "lhotse", "supervision(s)"),
+        Format("nemo", "nemo", "line(s)"),
+        Format("kaldi", "kaldi", "utterance(s)"),
+        Format("webdataset", "webdataset", "sample(s)"),
+    )
+}
 
 
 @dataclass(frozen=True)
@@ -40,10 +63,13 @@ def export(
     options: dict[str, Any] | None = None,
     shard_size: int = SHARD_SIZE,
     started: Callable[[int], Callable[[int], None]] | None = None,
+    overwrite: bool = False,
 ) -> Exported:
     """Write OUTPUT_DIR's outputs into DEST in format ``to``. ``started(total)`` gives the callback
-    that is told of each output done (a progress bar)."""
-    if to not in FORMATS:
+    that is told of each output done (a progress bar). A file in DEST that no export wrote is
+    refused (UsageError, nothing written) unless ``overwrite``."""
+    found = FORMATS.get(to)
+    if found is None:
         raise UsageError(f"cannot export to {to!r}: the formats are {', '.join(FORMATS)}")
     corpus = read_corpus(output_dir, options)
     target = open_store(dest, options, f"DEST {dest}")
@@ -51,23 +77,11 @@ def export(
         raise UsageError(f"DEST {target} is a file: give a folder (made if missing)")
     if isinstance(target, ObjectStore) and target.read_only:
         raise UsageError(f"DEST {target} is read-only ({target.protocol}://): give a folder or a bucket to write to")
-    if isinstance(target, LocalStore):
-        target.root.mkdir(parents=True, exist_ok=True)
-    advance = started(len(corpus.outputs)) if started is not None else (lambda _n: None)
-    if to == "lhotse":
-        from audioaug_cli.exports import lhotse
-
-        files, items = lhotse.export(corpus, target, advance)
-    elif to == "nemo":
-        from audioaug_cli.exports import nemo
-
-        files, items = nemo.export(corpus, target, advance)
-    elif to == "kaldi":
-        from audioaug_cli.exports import kaldi
-
-        files, items = kaldi.export(corpus, target, advance)
-    else:
-        from audioaug_cli.exports import webdataset
-
-        files, items = webdataset.export(corpus, target, advance, shard_size)
+    module = importlib.import_module(f"audioaug_cli.exports.{found.module}")
+    module.check(corpus)
+    with owned_dest(target, overwrite) as owned:
+        owned.claim(module.names(corpus, owned, shard_size))
+        advance = started(len(corpus.outputs)) if started is not None else (lambda _n: None)
+        files, items = module.export(corpus, target, advance, shard_size)
+        owned.finish(files)
     return Exported(files, len(corpus.outputs), items)

@@ -108,9 +108,10 @@ def read_corpus(output_dir: str | os.PathLike[str], options: dict[str, Any] | No
     if provenance is None:
         raise UsageError(f"OUTPUT_DIR {store} holds no audioaug.json: it is not what `audioaug run` writes")
     if provenance.status != "complete":
+        how = "it is still running, or was killed" if provenance.status == "running" else provenance.status
         raise UsageError(
-            f"OUTPUT_DIR {store}: its last run did not finish ({provenance.status}); rerun the same "
-            "`audioaug run` command to complete it, then export"
+            f"OUTPUT_DIR {store}: its last run did not finish ({how}), so its manifest does not describe it; "
+            "rerun the same `audioaug run` command to complete it, then export"
         )
     manifest = provenance.config["output"]["manifest"]
     try:
@@ -159,6 +160,19 @@ def _segments(store: Store) -> tuple[tuple[str, ...], dict[str, list[Segment]]]:
         segment = Segment(float(row["start"]), float(row["end"]), {c: row.get(c, "") for c in columns})
         found.setdefault(row["file_name"], []).append(segment)
     return columns, found
+
+
+def require_items(corpus: Corpus, format_name: str, spans: bool = True) -> None:
+    """Refuse (exit 2) an export that would hold nothing: no outputs, or (``spans``: for a format
+    of one item per segment) no output with a segment."""
+    if not corpus.outputs:
+        raise UsageError(f"OUTPUT_DIR {corpus.store} holds no outputs: nothing to export to {format_name}")
+    if spans and not any(output.spans() for output in corpus.outputs):
+        raise UsageError(
+            f"{corpus.store.shown(SEGMENTS)} has no segment of any output, so a {format_name} export would hold "
+            "no utterance: the --segments table of the run named no input found (file_name is relative to "
+            "INPUT_DIR); fix it and rerun `audioaug run` with it"
+        )
 
 
 def require_audio(corpus: Corpus, format_name: str) -> None:

@@ -21,7 +21,8 @@ from collections.abc import Callable, Iterable
 from typing import IO
 
 from audioaug_cli.errors import UsageError
-from audioaug_cli.exports.corpus import Corpus, Output, Segment, require_audio
+from audioaug_cli.exports.corpus import Corpus, Output, Segment, require_audio, require_items
+from audioaug_cli.exports.dest import OwnedDest
 from audioaug_cli.io.store import LocalStore, Store
 
 FILES = (
@@ -65,13 +66,39 @@ class _Utterance:
         return round(self.span.end - self.span.start, 6) if self.span is not None else self.output.duration
 
 
-def export(corpus: Corpus, dest: Store, advance: Callable[[int], None]) -> tuple[list[str], int]:
+def check(corpus: Corpus) -> None:
     require_audio(corpus, "Kaldi")
     if not isinstance(corpus.store, LocalStore):
         raise UsageError(
             f"Kaldi reads local files (and pipes), not {corpus.store}: copy OUTPUT_DIR to this machine "
             "and export the copy, or export --to lhotse, nemo or webdataset, which keep its URLs"
         )
+    require_items(corpus, "Kaldi")
+    for output in corpus.outputs:
+        location = corpus.location(output.file_name)
+        if "\n" in location or "\r" in location:
+            raise UsageError(
+                f"{output.file_name!r} has a line break in its path, which no line of Kaldi's wav.scp can hold: "
+                "rename its source and rerun, or export --to lhotse, nemo or webdataset"
+            )
+
+
+def names(corpus: Corpus, dest: OwnedDest, shard_size: int) -> set[str]:
+    return set(FILES)
+
+
+def speed_prefix(output: Output) -> str:
+    """Kaldi's prefix for a speed-perturbed copy (utils/data/perturb_data_dir_speed.sh): ``sp0.9-``
+    for the rate a SpeedPerturb drew, none at rate 1, so that per-speaker statistics (CMVN, i-vectors)
+    keep each speed apart as Kaldi's recipes do."""
+    rates = [t["params"].get("rate") for t in output.row.get("transforms") or () if t.get("name") == "SpeedPerturb"]
+    rate = 1.0
+    for value in rates:
+        rate *= float(value)
+    return "" if rate == 1.0 else f"sp{rate:g}-"
+
+
+def export(corpus: Corpus, dest: Store, advance: Callable[[int], None], shard_size: int) -> tuple[list[str], int]:
     columns = corpus.columns()
     utterances = []
     for output in corpus.outputs:
@@ -79,26 +106,36 @@ def export(corpus: Corpus, dest: Store, advance: Callable[[int], None]) -> tuple
             speaker = output.fields(span).get("speaker") or None
             utterances.append(_Utterance(output, index, span, speaker))
         advance(1)
-    speakers = _speaker_ids({u.speaker for u in utterances if u.speaker is not None})
+    base_ids = _speaker_ids({u.speaker for u in utterances if u.speaker is not None})
+    # (speaker, output) -> the speaker's id, with the output's speed prefix
+    prefixes = {id(o): speed_prefix(o) for o in corpus.outputs}
     with_segments = corpus.segment_columns is not None
 
+    def speaker_id(u: _Utterance) -> str:
+        assert u.speaker is not None
+        return prefixes[id(u.output)] + base_ids[u.speaker]
+
     def recording(output: Output, speaker: str | None) -> str:
-        own = kaldi_id(output.stem())
-        return f"{speakers[speaker]}-{own}" if speaker is not None and not with_segments else own
+        own = prefixes[id(output)] + kaldi_id(output.stem())
+        if speaker is not None and not with_segments:
+            return f"{prefixes[id(output)]}{base_ids[speaker]}-{kaldi_id(output.stem())}"
+        return own
 
     files: dict[str, list[str]] = {name: [] for name in FILES}
     spk2utt: dict[str, list[str]] = {}
     genders: dict[str, str] = {}
-    recordings = {recording(o, o.labels.get("speaker") or None): o for o in corpus.outputs}
+    recordings: dict[str, Output] = {}  # those with an utterance: validate_data_dir wants no other
     for u in utterances:
         rec = recording(u.output, u.speaker)
+        recordings[rec] = u.output
         if with_segments:
             utt = f"{rec}-{u.index:04d}"
-            utt = f"{speakers[u.speaker]}-{utt}" if u.speaker is not None else utt
+            if u.speaker is not None:  # the speaker's id first, the speed prefix once
+                utt = f"{speaker_id(u)}-{utt[len(prefixes[id(u.output)]) :]}"
             files["segments"].append(f"{utt} {rec} {_seconds(u.start)} {_seconds(u.start + u.duration)}")
         else:
             utt = rec
-        spk = speakers[u.speaker] if u.speaker is not None else utt
+        spk = speaker_id(u) if u.speaker is not None else utt
         files["utt2spk"].append(f"{utt} {spk}")
         spk2utt.setdefault(spk, []).append(utt)
         files["utt2dur"].append(f"{utt} {_seconds(u.duration)}")

@@ -10,15 +10,24 @@ import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from audioaug_cli.exports.corpus import Corpus, Output, Segment, require_audio
+from audioaug_cli.exports.corpus import Corpus, Output, Segment, require_audio, require_items
+from audioaug_cli.exports.dest import OwnedDest
 from audioaug_cli.io.store import LocalStore, Store
 
 RECORDINGS, SUPERVISIONS = "recordings.jsonl.gz", "supervisions.jsonl.gz"
 FIELDS = ("text", "speaker", "language", "gender")  # SupervisionSegment's own
 
 
-def export(corpus: Corpus, dest: Store, advance: Callable[[int], None]) -> tuple[list[str], int]:
+def check(corpus: Corpus) -> None:
     require_audio(corpus, "lhotse")
+    require_items(corpus, "lhotse")
+
+
+def names(corpus: Corpus, dest: OwnedDest, shard_size: int) -> set[str]:
+    return {RECORDINGS, SUPERVISIONS}
+
+
+def export(corpus: Corpus, dest: Store, advance: Callable[[int], None], shard_size: int) -> tuple[list[str], int]:
     recordings, supervisions = [], []
     kind = "file" if isinstance(corpus.store, LocalStore) else "url"
     for output in corpus.outputs:

@@ -8,15 +8,24 @@ import json
 from collections.abc import Callable
 from typing import IO, Any
 
-from audioaug_cli.exports.corpus import Corpus, require_audio
+from audioaug_cli.exports.corpus import Corpus, require_audio, require_items
+from audioaug_cli.exports.dest import OwnedDest
 from audioaug_cli.io.store import Store
 
 MANIFEST = "manifest.json"
 RENAMED = {"language": "lang"}  # what NeMo's multilingual manifests call it
 
 
-def export(corpus: Corpus, dest: Store, advance: Callable[[int], None]) -> tuple[list[str], int]:
+def check(corpus: Corpus) -> None:
     require_audio(corpus, "NeMo")
+    require_items(corpus, "NeMo")
+
+
+def names(corpus: Corpus, dest: OwnedDest, shard_size: int) -> set[str]:
+    return {MANIFEST}
+
+
+def export(corpus: Corpus, dest: Store, advance: Callable[[int], None], shard_size: int) -> tuple[list[str], int]:
     lines: list[str] = []
     for output in corpus.outputs:
         path = corpus.location(output.file_name)
@@ -27,8 +36,10 @@ def export(corpus: Corpus, dest: Store, advance: Callable[[int], None]) -> tuple
             else:
                 item["offset"] = span.start
                 item["duration"] = round(span.end - span.start, 6)
-            item.update((RENAMED.get(name, name), value) for name, value in output.fields(span).items())
             item["source"] = output.source
+            # A label never takes the place of a field of NeMo's (the tables refuse such names too).
+            labels = ((RENAMED.get(name, name), value) for name, value in output.fields(span).items())
+            item.update((name, value) for name, value in labels if name not in item)
             lines.append(json.dumps(item, ensure_ascii=False) + "\n")
         advance(1)
 

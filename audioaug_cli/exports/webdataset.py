@@ -14,8 +14,9 @@ import tarfile
 from collections.abc import Callable
 from typing import IO, Any
 
-from audioaug_cli.exports.corpus import Corpus, Output
-from audioaug_cli.io.store import LocalStore, ObjectStore, Store
+from audioaug_cli.exports.corpus import Corpus, Output, require_items
+from audioaug_cli.exports.dest import OwnedDest
+from audioaug_cli.io.store import Store
 
 SHARD = "shard-{:06d}.tar"
 _SHARD_NAME = re.compile(r"shard-(\d{6})\.tar$")
@@ -27,15 +28,26 @@ def sample_key(output: Output) -> str:
     return f"{folder}/{escaped}" if folder else escaped
 
 
+def check(corpus: Corpus) -> None:
+    require_items(corpus, "WebDataset", spans=False)
+
+
+def _planned(corpus: Corpus, shard_size: int) -> list[str]:
+    return [SHARD.format(number) for number in range(-(-len(corpus.outputs) // shard_size))]
+
+
+def names(corpus: Corpus, dest: OwnedDest, shard_size: int) -> set[str]:
+    """The shards this export writes, and those of an earlier, larger export that it removes."""
+    return {*_planned(corpus, shard_size), *dest.names(_SHARD_NAME.fullmatch)}
+
+
 def export(corpus: Corpus, dest: Store, advance: Callable[[int], None], shard_size: int) -> tuple[list[str], int]:
     outputs = corpus.outputs
-    names = []
-    for number, first in enumerate(range(0, len(outputs), shard_size)):
-        name = SHARD.format(number)
+    names = _planned(corpus, shard_size)
+    for number, name in enumerate(names):
         with dest.open_write(name) as handle:
-            _write_shard(corpus, outputs[first : first + shard_size], handle, advance)
-        names.append(name)
-    for stale in _shards(dest) - set(names):  # from an earlier export of more outputs
+            _write_shard(corpus, outputs[number * shard_size : (number + 1) * shard_size], handle, advance)
+    for stale in sorted(_stale(dest, names)):  # from an earlier export of more outputs (DEST's record lists them)
         dest.remove(stale)
     return names, len(outputs)
 
@@ -59,7 +71,10 @@ def _write_shard(
 def _described(output: Output) -> dict[str, Any]:
     found = dict(output.row)
     if output.segments is not None:
-        found["segments"] = [{"start": s.start, "end": s.end, **s.cells} for s in output.segments]
+        found["segments"] = [
+            {"start": s.start, "end": s.end, **{k: v for k, v in s.cells.items() if k not in ("start", "end")}}
+            for s in output.segments
+        ]
     return found
 
 
@@ -71,10 +86,7 @@ def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
     tar.addfile(info, io.BytesIO(data))
 
 
-def _shards(dest: Store) -> set[str]:
-    if isinstance(dest, ObjectStore):
-        return {name for name in dest.listing() if "/" not in name and _SHARD_NAME.fullmatch(name)}
-    assert isinstance(dest, LocalStore)
-    if not dest.root.is_dir():
-        return set()
-    return {p.name for p in dest.root.iterdir() if _SHARD_NAME.fullmatch(p.name)}
+def _stale(dest: Store, keep: list[str]) -> set[str]:
+    """Shards in DEST beyond this export's (the ownership check before the export refused any that
+    an export did not write)."""
+    return OwnedDest(dest, overwrite=False).names(_SHARD_NAME.fullmatch) - set(keep)

@@ -55,8 +55,23 @@ def _create_temporary(path: str) -> tuple[int, str]:
         except FileExistsError:
             continue
         except FileNotFoundError:
-            os.makedirs(folder or ".", exist_ok=True)  # the first file of its folder
+            make_folders(folder or ".")  # the first file of its folder
     raise FileExistsError(f"cannot create a temporary file beside {path}")
+
+
+def make_folders(folder: str) -> None:
+    """``os.makedirs(folder, exist_ok=True)`` without its recursion (one call per level): an
+    output tree as deep as its input's, however deep, is made."""
+    missing = []
+    while folder and not os.path.isdir(folder):
+        missing.append(folder)
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            break
+        folder = parent
+    for path in reversed(missing):
+        with suppress(FileExistsError):
+            os.mkdir(path)
 
 
 def write_text(path: Path, write: Callable[[IO[str]], None]) -> None:

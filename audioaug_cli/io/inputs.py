@@ -84,7 +84,17 @@ def walk_inputs(
 ) -> Iterator[Source]:
     """Audio files under input_dir in sorted order (a folder's files, then its subfolders)."""
     walk = _Walk(input_dir, output_dir, include, exclude, counts if counts is not None else WalkCounts())
-    yield from walk.folder(str(input_dir), "")
+    # Depth first with a stack of each open folder's subfolders, not by recursion: a tree
+    # thousands of folders deep is walked like any other.
+    stack: list[Iterator[tuple[str, str]]] = [iter([(str(input_dir), "")])]
+    while stack:
+        found = next(stack[-1], None)
+        if found is None:
+            stack.pop()
+            continue
+        subfolders: list[Any] = []
+        yield from walk.folder(*found, subfolders)
+        stack.append(walk.entered(subfolders))
 
 
 def _key(st: os.stat_result) -> tuple[int, int]:
@@ -120,13 +130,13 @@ class _Walk:
         real = os.path.realpath(path)
         return real == self.output_real or real.startswith(self.output_real.rstrip(os.sep) + os.sep)
 
-    def folder(self, folder: str, prefix: str) -> Iterator[Source]:
+    def folder(self, folder: str, prefix: str, below: list[Any]) -> Iterator[Source]:
+        """The folder's audio files; its subfolders are added to ``below``, to be walked after."""
         try:
             entries = sorted(os.scandir(folder), key=lambda e: e.name)
         except OSError:
             self.counts.leave_out(prefix.rstrip("/") or ".", "folder cannot be read")
             return
-        subfolders = []
         stems: dict[str, str] = {}
         self.counts.entries += len(entries)
         if self.counts.limit is not None and self.counts.entries > self.counts.limit:
@@ -152,7 +162,7 @@ class _Walk:
                 st = None  # a broken link: read as a file, it fails alone with the reason
             if is_dir:
                 if st is not None:  # (else it went away since the listing)
-                    subfolders.append((entry, rel, st, link))
+                    below.append((entry, rel, st, link))
                 continue
             if st is not None and not stat.S_ISREG(st.st_mode):
                 self.counts.leave_out(rel, "not a regular file (a FIFO, socket or device)")
@@ -171,6 +181,10 @@ class _Walk:
             fingerprint = f"{st.st_size}:{st.st_mtime_ns}" if st is not None else "unreadable"
             self.counts.audio += 1
             yield Source(shown, entry.path, fingerprint, problem, size)
+
+    def entered(self, subfolders: list[Any]) -> Iterator[tuple[str, str]]:
+        """The subfolders to walk, in order, each (path, prefix), checked when its turn comes:
+        OUTPUT_DIR and a folder already walked (a link loop, INPUT_DIR's parents) are not entered."""
         for entry, rel, st, link in subfolders:
             key = _key(st)
             if key == self.output_key or (link and self._inside_output(entry.path)):
@@ -185,7 +199,7 @@ class _Walk:
                     )
                 continue
             self.visited.add(key)
-            yield from self.folder(entry.path, rel + "/")
+            yield entry.path, rel + "/"
 
     def _selected(self, rel: str) -> bool:
         return _selected(rel, self.include, self.exclude)

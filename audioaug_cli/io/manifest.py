@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import hashlib
-import io
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
@@ -12,7 +9,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from audioaug_cli.errors import UsageError
-from audioaug_cli.io.store import Store, read_table
+from audioaug_cli.io.store import Store
+from audioaug_cli.io.tables import EXPORT_FIELDS, csv_writer, json_text, read_csv, relative_name
 
 COLUMNS = (
     "file_name",
@@ -29,6 +27,7 @@ COLUMNS = (
 )
 FEATURE_COLUMNS = (*COLUMNS, "feature_file")  # with a spectrogram: section
 ERROR_COLUMNS = ("source", "error")
+RESERVED = (*FEATURE_COLUMNS, *EXPORT_FIELDS)  # what a --labels or --segments column may not be named
 
 
 @dataclass(frozen=True)
@@ -77,7 +76,7 @@ class ManifestRow:
             channels,
             frames,
             round(frames / sample_rate, 6),
-            json.dumps(transforms),
+            json_text(transforms),
             feature_file,
             peak_db,
             clipped,
@@ -120,47 +119,28 @@ class Labels:
     @classmethod
     def read(cls, path: str | Path, options: dict[str, Any] | None = None) -> Labels:
         """The labels CSV at a path or a URL (``options``: the storage options)."""
-        data, text = read_table(path, options, "labels CSV")
-        try:
-            with io.StringIO(text, newline="") as handle:
-                reader = csv.reader(handle)
-                header = tuple(next(reader, ()))
-                if "file_name" not in header:
-                    raise UsageError(
-                        f"{path}: the labels CSV needs a file_name column (paths relative to "
-                        f"INPUT_DIR); found columns: {', '.join(header) or 'none'}"
-                    )
-                twice = sorted({c for c in header if header.count(c) > 1})
-                if twice:
-                    raise UsageError(
-                        f"{path}: line 1: the column {twice[0]!r} appears more than once; "
-                        "each column needs its own name"
-                    )
-                columns = tuple(c for c in header if c != "file_name")
-                clash = sorted(set(columns) & set(FEATURE_COLUMNS))
-                if clash:
-                    raise UsageError(
-                        f"{path}: label column(s) {', '.join(clash)} clash with manifest columns; rename them"
-                    )
-                name_at = header.index("file_name")
-                where = [header.index(c) for c in columns]
-                values: dict[str, tuple[str, ...]] = {}
-                lines: dict[str, int] = {}
-                for cells in reader:
-                    if not any(cells):
-                        continue  # a blank line
-                    cells += [""] * (len(header) - len(cells))
-                    name = _relative(cells[name_at])
-                    if name in lines:
-                        raise UsageError(
-                            f"{path}: line {reader.line_num}: {name} already has a row (line "
-                            f"{lines[name]}); give each file one row"
-                        )
-                    lines[name] = reader.line_num
-                    values[name] = tuple(cells[i] for i in where)
-        except csv.Error as exc:
-            raise UsageError(f"{path}: cannot read the labels CSV: {exc}") from None
-        return cls(columns, values, hashlib.sha256(data).hexdigest())
+        table = read_csv(
+            path,
+            options,
+            "labels CSV",
+            ("file_name",),
+            RESERVED,
+            needs=" (paths relative to INPUT_DIR)",
+        )
+        columns = tuple(c for c in table.header if c != "file_name")
+        name_at = table.index("file_name")
+        where = [table.index(c) for c in columns]
+        values: dict[str, tuple[str, ...]] = {}
+        lines: dict[str, int] = {}
+        for line, cells in table.rows:
+            name = relative_name(cells[name_at])
+            if name in lines:
+                raise UsageError(
+                    f"{path}: line {line}: {name} already has a row (line {lines[name]}); give each file one row"
+                )
+            lines[name] = line
+            values[name] = tuple(cells[i] for i in where)
+        return cls(columns, values, table.digest)
 
     def value(self, source: str, column: str) -> str | None:
         """A source's value in one column; None when the CSV has no row for it."""
@@ -174,11 +154,6 @@ class Labels:
 _ROW_FIELDS = tuple(f.name for f in fields(ManifestRow))
 
 
-def _relative(name: str) -> str:
-    name = name.replace("\\", "/")
-    return name[2:] if name.startswith("./") else name
-
-
 def write_manifest(
     store: Store, name: str, rows: Iterable[dict[str, Any]], labels: Labels, columns: tuple[str, ...] = COLUMNS
 ) -> None:
@@ -186,7 +161,7 @@ def write_manifest(
     columns appended, atomically."""
 
     def write(handle: IO[str]) -> None:
-        writer = csv.writer(handle, lineterminator="\n")
+        writer = csv_writer(handle)
         writer.writerow((*columns, *labels.columns))
         for row in rows:
             writer.writerow((*(row[c] for c in columns), *labels.for_source(row["source"])))
@@ -202,7 +177,7 @@ def write_errors(store: Store, name: str, errors: Iterable[tuple[str, str]]) -> 
         return 0
 
     def write(handle: IO[str]) -> None:
-        writer = csv.writer(handle, lineterminator="\n")
+        writer = csv_writer(handle)
         writer.writerow(ERROR_COLUMNS)
         writer.writerows(rows)
 

@@ -3,8 +3,6 @@ other columns) and ``OUTPUT_DIR/segments.csv``, the same segments where they are
 
 from __future__ import annotations
 
-import csv
-import hashlib
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -12,7 +10,9 @@ from pathlib import Path
 from typing import IO, Any
 
 from audioaug_cli.errors import UsageError
-from audioaug_cli.io.store import Store, read_table
+from audioaug_cli.io.manifest import RESERVED
+from audioaug_cli.io.store import Store
+from audioaug_cli.io.tables import csv_writer, read_csv, relative_name
 
 SEGMENTS = "segments.csv"
 REQUIRED = ("file_name", "start", "end")
@@ -31,30 +31,25 @@ class Segments:
     @classmethod
     def read(cls, path: str | Path, options: dict[str, Any] | None = None) -> Segments:
         """The table at a path or a URL, checked: every problem is a UsageError naming the line."""
-        data, text = read_table(path, options, "segments CSV")
-        reader = csv.reader(text.splitlines())
-        header = tuple(next(reader, ()))
-        missing = [c for c in REQUIRED if c not in header]
-        if missing:
-            raise UsageError(
-                f"{path}: line 1: the segments CSV needs the column(s) {', '.join(missing)} "
-                f"(file_name relative to INPUT_DIR, start and end in seconds); found: "
-                f"{', '.join(header) or 'none'}"
-            )
-        twice = sorted({c for c in header if header.count(c) > 1})
-        if twice:
-            raise UsageError(f"{path}: line 1: the column {twice[0]!r} appears more than once")
-        columns = tuple(c for c in header if c not in REQUIRED)
-        at = {c: header.index(c) for c in header}
-        found = cls(columns, digest=hashlib.sha256(data).hexdigest())
-        for number, row in enumerate(reader, start=2):
-            if not any(row):
-                continue
-            row += [""] * (len(header) - len(row))
-            name = row[at["file_name"]].replace("\\", "/").removeprefix("./")
+        table = read_csv(
+            path,
+            options,
+            "segments CSV",
+            REQUIRED,
+            RESERVED,
+            needs=" (file_name relative to INPUT_DIR, start and end in seconds)",
+        )
+        columns = tuple(c for c in table.header if c not in REQUIRED)
+        at = {c: table.index(c) for c in table.header}
+        found = cls(columns, digest=table.digest)
+        for number, row in table.rows:
+            name = relative_name(row[at["file_name"]])
             start, end = (_seconds(path, number, c, row[at[c]]) for c in ("start", "end"))
-            if end < start:
-                raise UsageError(f"{path}: line {number}: end ({end}) is before start ({start})")
+            if end <= start:
+                raise UsageError(
+                    f"{path}: line {number}: end ({end}) is not after start ({start}); a segment lasts "
+                    "longer than nothing (lhotse and Kaldi refuse empty ones)"
+                )
             found.times.setdefault(name, []).append((start, end))
             found.cells.setdefault(name, []).append(tuple(row[at[c]] for c in columns))
             found.lines.setdefault(name, []).append(number)
@@ -89,7 +84,7 @@ def write_segments(
     ordered = sorted(rows, key=lambda r: (r[0], r[1], r[2]))
 
     def write(handle: IO[str]) -> None:
-        writer = csv.writer(handle, lineterminator="\n")
+        writer = csv_writer(handle)
         writer.writerow((*REQUIRED, *columns))
         for file_name, start, end, cells in ordered:
             writer.writerow((file_name, f"{start:.6f}", f"{end:.6f}", *cells))

@@ -76,10 +76,45 @@ def open_store(where: str | os.PathLike[str], options: dict[str, Any] | None = N
     if protocol == "file":
         return LocalStore(Path(url[len("file://") :]).absolute())
     _check_protocol(protocol, what or url)
+    if protocol in EXTRAS and without_credentials(url) != url:
+        # No object store's filesystem reads them there; the client would take them for part of
+        # the bucket's name and print them in its errors.
+        raise UsageError(
+            f"{without_credentials(what or url)}: a {protocol}:// URL carries no credentials (those given were not "
+            f"used): set them where the store's client reads them ({CREDENTIALS_HINT}), or give --storage-option"
+        )
     import fsspec
 
     root = fsspec.get_filesystem_class(protocol)._strip_protocol(url).rstrip("/")
-    return ObjectStore(without_credentials(url).rstrip("/"), protocol, root, tuple(sorted((options or {}).items())))
+    return ObjectStore(without_credentials(url).rstrip("/"), protocol, root, frozen_options(options or {}))
+
+
+CREDENTIALS_HINT = "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, GOOGLE_APPLICATION_CREDENTIALS, AZURE_STORAGE_*"
+
+
+def frozen_options(options: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
+    """Storage options in a hashable form (a JSON object given as a value, such as
+    ``client_kwargs={"endpoint_url": ...}``, as sorted pairs); :func:`thawed_options` undoes it."""
+
+    def frozen(value: Any) -> Any:
+        if isinstance(value, dict):
+            return ("__mapping__", tuple(sorted((str(k), frozen(v)) for k, v in value.items())))
+        if isinstance(value, list):
+            return ("__list__", tuple(frozen(v) for v in value))
+        return value
+
+    return tuple(sorted((key, frozen(value)) for key, value in options.items()))
+
+
+def thawed_options(options: tuple[tuple[str, Any], ...]) -> dict[str, Any]:
+    def thawed(value: Any) -> Any:
+        if isinstance(value, tuple) and len(value) == 2 and value[0] == "__mapping__":
+            return {k: thawed(v) for k, v in value[1]}
+        if isinstance(value, tuple) and len(value) == 2 and value[0] == "__list__":
+            return [thawed(v) for v in value[1]]
+        return value
+
+    return {key: thawed(value) for key, value in options}
 
 
 def _check_protocol(protocol: str, what: str) -> None:
@@ -238,7 +273,7 @@ class ObjectStore(Store):
         key = (os.getpid(), self.protocol, self.options)
         found = _filesystems.get(key)
         if found is None:
-            found = _filesystems[key] = _Translated(_new_filesystem(self.protocol, dict(self.options)))
+            found = _filesystems[key] = _Translated(_new_filesystem(self.protocol, thawed_options(self.options)))
         return found
 
     @property

@@ -37,6 +37,7 @@ import sys
 import threading
 import types
 import warnings
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from functools import cache
@@ -342,8 +343,15 @@ def observe_time(transform: Any) -> None:
         samples = numpy.ascontiguousarray(samples)
         generator = _item_numpy() if name == "AdjustDuration" else None
         before = generator.get_state() if generator is not None else None
+        checksum = zlib.crc32(samples.data)  # (a transform may return its input, changed in place or not)
         out: np.ndarray = inner(samples, sample_rate)
         frames_in, frames_out, offset = samples.shape[-1], out.shape[-1], 0
+        # A transform that left the audio as it was (noise from a silent file, loudness of silence)
+        # is not listed as applied: the manifest lists what changed the audio.
+        if out is samples:
+            transform.unchanged = zlib.crc32(out.data) == checksum
+        else:
+            transform.unchanged = out.shape == samples.shape and bool(numpy.array_equal(out, samples))
         if name == "Trim" and frames_out < frames_in:
             import librosa
 

@@ -94,12 +94,7 @@ def map_spans(spans: list[Span], steps: list[Step], sample_rate: int, frames: in
     the audio, dropped when moved wholly out of it, split in two when a rolled Shift wraps one."""
     for step in [*steps, Step("Gain", None, {}, frames, frames, 0)]:  # the last: clipped to the output
         frames = step.frames_out or step.frames_in
-        spans = [
-            kept
-            for span in spans
-            for kept in _step(span, step, sample_rate)
-            if kept[1] > kept[0] or (span[0] == span[1] and 0 < kept[0] < frames)  # an instant stays while inside
-        ]
+        spans = [kept for span in spans for kept in _step(span, step, sample_rate) if kept[1] > kept[0]]
     return spans
 
 
@@ -166,5 +161,8 @@ def spans_of(segments: Iterable[tuple[float, float]], sample_rate: int) -> list[
 
 
 def in_seconds(spans: list[Span], sample_rate: int) -> list[tuple[float, float, int]]:
-    """Spans as (start, end) seconds to 6 decimals, each end exact to one frame of the output."""
-    return [(round(round(s) / sample_rate, 6), round(round(e) / sample_rate, 6), i) for s, e, i in spans]
+    """Spans as (start, end) seconds to 6 decimals, each end exact to one frame of the output. A
+    span shorter than a frame once rounded to frames (a 20 µs segment sped up) is dropped: no
+    audio holds it, and lhotse and Kaldi refuse a segment that lasts nothing."""
+    frames = [(round(s), round(e), i) for s, e, i in spans]
+    return [(round(s / sample_rate, 6), round(e / sample_rate, 6), i) for s, e, i in frames if e > s]

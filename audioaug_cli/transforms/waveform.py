@@ -116,7 +116,7 @@ class WaveformPipeline:
         with warning_filters_kept(), compat.item_rng(seed, self.exclusive, copy):
             _reset(self._local.tree)
             out = root(samples, sample_rate)
-        leaves = applied_leaves(root)
+        leaves = [leaf for leaf in applied_leaves(root) if not getattr(leaf, "unchanged", False)]
         self._local.timeline = [Step(type(t).__name__, t, t.parameters, *(t.observed or (0, 0, 0))) for t in leaves]
         return out, [entry for leaf in leaves for entry in _leaf_entry(leaf, self.base_dir)]
 
@@ -187,6 +187,7 @@ def _reset(tree: list[tuple[Any, bool]]) -> None:
         else:
             transform.parameters = {"should_apply": None}
             transform.observed = None
+            transform.unchanged = False
 
 
 @dataclass(frozen=True)
