@@ -6,7 +6,10 @@ from __future__ import annotations
 import gc
 import gzip
 import json
+import os
 import shlex
+import signal
+import time
 import warnings
 from collections import Counter
 from pathlib import Path
@@ -18,7 +21,7 @@ import soundfile as sf
 from audioaug_cli.errors import UsageError
 from audioaug_cli.exports.corpus import Corpus, Output
 from audioaug_cli.io.store import LocalStore
-from tests.helpers import SIMPLE, cli, rows, tree, write_tone
+from tests.helpers import SIMPLE, audioaug, cli, rows, start, tree, write_tone
 from tests.s3 import S3Server
 
 LABELS = """\
@@ -420,3 +423,98 @@ def test_kaldi_refuses_speakers_it_cannot_order_with_one_line(tmp_path: Path) ->
     corpus = _corpus(tmp_path, ["f1", ""], ["f0", "f1+x"])
     with pytest.raises(UsageError, match="give every output a speaker"):
         kaldi.export(corpus, LocalStore(tmp_path / "data"), lambda _n: None, 1)
+
+
+def test_an_export_never_replaces_or_removes_a_file_it_did_not_write(finished: dict[str, Path], tmp_path: Path) -> None:
+    dest = tmp_path / "mine"
+    dest.mkdir()
+    users = {"shard-000001.tar": b"my shard", "shard-000007.tar": b"another", "wav.scp": b"my list\n", "text": b"t\n"}
+    for name, data in users.items():
+        (dest / name).write_bytes(data)
+    for to in ("webdataset", "kaldi"):
+        refused = cli("export", finished["segments"], "--to", to, dest, "--shard-size", "3")
+        assert refused.exit_code == 2, refused.output
+        assert len(refused.stderr.splitlines()) == 1 and "which audioaug export did not write" in refused.stderr
+        assert {name: (dest / name).read_bytes() for name in users} == users
+    assert visible(dest) == sorted(users)
+    # An export's own files are its to replace; --overwrite takes a user's too.
+    assert cli("export", finished["segments"], "--to", "nemo", dest).exit_code == 0
+    assert cli("export", finished["labels"], "--to", "nemo", dest).exit_code == 0
+    assert cli("export", finished["segments"], "--to", "kaldi", dest, "--overwrite").exit_code == 0
+    assert (dest / "wav.scp").read_bytes() != users["wav.scp"]
+    assert_valid_kaldi_dir(dest)
+
+
+def test_one_export_at_a_time_into_a_dest_and_a_killed_ones_temporaries_go(
+    finished: dict[str, Path], tmp_path: Path
+) -> None:
+    from audioaug_cli.engine.state import OutputLock
+    from audioaug_cli.exports.dest import LOCK
+    from audioaug_cli.io.atomic import TEMP_MARK
+
+    dest = tmp_path / "shards"
+    dest.mkdir()
+    leftover = dest / f".shard-000000.tar.4242-0{TEMP_MARK}"
+    leftover.write_bytes(b"half a shard")
+    other = OutputLock(dest, name=LOCK, held_by="export", place="DEST")
+    other.acquire()  # another export, in the middle of its work
+    try:
+        refused = audioaug("export", finished["segments"], "--to", "webdataset", dest)
+    finally:
+        other.release()
+    assert refused.returncode == 2, refused.stderr
+    assert refused.stderr.startswith(f"error: another audioaug export (pid {os.getpid()}) is writing to DEST {dest}")
+    assert leftover.exists() and visible(dest) == []
+    assert cli("export", finished["segments"], "--to", "webdataset", dest).exit_code == 0
+    assert not leftover.exists() and visible(dest) == ["shard-000000.tar"]
+
+
+def test_an_output_dir_whose_last_run_was_killed_is_not_exported(tmp_path: Path) -> None:
+    """A finished run, then a second one with more inputs, killed: the manifest is the first run's
+    and no longer describes OUTPUT_DIR, so export refuses it until a rerun completes it."""
+    inputs, out = tmp_path / "in", tmp_path / "out"
+    write_tone(inputs / "first.wav", 0.3)
+    config = tmp_path / "c.yaml"
+    config.write_text(SIMPLE)
+    assert cli("run", config, inputs, out, "-j", "1", "-q").exit_code == 0
+    assert cli("export", out, "--to", "nemo", tmp_path / "before").exit_code == 0
+    for i in range(6):
+        write_tone(inputs / f"more{i}.wav", 20.0, 16000, 1, 300 + 50 * i)
+    run = start(config, inputs, out)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not list(out.glob("more*__aug*.wav")):
+        time.sleep(0.02)
+    os.killpg(run.pid, signal.SIGKILL)
+    run.communicate()
+    assert '"status": "running"' in (out / "audioaug.json").read_text()
+    refused = cli("export", out, "--to", "nemo", tmp_path / "after")
+    assert (
+        refused.exit_code == 2 and "its last run did not finish (it is still running, or was killed)" in refused.stderr
+    )
+    assert not (tmp_path / "after").exists()
+    assert cli("run", config, inputs, out, "-j", "2", "-q").exit_code == 0
+    assert cli("export", out, "--to", "nemo", tmp_path / "after").exit_code == 0
+
+
+def test_kaldi_names_speed_perturbed_copies_as_kaldi_does(tmp_path: Path) -> None:
+    """Kaldi's 3-way speed perturbation: the copies at 0.9 and 1.1 get sp0.9- and sp1.1- before
+    their utterance, recording and speaker ids; the copy at 1.0 keeps the plain ids."""
+    inputs = tmp_path / "in"
+    write_tone(inputs / "u1.wav", 0.5)
+    write_tone(inputs / "u2.wav", 0.4, freq=330)
+    labels = tmp_path / "labels.csv"
+    labels.write_text("file_name,speaker,text\nu1.wav,alice,one\nu2.wav,bob,two\n")
+    config = tmp_path / "c.yaml"
+    config.write_text("version: 1\ncopies: 3\npipeline:\n  - SpeedPerturb: {rates: [0.9, 1.0, 1.1], choice: by_copy}\n")
+    assert cli("run", config, inputs, tmp_path / "out", "-j", "1", "-q", "--labels", labels).exit_code == 0
+    dest = export(tmp_path / "out", "kaldi", tmp_path / "data")
+    assert_valid_kaldi_dir(dest)
+    utt2spk = dict(line.split(" ") for line in (dest / "utt2spk").read_text().splitlines())
+    assert utt2spk == {
+        "alice-u1__aug2": "alice",
+        "bob-u2__aug2": "bob",
+        "sp0.9-alice-u1__aug1": "sp0.9-alice",
+        "sp0.9-bob-u2__aug1": "sp0.9-bob",
+        "sp1.1-alice-u1__aug3": "sp1.1-alice",
+        "sp1.1-bob-u2__aug3": "sp1.1-bob",
+    }

@@ -11,6 +11,7 @@ import pytest
 import soundfile as sf
 
 from audioaug_cli.config.load import load_config
+from audioaug_cli.config.model import Config
 from audioaug_cli.preview import make_preview, preview_figure
 from tests.helpers import ROOT, SIMPLE, cli, write_tone
 
@@ -111,3 +112,45 @@ def test_preview_draws_the_segments_where_each_variant_moved_them(tmp_path: Path
     spans = [sorted(round(p.get_x(), 6) for p in axis.patches) for axis in waveforms]
     assert spans == [[0.1, 0.5], [0.4, 0.7], [0.4, 0.7]]
     plt.close(figure)
+
+
+def test_preview_with_input_dir_writes_what_run_writes_for_a_file_in_a_subfolder(tmp_path: Path) -> None:
+    clip = write_tone(tmp_path / "in" / "speech" / "clip.wav", 0.4, 16000, 1, 330)
+    config = tmp_path / "c.yaml"
+    config.write_text(SIMPLE)
+    assert cli("run", config, tmp_path / "in", tmp_path / "out", "-j", "1", "-q").exit_code == 0
+    shown = cli("preview", config, clip, "-o", tmp_path / "p", "--input-dir", tmp_path / "in")
+    assert shown.exit_code == 0, shown.output
+    for copy in (1, 2):
+        name = f"speech/clip__aug{copy}.wav"
+        assert (tmp_path / "p" / name).read_bytes() == (tmp_path / "out" / name).read_bytes()
+    outside = cli("preview", config, clip, "-o", tmp_path / "q", "--input-dir", tmp_path / "out")
+    assert outside.exit_code == 2 and "is not inside --input-dir" in outside.stderr
+
+
+def test_the_picture_is_bounded_stacks_channels_and_keeps_the_files_time(tmp_path: Path) -> None:
+    """However long the file, each waveform is a bounded number of points; channels are drawn one
+    above the other, not over each other; with --start, the time axis is the file's."""
+    from audioaug_cli.io.audio import Excerpt
+    from audioaug_cli.preview import WAVEFORM_POINTS
+
+    write_tone(tmp_path / "stereo.wav", 30.0, 16000, 2)
+    config = load_config_text(tmp_path, "version: 1\ncopies: 1\npipeline: []\n")
+    made = make_preview(config, tmp_path / "stereo.wav", tmp_path / "p", Excerpt(12.0, 6.0))
+    figure = preview_figure(config, tmp_path / "stereo.wav", tmp_path / "p", made.outcomes, Excerpt(12.0, 6.0))
+    waveform = figure.subfigs[0].axes[0]
+    assert waveform.get_xlim() == pytest.approx((12.0, 18.0))
+    drawn = [collection.get_paths()[0].vertices for collection in waveform.collections]
+    assert len(drawn) == 2 and all(len(v) <= 4 * WAVEFORM_POINTS + 8 for v in drawn)
+    assert min(drawn[0][:, 1]) > max(drawn[1][:, 1]), "channel 1 is drawn above channel 2"
+    assert [t.get_text() for t in waveform.get_yticklabels()] == ["ch 1", "ch 2"]
+    spectrogram = figure.subfigs[0].axes[1]
+    assert spectrogram.get_xlim()[0] == pytest.approx(12.0, abs=0.1)
+    import matplotlib.pyplot as plt
+
+    plt.close(figure)
+
+
+def load_config_text(folder: Path, text: str) -> Config:
+    (folder / "c.yaml").write_text(text)
+    return load_config(folder / "c.yaml")

@@ -25,32 +25,20 @@ __all__ = ["load_config", "parse_config", "pipeline_tree"]
 class _Loader(yaml.SafeLoader):
     """Safe YAML that also reads 1e-3 as a number (YAML 1.2), as people expect, and keeps every
     mapping key as the text written: `on:`, `no:` and `1:` are the labels "on", "no" and "1"
-    (YAML 1.1 would make the first two booleans, so a `copies: {values: {on: 3}}` could never
-    match a label), and a key written twice is an error, not a silent choice of the last."""
+    (YAML 1.1 would make the first two booleans, so `copies: {values: {on: 3}}` could never match
+    a label). A key written twice is the checker's to report, with its place."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         if not isinstance(node, yaml.MappingNode):
             return super().construct_mapping(node, deep=deep)
-        own = sum(key.tag != "tag:yaml.org,2002:merge" for key, _value in node.value)
-        self.flatten_mapping(node)  # `<<: *defaults`: its pairs come first, and the mapping's own win
-        merged = len(node.value) - own
+        self.flatten_mapping(node)  # `<<: *defaults`: its pairs first, so that the mapping's own win
         found: dict[Any, Any] = {}
-        written: set[Any] = set()  # the mapping's own keys
-        for index, (key_node, value_node) in enumerate(node.value):
-            if isinstance(key_node, yaml.ScalarNode):
-                key: Any = key_node.value
-            else:
-                key = self.construct_object(key_node, deep=deep)
-                if not isinstance(key, Hashable):
-                    raise yaml.constructor.ConstructorError(
-                        None, None, "a mapping key must be a name, not a list or a mapping", key_node.start_mark
-                    )
-            if index >= merged:
-                if key in written:
-                    raise yaml.constructor.ConstructorError(
-                        None, None, f"the key {key!r} appears twice in one mapping", key_node.start_mark
-                    )
-                written.add(key)
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else self.construct_object(key_node, deep)
+            if not isinstance(key, Hashable):
+                raise yaml.constructor.ConstructorError(
+                    None, None, "a mapping key must be a name, not a list or a mapping", key_node.start_mark
+                )
             found[key] = self.construct_object(value_node, deep=deep)
         return found
 
@@ -148,7 +136,7 @@ def _expansion_problem(root: yaml.Node) -> Problem | None:
 def _yaml_problem(exc: yaml.MarkedYAMLError) -> Problem:
     mark = exc.problem_mark or exc.context_mark
     what = exc.problem or "invalid YAML"
-    kind = "YAML syntax error" if "appears twice" not in what else "YAML error"
+    kind = "YAML syntax error"
     if "could not determine a constructor" in what:
         tag = what.split("tag ")[-1].strip("'").replace("tag:yaml.org,2002:", "!!")
         kind, what = "not allowed", f"the tag {tag}: configs are plain YAML and never construct objects"

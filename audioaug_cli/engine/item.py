@@ -71,30 +71,75 @@ def read_source(inputs: Store, source: Source) -> tuple[np.ndarray, int]:
     return read_audio_bytes(data, source.rel, source.excerpt)
 
 
-def augment_source(config: Config, task: Task, inputs: Store, output: Store) -> list[Outcome]:
+def augment_source(
+    config: Config, task: Task, inputs: Store, output: Store, progress: str | None = None
+) -> list[Outcome]:
     """Decode one input once and write each of its pending copies. Never raises for bad input."""
-    return augment_unit(config, [task], inputs, output)
+    return augment_unit(config, [task], inputs, output, progress)
 
 
-def augment_unit(config: Config, unit: list[Task], inputs: Store, output: Store) -> list[Outcome]:
-    """One unit of work in a worker: its tasks in order."""
-    return [outcome for outcomes in augment_stream(config, unit, inputs, output) for outcome in outcomes]
+def augment_unit(
+    config: Config, unit: list[Task], inputs: Store, output: Store, progress: str | None = None
+) -> list[Outcome]:
+    """One unit of work in a worker: its tasks in order. ``progress``: where on a store the worker
+    records what it wrote while the unit is still running (see :class:`WorkerRecords`)."""
+    stream = augment_stream(config, unit, inputs, output, progress)
+    return [outcome for outcomes in stream for outcome in outcomes]
 
 
-def augment_stream(config: Config, tasks: Iterable[Task], inputs: Store, output: Store) -> Iterator[list[Outcome]]:
+PROGRESS_SECONDS = 1.0  # a unit still running after this long records what it wrote so far
+
+
+class WorkerRecords:
+    """The outputs a worker wrote on a store, recorded in the store's journal by the worker itself
+    (one part object at most every PROGRESS_SECONDS) while its unit is still running, so that a run
+    killed mid-unit does not redo them: a unit of a store's inputs keeps every copy of a file
+    together (one GET each), and with slow PUTs it runs for seconds. A unit done within a second is
+    recorded by the parent alone, as every unit is locally."""
+
+    def __init__(self, output: Store, prefix: str):
+        import secrets
+
+        self.output, self.name = output, f"{prefix}{os.getpid()}-{secrets.token_hex(4)}-"
+        self.pending: list[str] = []
+        self.since = time.monotonic()
+        self.parts = 0
+
+    def note(self, outcome: Outcome) -> None:
+        from audioaug_cli.engine.store_state import output_op
+
+        if outcome.row is not None:
+            self.pending.append(output_op(outcome.row, outcome.fingerprint))
+        if self.pending and time.monotonic() - self.since >= PROGRESS_SECONDS:
+            data = ("\n".join(self.pending) + "\n").encode("utf-8")
+            try:
+                self.output.write_bytes(f"{self.name}{self.parts:08d}.jsonl", data)
+            except OSError:
+                return  # not recorded yet: the parent records the unit when it returns
+            self.parts += 1
+            self.pending = []
+            self.since = time.monotonic()
+
+
+def augment_stream(
+    config: Config, tasks: Iterable[Task], inputs: Store, output: Store, progress: str | None = None
+) -> Iterator[list[Outcome]]:
     """Each task's outcomes as it finishes, each timed (``Outcome.seconds``). What every item needs
     around it (numpy's error state, the warning hook, the process's filters kept) is set up once."""
     from audioaug_cli.transforms.warning_capture import captured_warnings
 
+    records = WorkerRecords(output, progress) if progress is not None else None
     with np.errstate(all="ignore"), captured_warnings():  # overflow etc.: each item checks its audio
         for task in tasks:
             started = time.perf_counter()
-            found = _augment_source(config, task, inputs, output)
+            found = _augment_source(config, task, inputs, output, records)
             each = (time.perf_counter() - started) / max(len(found), 1)
             yield [replace(outcome, seconds=each) for outcome in found]
 
 
-def _augment_source(config: Config, task: Task, inputs: Store, output: Store) -> list[Outcome]:
+def _augment_source(
+    config: Config, task: Task, inputs: Store, output: Store, records: WorkerRecords | None = None
+) -> list[Outcome]:
     from audioaug_cli.transforms.warning_capture import captured_warnings
 
     source = task.source
@@ -153,6 +198,8 @@ def _augment_source(config: Config, task: Task, inputs: Store, output: Store) ->
             item.segments,
         )
         outcomes.append(Outcome(source.rel, copy, source.fingerprint, row=row, warnings=tuple(warned)))
+        if records is not None:
+            records.note(outcomes[-1])
     return outcomes
 
 

@@ -227,7 +227,8 @@ class Run:
         try:
             # closing(): stopping early ends the workers (they are killed) before what follows
             tasks = self._claiming(self.plan(state, counts), state)
-            results = execute(config, tasks, (self.inputs, output), self.options.jobs, cluster)
+            progress = state.worker_parts() if isinstance(state, StoreState) else None
+            results = execute(config, tasks, (self.inputs, output, progress), self.options.jobs, cluster)
             with _sigterm_as_interrupt(summary), closing(results):
                 for outcomes in results:
                     if isinstance(self.lock, LeaseLock) and self.lock.lost:

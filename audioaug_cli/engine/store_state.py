@@ -30,7 +30,9 @@ from audioaug_cli.io.manifest import ManifestRow
 from audioaug_cli.io.store import LocalStore, ObjectStore, Store, modified_at, version_tag
 
 JOURNAL = f"{STATE_DIR}/journal"
-_JOURNAL_NAME = re.compile(r"g(\d{8})-(\d{8}|snapshot)\.jsonl$")
+# gG-NNNNNNNN (the parent's parts), gG-snapshot, gG-wPID-TOKEN-NNNNNNNN (a worker's, see
+# engine.item.WorkerRecords: read after the parent's parts of their generation)
+_JOURNAL_NAME = re.compile(r"g(\d{8})-(\d{8}|snapshot|w\d+-[0-9a-f]+-\d{8})\.jsonl$")
 
 
 class StoreState(RunState):
@@ -101,8 +103,12 @@ class StoreState(RunState):
 
     def record_outputs(self, made: list[tuple[ManifestRow, str]]) -> None:
         super().record_outputs(made)
-        for row, fingerprint in made:
-            self._note(["output", fingerprint, row.to_json()])
+        if not self._replaying:
+            self.pending.extend(output_op(row, fingerprint) for row, fingerprint in made)
+
+    def worker_parts(self) -> str | None:
+        """Where this run's workers record what they write while a unit runs (None: read-only)."""
+        return f"{JOURNAL}/g{self.generation:08d}-w" if self.writes else None
 
     def record_failure(self, source: str, copy: int, fingerprint: str, error: str) -> tuple[str, ...]:
         stale = super().record_failure(source, copy, fingerprint, error)
@@ -144,6 +150,7 @@ class StoreState(RunState):
             json.dumps(["output", fp, row], ensure_ascii=False)
             for fp, row in self.db.execute("SELECT fingerprint, row FROM outputs ORDER BY source, copy")
         ]
+        workers = [name for name in self._journal() if "-w" in name]  # its workers' parts: redundant now
         lines += [
             json.dumps(["failure", *failure], ensure_ascii=False)
             for failure in self.db.execute(
@@ -154,7 +161,12 @@ class StoreState(RunState):
             f"{JOURNAL}/g{self.generation:08d}-snapshot.jsonl", "".join(line + "\n" for line in lines).encode("utf-8")
         )
         # Redundant now: everything older, and this run's own parts.
-        self.store.remove_many(sorted({*self.loaded, *self.parts_written}))
+        self.store.remove_many(sorted({*self.loaded, *self.parts_written, *workers}))
+
+
+def output_op(row: ManifestRow, fingerprint: str) -> str:
+    """A journal line that records one output (the parent's and the workers' alike)."""
+    return json.dumps(["output", fingerprint, row.to_json()], ensure_ascii=False)
 
 
 def open_state(output: Store, readonly: bool = False, listing: set[str] | None = None) -> RunState:

@@ -17,7 +17,9 @@ from audioaug_cli.config.model import Config
 from audioaug_cli.engine.tasks import Outcome, Task
 from audioaug_cli.io.store import Store
 
-Stores = tuple[Store, Store]  # INPUT_DIR's and OUTPUT_DIR's
+# INPUT_DIR's and OUTPUT_DIR's stores, and where on OUTPUT_DIR's store workers record what they
+# wrote while a unit runs (None: only the parent records; see engine.item.WorkerRecords)
+Stores = tuple[Store, Store, str | None]
 
 WORKER_DIED = "the worker process died while augmenting this file (killed by the system, e.g. out of memory?)"
 UNIT_BYTES = 2 << 20  # at most this many input bytes x copies per unit of work...

@@ -330,6 +330,11 @@ def recording_compose_class() -> type:
 
 
 # -- 4. what a transform did to time ------------------------------------------------------------
+def _drew_identity(name: str, params: dict[str, Any]) -> bool:
+    """Whether a transform that returned its input unchanged drew exactly that."""
+    return name == "SpeedPerturb" and params.get("rate") == 1.0
+
+
 def observe_time(transform: Any) -> None:
     """After each call, ``transform.observed`` is ``(frames in, frames out, offset)``: the output's
     frame 0 is the input's frame ``offset`` (negative: that many frames were added before it).
@@ -346,12 +351,12 @@ def observe_time(transform: Any) -> None:
         checksum = zlib.crc32(samples.data)  # (a transform may return its input, changed in place or not)
         out: np.ndarray = inner(samples, sample_rate)
         frames_in, frames_out, offset = samples.shape[-1], out.shape[-1], 0
-        # A transform that left the audio as it was (noise from a silent file, loudness of silence)
-        # is not listed as applied: the manifest lists what changed the audio.
-        if out is samples:
-            transform.unchanged = zlib.crc32(out.data) == checksum
-        else:
-            transform.unchanged = out.shape == samples.shape and bool(numpy.array_equal(out, samples))
+        # A transform that handed its input back untouched gave up (noise from a silent file, the
+        # loudness of silence): it is not listed as applied, since what it drew did not happen. A
+        # drawn identity (SpeedPerturb at rate 1, Kaldi's unperturbed copy) is what it says.
+        transform.unchanged = (
+            out is samples and zlib.crc32(out.data) == checksum and not _drew_identity(name, transform.parameters)
+        )
         if name == "Trim" and frames_out < frames_in:
             import librosa
 

@@ -210,3 +210,54 @@ def test_the_transforms_page_is_up_to_date() -> None:
         f"### {name}\n" in shipped
         for name in [*registry.transform_classes(), *registry.COMPOSITIONS, *registry.spec_transform_classes()]
     )
+
+
+FAKE_VERSION = """
+import importlib.metadata, sys
+installed = importlib.metadata.version
+importlib.metadata.version = lambda name: "0.50.0" if name == "audiomentations" else installed(name)
+sys.argv = ["audioaug", *sys.argv[1:]]
+from audioaug_cli import entry
+entry()
+"""
+
+
+def test_every_command_ends_in_one_line_with_an_unsupported_audiomentations(tmp_path: Path) -> None:
+    """The compat check reaches every command through the one error handler: one line, exit 2."""
+    config = tmp_path / "c.yaml"
+    config.write_text("version: 1\npipeline:\n  - Gain: {p: 1.0}\n")
+    clip = ROOT / "sample_data" / "speech" / "vowels_16k.wav"
+    commands: list[list[str | Path]] = [
+        ["transforms"],
+        ["transforms", "PitchShift"],
+        ["schema"],
+        ["validate", config],
+        ["run", config, ROOT / "sample_data", tmp_path / "out", "-j", "1"],
+        ["preview", config, clip, "-o", tmp_path / "preview"],
+    ]
+    for command in commands:
+        done = subprocess.run(
+            [sys.executable, "-c", FAKE_VERSION, *map(str, command)], capture_output=True, text=True, cwd=ROOT
+        )
+        assert done.returncode == 2, (command, done.stderr)
+        assert done.stderr.splitlines() == [
+            "error: audiomentations 0.50.0 is installed; this audioaug works with 0.43.x only (it relies on how "
+            "that version draws and loads): pip install 'audiomentations>=0.43,<0.44'"
+        ], command
+    assert not (tmp_path / "out").exists() and not (tmp_path / "preview").exists()
+
+
+def test_jobs_beyond_four_per_cpu_are_cut_down_with_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from audioaug_cli.engine import workers
+
+    monkeypatch.setattr(workers, "_at_most", lambda jobs: 2 if jobs is None else jobs)
+    config = tmp_path / "c.yaml"
+    config.write_text("version: 1\npipeline: []\n")
+    done = cli("run", config, ROOT / "sample_data", tmp_path / "out", "-j", "64")
+    assert done.exit_code == 0
+    assert (
+        "-j 64: at most 8 workers here (4 per usable CPU); more would only wait on each other and hold memory, "
+        "so the run uses 8"
+    ) in done.stderr.splitlines()
+    quiet = cli("run", config, ROOT / "sample_data", tmp_path / "out2", "-j", "8")
+    assert quiet.exit_code == 0 and "at most" not in quiet.stderr

@@ -100,3 +100,27 @@ def test_an_output_dir_loads_as_a_hugging_face_audiofolder(
     assert siren["label"] == "siren" and siren["split"] == "train" and siren["audio"]["sampling_rate"] == 16000
     written, _ = sf.read(tmp_path / "out" / "siren" / "s0__aug3.wav")
     np.testing.assert_allclose(siren["audio"]["array"], written, atol=1e-6)
+
+
+def test_label_values_are_the_text_written_in_the_config_never_yaml_booleans(tmp_path: Path) -> None:
+    """`on`, `off`, `yes`, `no` and `1` are labels as written (YAML 1.1 would read the first four as
+    booleans, which no label from --labels could ever match); a key written twice is an error."""
+    labels = tmp_path / "labels.csv"
+    lines = ["file_name,answer"]
+    for index, value in enumerate(("on", "off", "yes", "no", "1", "maybe")):
+        write_tone(tmp_path / "in" / f"a{index}.wav", 0.1, 8000, 1, 300 + 20 * index)
+        lines.append(f"a{index}.wav,{value}")
+    labels.write_text("\n".join(lines) + "\n")
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "version: 1\ncopies: {by: answer, default: 1, values: {on: 3, off: 5, yes: 2, no: 4, 1: 6}}\npipeline: []\n"
+    )
+    done = cli("run", config, tmp_path / "in", tmp_path / "out", "--labels", labels, "-j", "1", "-q")
+    assert done.exit_code == 0, done.stderr
+    with (tmp_path / "out" / "manifest.csv").open(newline="") as handle:
+        found = collections.Counter(row["answer"] for row in csv.DictReader(handle))
+    assert found == {"on": 3, "off": 5, "yes": 2, "no": 4, "1": 6, "maybe": 1}
+    config.write_text("version: 1\ncopies: {by: answer, values: {on: 3, on: 5}}\npipeline: []\n")
+    twice = cli("validate", config)
+    assert twice.exit_code == 2
+    assert twice.stderr == f"error: {config}: line 2: copies.values.on: duplicate key; each key may appear once\n"

@@ -5,6 +5,7 @@ Each case that could hang runs under a timer, so that a hang fails the test inst
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import time
@@ -251,3 +252,27 @@ def test_a_transform_handed_a_view_or_panicking_fails_nothing_else(
         {"source": "music/stereo.wav", "error": "PanicException: channel not contiguous"}
     ]
     assert len(rows(tmp_path / "again" / "manifest.csv")) == 2
+
+
+def test_a_transform_that_left_the_audio_as_it_was_is_not_listed(tmp_path: Path, write_config: ConfigWriter) -> None:
+    """Noise from a silent file and the loudness of a silent input: each transform gives up and
+    hands its input back, and is not listed as applied (what it drew did not happen); the
+    manifest holds only standard JSON."""
+    noise, inputs = tmp_path / "noise", tmp_path / "in"
+    for folder, name in ((noise, "silent.wav"), (inputs, "silence.wav")):
+        folder.mkdir()
+        sf.write(folder / name, np.zeros(8000, np.float32), 8000)
+    write_tone(inputs / "tone.wav", 0.5, 8000)
+    config = write_config(
+        "version: 1\noutput: {subtype: FLOAT}\npipeline:\n  - LoudnessNormalization: {p: 1.0}\n"
+        f"  - AddBackgroundNoise: {{sounds_path: {noise}, min_snr_db: 3, max_snr_db: 3, p: 1.0}}\n"
+        "  - Gain: {min_gain_db: -3, max_gain_db: -1, p: 1.0}\n"
+    )
+    done = subprocess.run([AUDIOAUG, "run", config, inputs, tmp_path / "out", "-j", "1", "-q"], capture_output=True)
+    assert done.returncode == 0, done.stderr  # (a process: the suite's filters make audiomentations' warning an error)
+    listed = {
+        row["source"]: [t["name"] for t in json.loads(row["transforms"], parse_constant=pytest.fail)]
+        for row in rows(tmp_path / "out" / "manifest.csv")
+    }
+    assert listed == {"silence.wav": ["Gain"], "tone.wav": ["LoudnessNormalization", "Gain"]}
+    assert subprocess.run([AUDIOAUG, "replay", tmp_path / "out", "-q"]).returncode == 0

@@ -307,3 +307,65 @@ def test_store_mistakes_are_one_line_usage_errors(tmp_path: Path, bucket: str) -
         f"error: INPUT_DIR s3://{bucket}/in: cannot list it: Unable to locate credentials: set AWS_ACCESS_KEY_ID "
         "and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE), or give --storage-option anon=true for a public bucket"
     ]
+
+
+def test_a_unit_that_runs_for_seconds_records_its_outputs_as_it_goes(tmp_path: Path, bucket: str) -> None:
+    """A store's unit keeps every copy of a file together (one GET each); a run killed while one
+    runs for seconds (slow items, or slow PUTs) has recorded what it wrote more than a second
+    before, and a rerun from a machine with nothing cached does not write those again."""
+    config = tmp_path / "c.yaml"
+    config.write_text(SLOW.replace("copies: 4", "copies: 40"))
+    source, output = upload(long_corpus(tmp_path / "in", files=1, seconds=8.0), bucket, "in"), f"s3://{bucket}/out"
+    fs = filesystem()
+    run = subprocess.Popen(
+        [sys.executable, "-m", "audioaug_cli", "run", str(config), source, output, "-j", "1", "-q"],
+        cwd=ROOT,
+        start_new_session=True,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 120
+    written: list[str] = []
+    while time.monotonic() < deadline and run.poll() is None and len(written) < 5:
+        fs.invalidate_cache()
+        written = [name for name in fs.find(f"{bucket}/out") if name.endswith(".wav")]
+        time.sleep(0.05)
+    time.sleep(1.2)  # a second more: what was written by then is recorded
+    assert run.poll() is None, "the run ended before it could be killed"
+    os.killpg(run.pid, signal.SIGKILL)
+    run.communicate()
+    fs.invalidate_cache()
+    parts = [name for name in fs.find(f"{bucket}/out/.audioaug/journal") if "-w" in name.rsplit("/", 1)[1]]
+    assert parts, "the worker recorded what it wrote while its unit was still running"
+    home = tmp_path / "elsewhere"
+    (home / "tmp").mkdir(parents=True)
+    env = {**os.environ, "HOME": str(home), "TMPDIR": str(home / "tmp"), "XDG_CACHE_HOME": str(home / ".cache")}
+    rerun = audioaug_in(env, "run", config, source, output, "-j", "1")
+    assert rerun.returncode == 0, rerun.stderr
+    skipped = int(rerun.stderr.split(" skipped")[0].rsplit(", ", 1)[1])
+    assert skipped >= len(written), f"{skipped} of the {len(written)} outputs written before the kill were kept"
+    state = objects(bucket, "out", state=True)
+    assert [n for n in state if n.startswith(".audioaug/")] == [".audioaug/journal/g00000002-snapshot.jsonl"]
+    assert audioaug("replay", output, "-q").returncode == 0, "every output is whole and the one its seed makes"
+
+
+def test_credentials_in_a_url_and_json_storage_options(tmp_path: Path, bucket: str) -> None:
+    """A secret written into an s3:// URL is never used, sent or shown; a JSON object given as a
+    storage option (client_kwargs) reaches the filesystem as the mapping it is."""
+    config = tmp_path / "c.yaml"
+    config.write_text("version: 1\npipeline: []\n")
+    corpus = make_corpus(tmp_path / "in", 1)
+    secret = "wJalrXUtnFEMI-K7MDENG-bPxRfiCYEXAMPLEKEY"
+    for url in (f"s3://AKIAEXAMPLE:{secret}@{bucket}/out", f"s3://AKIAEXAMPLE:{secret}@{bucket}-missing/in"):
+        args = (corpus, url) if url.endswith("/out") else (url, tmp_path / "o")
+        done = audioaug("run", config, *args)
+        assert done.returncode == 2 and secret not in done.stdout + done.stderr, done.stderr
+        assert "carries no credentials" in done.stderr and len(done.stderr.splitlines()) == 1
+    endpoint = os.environ["AWS_ENDPOINT_URL"]
+    env = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}
+    option = f'client_kwargs={{"endpoint_url": "{endpoint}"}}'
+    done = audioaug_in(env, "run", config, corpus, f"s3://{bucket}/json", "--storage-option", option, "-q")
+    assert done.returncode == 0, done.stderr
+    exported = audioaug_in(
+        env, "export", f"s3://{bucket}/json", "--to", "nemo", tmp_path / "nemo", "--storage-option", option
+    )
+    assert exported.returncode == 0, exported.stderr

@@ -80,7 +80,7 @@ def test_a_long_files_copies_are_shared_by_the_workers(
     monkeypatch.setattr(
         item,
         "augment_stream",
-        lambda _c, tasks, _i, _o: ([Outcome(t.source.rel, c, "1:1") for c in t.copies] for t in tasks),
+        lambda _c, tasks, _i, _o, _p: ([Outcome(t.source.rel, c, "1:1") for c in t.copies] for t in tasks),
     )
     tasks = [Task(Source(f"f{i}.wav", "", "1:1", size=size), copies) for i, size in enumerate(sizes)]
     list(workers.execute(parse_config("version: 1\npipeline: []\n"), tasks, _stores(tmp_path), jobs=2))
@@ -217,6 +217,6 @@ def test_an_input_that_kills_its_worker_fails_alone_and_the_rest_is_made(
     assert not first_unit & set(again)
 
 
-def _stores(output_dir: Path) -> tuple[LocalStore, LocalStore]:
-    """Inputs read by their own paths, outputs into output_dir."""
-    return LocalStore(output_dir.parent), LocalStore(output_dir)
+def _stores(output_dir: Path) -> tuple[LocalStore, LocalStore, None]:
+    """Inputs read by their own paths, outputs into output_dir (the parent records every outcome)."""
+    return LocalStore(output_dir.parent), LocalStore(output_dir), None

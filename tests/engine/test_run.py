@@ -171,7 +171,7 @@ def test_labels_without_file_name_is_a_usage_error(corpus: Path, tmp_path: Path,
     labels.write_text("path,speaker\na.wav,s1\n")
     result = cli("run", write_config(SIMPLE), corpus, tmp_path / "out", "--labels", labels)
     assert result.exit_code == 2
-    assert "the labels CSV needs a file_name column" in result.stderr
+    assert "line 1: the labels CSV needs the column(s) file_name (paths relative to INPUT_DIR)" in result.stderr
     assert not (tmp_path / "out").exists()
 
 

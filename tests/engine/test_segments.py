@@ -36,7 +36,11 @@ def table(tmp_path: Path, text: str | bytes) -> Path:
             "line 1: the segments CSV needs the column(s) end (file_name relative to "
             "INPUT_DIR, start and end in seconds); found: file_name, start",
         ),
-        ("file_name,start,end\na.wav,0.1,0.2\na.wav,0.5,0.3\n", "line 3: end (0.3) is before start (0.5)"),
+        (
+            "file_name,start,end\na.wav,0.1,0.2\na.wav,0.5,0.3\n",
+            "line 3: end (0.3) is not after start (0.5); a segment lasts longer than nothing (lhotse and Kaldi "
+            "refuse empty ones)",
+        ),
         (
             "file_name,start,end\nsub/b.wav,0.1,0.7\n",
             "line 2: the segment 0.1-0.7 s ends after sub/b.wav, which lasts 0.500000 s",
@@ -44,7 +48,10 @@ def table(tmp_path: Path, text: str | bytes) -> Path:
         ("file_name,start,end\na.wav,soon,0.2\n", "line 2: start must be a time in seconds, found 'soon'"),
         ("file_name,start,end\na.wav,-1,0.2\n", "line 2: start must be a time in seconds from 0, found '-1'"),
         (b"file_name,start,end,label\na.wav,0.1,0.2,caf\xe9\n", "cannot read the segments CSV: not UTF-8 text"),
-        ("file_name,start,end,end\na.wav,0.1,0.2,0.3\n", "line 1: the column 'end' appears more than once"),
+        (
+            "file_name,start,end,end\na.wav,0.1,0.2,0.3\n",
+            "line 1: the column 'end' appears more than once; give each its own name",
+        ),
     ],
 )
 def test_a_bad_segments_table_is_one_line_and_exit_2_before_anything_is_written(

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 
+from audioaug_cli.io.atomic import make_folders
 from tests.helpers import AUDIOAUG, SIMPLE, ConfigWriter, cli, rows, tone, within, write_tone
 
 # -- 1. links --------------------------------------------------------------------------------
@@ -160,3 +161,30 @@ def test_a_fifo_in_input_dir_is_ignored(corpus: Path, tmp_path: Path, write_conf
     assert result.exit_code == 0
     assert "ignored: pipe.wav: not a regular file (a FIFO, socket or device)" in result.stderr
     assert "1 ignored" in result.stderr
+
+
+def test_a_tree_thousands_of_folders_deep_is_walked_without_recursion(
+    tmp_path: Path, write_config: ConfigWriter
+) -> None:
+    inputs = tmp_path / "in"
+    write_tone(inputs / "top.wav", 0.1)
+    folder = inputs
+    for _level in range(1100):  # deeper than Python's recursion limit
+        folder = folder / "d"
+    make_folders(str(folder))  # (os.makedirs recurses, one call per level)
+    (folder / "deep.wav").write_bytes((inputs / "top.wav").read_bytes())  # (libsndfile cannot open such a path)
+    try:
+        walk_deep_tree(inputs, tmp_path, write_config)
+    finally:
+        subprocess.run(["rm", "-rf", str(inputs / "d")], check=True)  # (shutil.rmtree, pytest's, recurses)
+
+
+def walk_deep_tree(inputs: Path, tmp_path: Path, write_config: ConfigWriter) -> None:
+    dry = cli("run", write_config(SIMPLE), inputs, tmp_path / "out", "--dry-run")
+    assert dry.exit_code == 0 and "4 to write" in dry.stderr, dry.output  # two files, two copies each
+    done = cli("run", write_config(SIMPLE), inputs, tmp_path / "out", "-j", "1")
+    assert "Traceback" not in done.output and "RecursionError" not in done.output
+    assert (tmp_path / "out" / "top__aug1.wav").is_file()
+    assert done.exit_code in (0, 1)  # the deep one is read, or fails alone with its reason (libsndfile's name limit)
+    if done.exit_code == 1:
+        assert rows(tmp_path / "out" / "errors.csv")[0]["error"] == "cannot decode: Error : Supplied filename too long"
