@@ -168,7 +168,7 @@ def test_where_fork_is_not_used_loky_workers_give_the_same_results(
     assert tree(tmp_path / "a") == tree(tmp_path / "b")
 
 
-def _killing_source(_config: object, task: Any, _inputs: object, output: Any) -> list[Any]:
+def _killing_source(_config: object, task: Any, _inputs: object, output: Any, _progress: object = None) -> list[Any]:
     """An item function whose one input kills the worker process it runs in (as the OOM killer
     would); every attempt at an item is noted in OUTPUT_DIR/attempts."""
     from audioaug_cli.engine.tasks import Outcome
@@ -183,8 +183,8 @@ def _killing_source(_config: object, task: Any, _inputs: object, output: Any) ->
     return [Outcome(task.source.rel, c, "1:1", error="made") for c in task.copies]
 
 
-def _killing_unit(config: object, unit: list[Any], inputs: object, output: object) -> list[Any]:
-    return [o for task in unit for o in _killing_source(config, task, inputs, output)]
+def _killing_unit(config: object, unit: list[Any], inputs: object, output: object, progress: object) -> list[Any]:
+    return [o for task in unit for o in _killing_source(config, task, inputs, output, progress)]
 
 
 def test_an_input_that_kills_its_worker_fails_alone_and_the_rest_is_made(
