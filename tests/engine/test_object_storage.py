@@ -144,7 +144,7 @@ def test_sigkill_then_a_rerun_from_a_clean_machine_completes_the_same_job(
     finishes the job with the bytes of an uninterrupted run, without redoing what was recorded."""
     config = tmp_path / "c.yaml"
     config.write_text(SLOW)
-    corpus = long_corpus(tmp_path / "in")
+    corpus = long_corpus(tmp_path / "in", files=8, seconds=10.0)
     assert audioaug("run", config, corpus, tmp_path / "clean", "-j", "2", "-q").returncode == 0
     source, output = upload(corpus, bucket, "in"), f"s3://{bucket}/out"
     fs = filesystem()
@@ -186,7 +186,7 @@ def test_sigkill_then_a_rerun_from_a_clean_machine_completes_the_same_job(
 def test_a_second_run_on_the_same_store_is_refused_naming_the_first(tmp_path: Path, bucket: str) -> None:
     config = tmp_path / "c.yaml"
     config.write_text(SLOW)
-    source, output = upload(long_corpus(tmp_path / "in"), bucket, "in"), f"s3://{bucket}/out"
+    source, output = upload(long_corpus(tmp_path / "in", files=4, seconds=10.0), bucket, "in"), f"s3://{bucket}/out"
     fs = filesystem()
     first = subprocess.Popen(
         [sys.executable, "-m", "audioaug_cli", "run", str(config), source, output, "-j", "1", "-q"],
