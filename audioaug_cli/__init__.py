@@ -37,7 +37,9 @@ def entry() -> None:
     try:
         from audioaug_cli.cli import entry as command
     except KeyboardInterrupt:
-        raise SystemExit(130) from None
+        from audioaug_cli.errors import Interrupted
+
+        raise SystemExit(Interrupted.exit_code) from None
     command()
 
 

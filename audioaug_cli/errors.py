@@ -1,4 +1,5 @@
-"""The few exceptions audioaug raises, each with the exit code the command ends with."""
+"""The few exceptions audioaug raises, each with the exit code the command ends with: the only
+place exit codes are written (:func:`exit_code_table` is the documentation's table of them)."""
 
 from __future__ import annotations
 
@@ -7,15 +8,14 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
-EXIT_FAILED, EXIT_USAGE = 1, 2  # the command's exit codes: some work failed; nothing could start
+DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
 
 
 class AudioaugError(Exception):
     """A problem the user can fix. Its message is meant to be shown as it is; ``exit_code`` is the
     command's when it ends with it."""
 
-    exit_code = EXIT_FAILED
+    exit_code = 1
 
 
 _USERINFO = re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s'\"]*@")
@@ -78,9 +78,10 @@ class Problem:
 
 
 class ConfigError(AudioaugError):
-    """The config is invalid. Carries every problem found, so all are reported at once."""
+    """The config is invalid (every problem found is reported, each with its place and line);
+    nothing was written."""
 
-    exit_code = EXIT_USAGE
+    exit_code = 2
 
     def __init__(self, source: str, problems: list[Problem]):
         self.source = source
@@ -90,24 +91,68 @@ class ConfigError(AudioaugError):
 
 
 class UsageError(AudioaugError):
-    """The command line or the OUTPUT_DIR does not fit the request."""
+    """The command line does not fit the request: a bad option or table, an OUTPUT_DIR or DEST it
+    cannot write or that holds a file audioaug did not write, another run or export writing
+    there, an unsupported audiomentations; nothing was written."""
 
-    exit_code = EXIT_USAGE
+    exit_code = 2
 
 
 class ItemError(AudioaugError):
-    """One input could not be augmented. Fails that input only."""
+    """One input could not be augmented: it fails alone (errors.csv names it), everything else is
+    written, and the run ends with this exit code."""
+
+    exit_code = 1
 
 
-class DiskFullError(AudioaugError):
-    """OUTPUT_DIR's filesystem has no room left: the run stops, keeping what finished (exit 1)."""
+class WriteError(AudioaugError):
+    """A file could not be written (OUTPUT_DIR's filesystem, the resume state, --summary-json):
+    what finished is kept and recorded, and a rerun does only the rest."""
+
+    exit_code = 1
+
+
+class DiskFullError(WriteError):
+    """OUTPUT_DIR's filesystem has no room left: the run stops, keeping what finished."""
+
+
+class Interrupted(AudioaugError):
+    """Stopped by Ctrl-C (130) or SIGTERM (143, a CI cancel or a scheduler): 128 + the signal.
+    What finished is kept, and rerunning the same command resumes."""
+
+    exit_code = 130
+
+    def __init__(self, signum: int = 2):
+        super().__init__("stopped")
+        self.exit_code = 128 + signum
+
+
+class Mismatch(AudioaugError):
+    """`replay`: some outputs are not the bytes their manifest rows make (each is named)."""
+
+    exit_code = 1
+
+
+EXIT_CODES = (ItemError, WriteError, Mismatch, UsageError, ConfigError, Interrupted)  # as documented
+
+
+def exit_code_table() -> str:
+    """The documentation's table of exit codes, from the classes above (docs/reference/exit-codes.md)."""
+    rows = ["| exit code | when | exception |", "| --- | --- | --- |", "| 0 | everything asked for was done | |"]
+    for cls in EXIT_CODES:
+        code = "130, 143" if cls is Interrupted else str(cls.exit_code)
+        when = " ".join((cls.__doc__ or "").split())
+        rows.append(f"| {code} | {when} | `{cls.__name__}` |")
+    return (
+        "# Exit codes\n\nEvery command ends with one of these (a script can rely on them):\n\n" + "\n".join(rows) + "\n"
+    )
 
 
 def is_disk_full(exc: BaseException) -> bool:
     """An error that says the filesystem (or the user's quota) has no room left: OSError's, or
     sqlite's "database or disk is full"."""
     if isinstance(exc, OSError):
-        return exc.errno in DISK_FULL
+        return exc.errno in DISK_FULL_ERRNOS
     import sqlite3
 
     return isinstance(exc, sqlite3.OperationalError) and "full" in str(exc)

@@ -8,6 +8,7 @@ of medians measured in this one run. Results go to OUT/bench.json and OUT/bench.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -102,6 +103,9 @@ def main() -> None:
     parser.add_argument("--tiny", action="store_true", help="small corpora, one round: checks the script runs")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--out", type=Path, default=HERE / "results")
+    parser.add_argument(
+        "--page", type=Path, default=HERE.parent / "docs" / "benchmarks.md", help="the docs page written"
+    )
     args = parser.parse_args()
     rounds = 1 if args.tiny else args.rounds
     cores = len(os.sched_getaffinity(0))
@@ -331,9 +335,58 @@ def main() -> None:
         "  fsyncs every file on close, audioaug does not (outputs survive a kill, not a power cut)"
     )
     results["targets"] = summary
+    results["machine"] = machine()
     (args.out / "bench.json").write_text(json.dumps(results, indent=2) + "\n")
     plot(throughput, scaling, args.out / "bench.png")
-    print(f"\nwrote {args.out / 'bench.json'} and {args.out / 'bench.png'}")
+    page = args.out / "benchmarks.md" if args.tiny else args.page
+    page.write_text(benchmarks_page(results))
+    print(f"\nwrote {args.out / 'bench.json'}, {args.out / 'bench.png'} and {page}")
+
+
+def machine() -> dict[str, object]:
+    """What the figures were measured on."""
+    import platform
+
+    model = "unknown"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return {
+        "cpu": model,
+        "usable cores": len(os.sched_getaffinity(0)),
+        "memory GiB": round(memory, 1),
+        "python": platform.python_version(),
+        "system": f"{platform.system()} {platform.release()}",
+        "date": time.strftime("%Y-%m-%d"),
+    }
+
+
+def benchmarks_page(results: dict[str, object]) -> str:
+    """docs/benchmarks.md: the targets of this run and the machine, from bench.json's results."""
+    found = results["machine"]
+    assert isinstance(found, dict)
+    lines = [
+        "# Benchmarks",
+        "",
+        "Written by `make bench` (`benchmarks/bench.py`) from the run it measured: ratios of whole-command",
+        "medians over alternating rounds, on synthetic corpora; `benchmarks/results/bench.json` holds every",
+        "figure and `bench.png` the throughput and scaling curves. Run it on your own machine to compare.",
+        "",
+        "Measured on: "
+        + "; ".join(f"{key} {value}" for key, value in found.items())
+        + f"; {results['rounds']} rounds.",
+        "",
+        "| target | measured | |",
+        "| --- | --- | --- |",
+    ]
+    targets = results["targets"]
+    assert isinstance(targets, dict)
+    for name, outcome in targets.items():
+        lines.append(f"| {name} | {outcome['measured']:.3f} | {'met' if outcome['met'] else 'missed'} |")
+    return "\n".join(lines) + "\n"
 
 
 def small_clips(rounds: int, tiny: bool, scratch: Path) -> dict[str, float]:

@@ -49,4 +49,7 @@ def test_benchmark_runs_in_tiny_mode(tmp_path: Path) -> None:
         "20 x 30 s stereo 44.1 kHz, 4 copies",
     }
     assert (tmp_path / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    page = (tmp_path / "benchmarks.md").read_text()  # (the docs page, written by a full run)
+    assert f"usable cores {results['machine']['usable cores']}" in page
+    assert all(f"| {name} |" in page for name in results["targets"])
     assert "targets (ratios measured in this run):" in done.stdout

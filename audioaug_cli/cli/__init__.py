@@ -1,6 +1,6 @@
-"""The command line: Click commands only. Each parses its arguments, calls one core function and
-leaves errors to :func:`~audioaug_cli.cli.common.exits_on_error`. Exit codes: 0 all done, 1 some
-inputs failed, 2 usage or config error (nothing written), 130 interrupted.
+"""The command line: Click commands only. Each parses its arguments and calls one core function;
+:func:`entry` turns every :class:`~audioaug_cli.errors.AudioaugError` a command leaves into one
+line and the exception's exit code (the exit codes are written on the exception classes alone).
 
   common.py   options read from AUDIOAUG_* variables, the error handler
   run.py      audioaug run
@@ -15,12 +15,12 @@ import sys
 
 import click
 
-from audioaug_cli.cli.common import EXIT_INTERRUPTED, fail
+from audioaug_cli.cli.common import fail
 from audioaug_cli.cli.export import export
 from audioaug_cli.cli.inspect import schema, transforms, validate
 from audioaug_cli.cli.run import run
 from audioaug_cli.cli.tools import preview, replay
-from audioaug_cli.errors import AudioaugError, scrubbed
+from audioaug_cli.errors import AudioaugError, Interrupted, scrubbed
 from audioaug_cli.version import __version__
 
 
@@ -49,7 +49,7 @@ def entry() -> None:
         code = main.main(standalone_mode=False)
     except click.exceptions.Abort:  # Ctrl-C before the command could take it (click turns it into Abort)
         click.echo("stopped", err=True)
-        code = EXIT_INTERRUPTED
+        code = Interrupted.exit_code
     except click.ClickException as exc:  # a usage error: click's own message and exit code
         import io
 

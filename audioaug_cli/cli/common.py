@@ -15,9 +15,7 @@ from typing import Any, NoReturn
 import click
 
 from audioaug_cli.config.model import MAX_COPIES
-from audioaug_cli.errors import EXIT_FAILED, AudioaugError
-
-EXIT_INTERRUPTED = 130  # 128 + SIGINT
+from audioaug_cli.errors import AudioaugError, WriteError
 
 
 def option(*decls: str, **kwargs: Any) -> Callable[[Any], Any]:
@@ -116,9 +114,9 @@ def exits_on_error(writing: str = "the output", state_dir: Path | None = None) -
         fail(str(exc), exc.exit_code)
     except OSError as exc:  # OUTPUT_DIR not writable, disk full, ...: what finished is kept
         where = f": {exc.filename}" if exc.filename else ""
-        fail(f"cannot write {writing}: {exc.strerror or exc}{where}", EXIT_FAILED)
+        fail(f"cannot write {writing}: {exc.strerror or exc}{where}", WriteError.exit_code)
     except sqlite3.Error as exc:
-        fail(f"cannot keep the resume state in {state_dir}: {exc}", EXIT_FAILED)
+        fail(f"cannot keep the resume state in {state_dir}: {exc}", WriteError.exit_code)
 
 
 _IMPORTED = time.monotonic()

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from audioaug_cli.cli.common import exits_on_error, fail
-from audioaug_cli.errors import EXIT_USAGE
+from audioaug_cli.errors import UsageError
 
 
 @click.command()
@@ -40,7 +40,9 @@ def validate(config: Path) -> None:
 @click.command()
 @click.argument("name", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
-@click.option("--markdown", is_flag=True, help="Print every transform's parameters as Markdown (docs/transforms.md).")
+@click.option(
+    "--markdown", is_flag=True, help="Print every transform's parameters as Markdown (docs/reference/transforms.md)."
+)
 def transforms(name: str | None, as_json: bool, markdown: bool) -> None:
     """List the transforms a pipeline can use, or describe NAME's parameters.
 
@@ -73,7 +75,10 @@ def transforms(name: str | None, as_json: bool, markdown: bool) -> None:
     if name not in names:
         hint = suggest(name, names) or " (`audioaug transforms` lists them)"
         reason = f": {registry.REFUSED[name]}" if name in registry.REFUSED else hint
-        fail(f"{'not available' if name in registry.REFUSED else 'unknown transform'} {name!r}{reason}", EXIT_USAGE)
+        fail(
+            f"{'not available' if name in registry.REFUSED else 'unknown transform'} {name!r}{reason}",
+            UsageError.exit_code,
+        )
     info = docs.describe_transform(name)
     if as_json:
         click.echo(json.dumps(info, indent=2))

@@ -9,7 +9,6 @@ from typing import Any
 import click
 
 from audioaug_cli.cli.common import (
-    EXIT_INTERRUPTED,
     Location,
     copies_option,
     exits_on_error,
@@ -21,7 +20,7 @@ from audioaug_cli.cli.common import (
     storage_option,
 )
 from audioaug_cli.cli.common import storage_options as parse_storage_options
-from audioaug_cli.errors import EXIT_FAILED
+from audioaug_cli.errors import Interrupted, WriteError
 
 
 @click.command()
@@ -157,7 +156,7 @@ def run(
         # exits, from __del__ and atexit hooks, with tracebacks that say nothing more: the process
         # is ending, so those reports are dropped.
         sys.unraisablehook = lambda _unraisable: None
-        sys.exit(EXIT_INTERRUPTED)
+        sys.exit(Interrupted.exit_code)
     finally:
         bar.close()
     summary.seconds = max(summary.seconds, seconds_since_start())  # what a user's `time` says
@@ -245,4 +244,4 @@ def _write_summary(path: Path, summary: Any) -> None:
     try:
         write_text(path, lambda handle: print(text, end="", file=handle))
     except OSError as exc:
-        fail(f"cannot write --summary-json {path}: {exc.strerror or exc}", EXIT_FAILED)
+        fail(f"cannot write --summary-json {path}: {exc.strerror or exc}", WriteError.exit_code)

@@ -17,7 +17,7 @@ from audioaug_cli.cli.common import (
     storage_option,
 )
 from audioaug_cli.cli.common import storage_options as parse_storage_options
-from audioaug_cli.errors import EXIT_FAILED
+from audioaug_cli.errors import Mismatch
 
 
 @click.command()
@@ -162,4 +162,4 @@ def replay(
                 click.echo(f"{result.outcome}: {result.file_name}")
     click.echo(f"replayed {total}: {matched} match, {total - matched} do not", err=True)
     if matched < total:
-        sys.exit(EXIT_FAILED)
+        sys.exit(Mismatch.exit_code)

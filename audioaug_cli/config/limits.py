@@ -16,7 +16,7 @@ parameter named for what it measures stays in the range where that measure means
 | ``*_q`` (filter Q)                       | above 0, at most 100                   |
 
 plus the few below that only one transform has. A cutoff above an input's Nyquist frequency
-cannot be checked here (the input's rate is not known yet): see the README.
+cannot be checked here (the input's rate is not known yet): see docs/guide/config.md.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """A JSON Schema of the config, generated from the transform registry, for editors.
 
 VS Code (YAML extension): put ``# yaml-language-server: $schema=audioaug.schema.json`` on the first
-line of a config, or map it in settings (see README).
+line of a config, or map it in settings (see docs/guide/config.md).
 """
 
 from __future__ import annotations

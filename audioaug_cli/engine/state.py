@@ -19,7 +19,7 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
-from audioaug_cli.errors import DISK_FULL, DiskFullError, UsageError
+from audioaug_cli.errors import DISK_FULL_ERRNOS, DiskFullError, UsageError
 from audioaug_cli.io.manifest import ManifestRow
 
 STATE_DIR = ".audioaug"
@@ -131,7 +131,7 @@ class RunState:
         try:
             os.posix_fallocate(fd, 0, RESERVE_BYTES)
         except OSError as exc:
-            if exc.errno in DISK_FULL:
+            if exc.errno in DISK_FULL_ERRNOS:
                 raise DiskFullError(
                     f"the filesystem of {self.reserve.parent.parent} is full: nothing was done; "
                     "free some space and rerun"

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 from audioaug_cli.engine.plan import PlannedSize
 from audioaug_cli.engine.tasks import Outcome
+from audioaug_cli.errors import Interrupted, ItemError
 
 
 @dataclass
@@ -40,8 +41,8 @@ class Summary:
     def exit_code(self) -> int:
         """The command's: 128 + the signal when interrupted, 1 when inputs failed, else 0."""
         if self.interrupted:
-            return 128 + (self.signal or signal.SIGINT)
-        return 1 if self.failed else 0
+            return Interrupted(self.signal or signal.SIGINT).exit_code
+        return ItemError.exit_code if self.failed else 0
 
     def to_dict(self) -> dict[str, Any]:
         """What --summary-json writes."""

@@ -1,4 +1,4 @@
-"""What `audioaug transforms` and docs/transforms.md say about each transform: its summary, its
+"""What `audioaug transforms` and docs/reference/transforms.md say about each transform: its summary, its
 parameters' types, defaults and descriptions, all read from the installed classes."""
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ def describe_transform(name: str) -> dict[str, Any]:
 
 
 def transforms_markdown() -> str:
-    """docs/transforms.md: every transform a config can name, with its parameters."""
+    """docs/reference/transforms.md: every transform a config can name, with its parameters."""
     waveform, spectral = list(transform_classes()), list(spec_transform_classes())
     lines = [
         "# Transforms",

@@ -203,8 +203,8 @@ def test_help_does_not_import_numpy() -> None:
 
 
 def test_the_transforms_page_is_up_to_date() -> None:
-    shipped = (ROOT / "docs" / "transforms.md").read_text()
-    regenerate = "regenerate: audioaug transforms --markdown > docs/transforms.md"
+    shipped = (ROOT / "docs" / "reference" / "transforms.md").read_text()
+    regenerate = "regenerate: audioaug transforms --markdown > docs/reference/transforms.md"
     assert shipped == cli("transforms", "--markdown").stdout, regenerate
     assert all(
         f"### {name}\n" in shipped
