@@ -61,10 +61,12 @@ from audioaug_cli.errors import Interrupted, WriteError
 )
 @option(
     "--backend",
-    type=click.Choice(["loky", "dask"]),
-    default="loky",
+    type=click.Choice(["local", "dask", "loky"]),
+    default="local",
     show_default=True,
-    help="Where workers run: processes on this machine, or a dask.distributed cluster (pip install 'audioaug[dask]').",
+    callback=lambda _ctx, _param, value: "local" if value == "loky" else value,
+    help="Where workers run: processes on this machine (local; loky, its old name, is the same), or a "
+    "dask.distributed cluster (pip install 'audioaug[dask]').",
 )
 @option(
     "--scheduler",

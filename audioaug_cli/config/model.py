@@ -18,11 +18,9 @@ DEFAULT_SUBTYPES = {"wav": "PCM_16", "flac": "PCM_16", "ogg": "VORBIS"}
 MAX_COPIES = 10_000  # copies per input (and --copies): a typo of 1e9 is refused, not run out of memory on
 Place = tuple[str | int, ...]  # a place in the config: keys and list indices, e.g. ("pipeline", 2, "Gain")
 Layout = Literal["channels_first", "channels_last"]
-LAYOUTS: tuple[Layout, ...] = ("channels_first", "channels_last")
 Clip = Literal["keep", "normalize", "fail"]  # output.clip: what an output beyond full scale gets
 CLIP_MODES: tuple[Clip, ...] = ("keep", "normalize", "fail")
 PadMode = Literal["constant", "edge", "linear_ramp", "reflect", "symmetric", "empty"]  # what librosa.stft takes
-PAD_MODES: tuple[PadMode, ...] = ("constant", "edge", "linear_ramp", "reflect", "symmetric", "empty")
 
 
 @dataclass(frozen=True)

@@ -131,15 +131,6 @@ def check_resumable(config: Config, output: Store) -> None:
     )
 
 
-def is_finished(output: Store) -> bool:
-    """Whether OUTPUT_DIR holds a run that completed."""
-    try:
-        previous = read_provenance(output)
-    except UsageError:
-        return False
-    return previous is not None and previous.status == "complete"
-
-
 @cache
 def versions() -> dict[str, str]:
     """The versions audioaug.json records: a loaded module's __version__, else the installed one."""

@@ -60,7 +60,7 @@ class RunOptions:
     segments: str | Path | None = None  # a table of time-aligned segments, mapped into every output
     include_original: bool = False  # also write each source, converted, as copy 0
     prune: bool = False  # remove outputs of inputs that no longer exist
-    backend: str = "loky"  # or "dask"
+    backend: str = "local"  # worker processes on this machine, or "dask"
     scheduler: str | None = None  # dask: an existing scheduler's address; None starts a LocalCluster
     storage_options: dict[str, Any] = field(default_factory=dict, repr=False)  # fsspec's, for every URL
 
@@ -277,7 +277,8 @@ class Run:
         provenance = Provenance.of(config, status, state.counts(), self.inputs.url)
         if isinstance(state, StoreState) and not state.changed and not self._describes_differently(state, provenance):
             return
-        description = self._description(provenance) if isinstance(state, RunState) else None
+        # (a local state only: a store has no stat of its objects to compare, see _describes_differently)
+        description = None if isinstance(state, StoreState) else self._description(provenance)
         if description is not None and not state.changed and state.described() == self._as_found(description):
             return  # the records, the tables and the config they were written from, and the files, as they were
         self._claim()

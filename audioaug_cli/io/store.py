@@ -177,13 +177,6 @@ class Store:
         it already holds those bytes."""
         raise NotImplementedError
 
-    def text_differs(self, rel: str, write: Callable[[IO[str]], None]) -> bool:
-        """Whether :meth:`write_text` would write (without writing)."""
-        try:
-            return self.read_bytes(rel) != _rendered(write)
-        except FileNotFoundError:
-            return True
-
     def is_file(self, rel: str) -> bool:
         raise NotImplementedError
 

@@ -89,7 +89,7 @@ def test_a_read_only_output_dir_is_a_usage_error(corpus: Path, tmp_path: Path, w
     )
 
 
-@pytest.mark.parametrize("backend,delay", [("loky", 0.3), ("loky", 0.8), ("dask", 1.2)])
+@pytest.mark.parametrize("backend,delay", [("local", 0.3), ("loky", 0.8), ("dask", 1.2)])  # (loky: local's old name)
 def test_ctrl_c_at_any_moment_exits_130_without_a_traceback(
     tmp_path: Path, write_config: ConfigWriter, backend: str, delay: float
 ) -> None:
@@ -105,9 +105,7 @@ def test_ctrl_c_at_any_moment_exits_130_without_a_traceback(
     time.sleep(delay)
     process.send_signal(signal.SIGINT)
     _out, err = process.communicate(timeout=60)
-    if process.returncode == 0:
-        pytest.skip("the run finished before the signal")  # a fast machine; the other delays still test
-    assert process.returncode == 130, err
+    assert process.returncode == 130, err  # (the work takes many seconds: it cannot finish before the signal)
     assert "Traceback" not in err and "Aborted!" not in err
 
 

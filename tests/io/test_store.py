@@ -271,3 +271,27 @@ def test_a_state_read_before_another_run_finished_is_read_again(root: str) -> No
     mine.record_output(row("b.wav", 1), "1:b")
     mine.close()
     assert [r.source for r in StoreState(out, readonly=True).rows()] == ["a.wav", "b.wav"]
+
+
+def test_a_run_on_a_store_never_stats_its_objects_as_local_files(
+    tmp_path: Path, root: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a finished run's files were written from is compared on a store by writing them again
+    (a store has no inode or mtime of this machine's); a local os.stat of a bucket path would
+    find nothing, or a local file of that name."""
+    config = tmp_path / "c.yaml"
+    config.write_text(PIPELINE)
+    stat = os.stat
+    asked: list[str] = []
+
+    def watched(path: Any, *args: Any, **kwargs: Any) -> Any:
+        asked.append(str(path))
+        return stat(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "stat", watched)
+    out = root + "/out"
+    for _ in range(2):  # a run, then a finished rerun
+        summary = run(config, make_corpus(tmp_path / "in", 2), out, RunOptions(jobs=1))
+        assert summary.failed == 0
+    bucket_path = store(out).root
+    assert not [p for p in asked if p.startswith(bucket_path)], "os.stat of a store's objects"
