@@ -105,6 +105,10 @@ class ItemError(AudioaugError):
     exit_code = 1
 
 
+class MissingInput(ItemError):
+    """An input that is not there (deleted during the run, or since)."""
+
+
 class WriteError(AudioaugError):
     """A file could not be written (OUTPUT_DIR's filesystem, the resume state, --summary-json):
     what finished is kept and recorded, and a rerun does only the rest."""

@@ -81,12 +81,9 @@ class Augmenter:
         """As calling the Augmenter, and the time-aligned ``segments`` ((start, end) in seconds) moved
         as the audio moved: (start, end, index into ``segments``), as segments.csv holds them; a
         segment moved out of the audio is gone, one a rolled Shift wraps is two."""
-        from audioaug_cli.errors import ConfigError
-        from audioaug_cli.transforms.timing import in_seconds, map_spans, spans_of, time_problems
+        from audioaug_cli.transforms.timing import check_time_mapping, in_seconds, map_spans, spans_of
 
-        problems = time_problems(self.config.pipeline)
-        if problems:
-            raise ConfigError("the config (with segments)", problems)
+        check_time_mapping(self.config.pipeline)
         audio, applied = self(samples, sample_rate, seed, copy)
         rate = self.config.sample_rate or sample_rate
         steps = self._waveform.timeline() if self.config.pipeline else []

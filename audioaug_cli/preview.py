@@ -16,7 +16,7 @@ import numpy as np
 from audioaug_cli.config.model import Config
 from audioaug_cli.engine.item import augment_source
 from audioaug_cli.engine.tasks import Outcome, Task
-from audioaug_cli.errors import ConfigError, ItemError, UsageError
+from audioaug_cli.errors import ItemError, UsageError
 from audioaug_cli.io.audio import Excerpt, read_audio
 from audioaug_cli.io.inputs import NOT_UTF8, Source, escaped, is_utf8
 from audioaug_cli.io.store import LocalStore
@@ -64,11 +64,9 @@ def make_preview(
         excerpt,
     )
     if segments is not None:
-        from audioaug_cli.transforms.timing import time_problems
+        from audioaug_cli.transforms.timing import check_time_mapping
 
-        problems = time_problems(config.pipeline)
-        if problems:
-            raise ConfigError("the config (with --segments)", problems)
+        check_time_mapping(config.pipeline)
     if segments is not None and excerpt is not None:  # times in the excerpt
         last = excerpt.start + excerpt.duration if excerpt.duration is not None else float("inf")
         segments = [

@@ -18,11 +18,11 @@ from audioaug_cli.engine.item import audio_bytes, augmenters_for, read_source, r
 from audioaug_cli.engine.provenance import read_provenance, recorded_config
 from audioaug_cli.engine.store_state import has_state, open_state
 from audioaug_cli.engine.workers import process_pool, worker_count
-from audioaug_cli.errors import ItemError, UsageError
+from audioaug_cli.errors import ItemError, MissingInput, UsageError
 from audioaug_cli.io.audio import convert
 from audioaug_cli.io.inputs import Source
 from audioaug_cli.io.manifest import ManifestRow
-from audioaug_cli.io.segments import SEGMENTS
+from audioaug_cli.io.segments import SEGMENTS, read_written
 from audioaug_cli.io.store import LocalStore, Store, open_store
 from audioaug_cli.transforms.warning_capture import captured_warnings
 
@@ -123,17 +123,12 @@ def replay_source(
 
 
 def _segments_written(output: Store) -> dict[str, list[tuple[str, str]]]:
-    """segments.csv's (start, end) cells by file name (none when it is missing)."""
-    import csv
-
-    found: dict[str, list[tuple[str, str]]] = {}
+    """segments.csv's (start, end) cells by file name (none when it is missing or unreadable)."""
     try:
-        with io.StringIO(output.read_text(SEGMENTS), newline="") as handle:
-            for row in csv.DictReader(handle):
-                found.setdefault(row["file_name"], []).append((row["start"], row["end"]))
-    except (OSError, KeyError, ValueError, csv.Error):
-        pass  # every output's segments then differ
-    return found
+        _columns, found = read_written(output)
+    except (OSError, ValueError):
+        return {}  # every output's segments then differ
+    return {name: [(start, end) for start, end, _cells in rows] for name, rows in found.items()}
 
 
 def _decode(inputs: Store, rel: str, sample_rate: int | None, mono: bool) -> tuple[np.ndarray, int] | str:
@@ -141,8 +136,10 @@ def _decode(inputs: Store, rel: str, sample_rate: int | None, mono: bool) -> tup
         return "no such file in INPUT_DIR"
     try:
         return convert(*read_source(inputs, Source(rel, inputs.path(rel), "")), sample_rate, mono)
+    except MissingInput:
+        return "no such file in INPUT_DIR"
     except ItemError as exc:
-        return "no such file in INPUT_DIR" if str(exc).startswith("no such object") else str(exc)
+        return str(exc)
 
 
 def _compare(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import MISSING, Field, dataclass, field, replace
+from dataclasses import MISSING, Field, dataclass, field, fields, replace
 from functools import cached_property
 from typing import Any, Literal
 
@@ -103,7 +103,7 @@ class DbScale:
     top_db: float | None = _setting(80.0, minimum=0.0)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"ref": self.ref, "amin": self.amin, "top_db": self.top_db}
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 @dataclass(frozen=True)
@@ -132,25 +132,12 @@ class FeatureSettings:
         return self.hop_length or self.n_fft // 4
 
     def to_dict(self) -> dict[str, Any]:
-        """As recorded in audioaug.json and hashed."""
-        return {
-            "n_fft": self.n_fft,
-            "hop_length": self.hop_length,
-            "win_length": self.win_length,
-            "window": self.window,
-            "center": self.center,
-            "n_mels": self.n_mels,
-            "fmin": self.fmin,
-            "fmax": self.fmax,
-            "htk": self.htk,
-            "norm": self.norm,
-            "pad_mode": self.pad_mode,
-            "power": self.power,
-            "db": None if self.db is None else self.db.to_dict(),
-            "layout": self.layout,
-            "write_audio": self.write_audio,
-            "pipeline": [node.to_dict() for node in self.pipeline],
-        }
+        """As recorded in audioaug.json and hashed: every field, in order (a new setting is hashed
+        without being listed here, so a changed value is never taken for the same config)."""
+        found = {f.name: getattr(self, f.name) for f in fields(self)}
+        found["db"] = None if self.db is None else self.db.to_dict()
+        found["pipeline"] = [node.to_dict() for node in self.pipeline]
+        return found
 
 
 @dataclass(frozen=True)

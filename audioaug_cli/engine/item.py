@@ -183,19 +183,19 @@ def _augment_source(
             continue
         channels, frames = (1, out.shape[0]) if out.ndim == 1 else out.shape
         row = ManifestRow.make(
-            files[0],
-            source.rel,
-            copy,
-            seed,
-            sample_rate,
-            channels,
-            frames,
-            applied,
-            files[-1] if features is not None else None,
-            level.peak_db,
-            level.clipped,
-            task.segments,
-            item.segments,
+            file_name=files[0],
+            source=source.rel,
+            copy=copy,
+            seed=seed,
+            sample_rate=sample_rate,
+            channels=channels,
+            frames=frames,
+            transforms=applied,
+            feature_file=files[-1] if features is not None else None,
+            peak_db=level.peak_db,
+            clipped=level.clipped,
+            segment_times=task.segments,
+            segments=item.segments,
         )
         outcomes.append(Outcome(source.rel, copy, source.fingerprint, row=row, warnings=tuple(warned)))
         if records is not None:
@@ -215,8 +215,10 @@ def _name_max(folder: str) -> int:
 def _check_segments(segments: tuple[tuple[float, float], ...] | None, seconds: float, rate: int) -> None:
     """A segment past the end of its file. The run checks a local INPUT_DIR's before any work;
     an input in a store is checked here, by the worker that fetched it, and fails alone."""
+    from audioaug_cli.io.segments import ends_after
+
     for start, end in segments or ():
-        if end > seconds + 1 / rate:
+        if ends_after(end, seconds, rate):
             raise ItemError(
                 f"--segments: the segment {start}-{end} s ends after this file, which lasts {seconds:.6f} s"
             )

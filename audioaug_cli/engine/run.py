@@ -35,7 +35,7 @@ from audioaug_cli.engine.store_state import LeaseLock, StoreState, open_state
 from audioaug_cli.engine.summary import Reporter, Silent, Summary
 from audioaug_cli.engine.tasks import Outcome, Task, item_files
 from audioaug_cli.engine.workers import JOBS_PER_CPU, execute, jobs_cap, worker_count
-from audioaug_cli.errors import ConfigError, DiskFullError, UsageError, is_disk_full, suggest
+from audioaug_cli.errors import DiskFullError, UsageError, is_disk_full, suggest
 from audioaug_cli.io.atomic import remove_temporaries
 from audioaug_cli.io.inputs import Source, WalkCounts, walk_inputs, walk_store
 from audioaug_cli.io.manifest import COLUMNS, FEATURE_COLUMNS, Labels, write_errors, write_manifest
@@ -509,17 +509,16 @@ class Run:
         it): there, a segment past its file's end fails that input alone, with the same words."""
         import soundfile
 
-        from audioaug_cli.transforms.timing import time_problems
+        from audioaug_cli.transforms.timing import check_time_mapping
 
-        problems = time_problems(self.config.pipeline)
-        if problems:
-            raise ConfigError("the config (with --segments)", problems)
+        check_time_mapping(self.config.pipeline)
         segments = Segments.read(path, self.options.storage_options)
         durations = {}
         if isinstance(self.inputs, LocalStore):
             for name in segments.times:
                 try:
-                    durations[name] = soundfile.info(self.inputs.path(name)).duration
+                    info = soundfile.info(self.inputs.path(name))
+                    durations[name] = (info.duration, info.samplerate)
                 except (OSError, RuntimeError, soundfile.LibsndfileError):
                     continue  # not there (ignored, as a --labels row), or unreadable (that input fails alone)
         segments.check_durations(path, durations, self.config.sample_rate)

@@ -12,12 +12,9 @@ from typing import Any
 
 from audioaug_cli.engine.provenance import read_provenance
 from audioaug_cli.errors import UsageError
-from audioaug_cli.io.manifest import FEATURE_COLUMNS
-from audioaug_cli.io.segments import REQUIRED, SEGMENTS
+from audioaug_cli.io.manifest import FEATURE_COLUMNS, ManifestRow
+from audioaug_cli.io.segments import SEGMENTS, read_written
 from audioaug_cli.io.store import LocalStore, Store, open_store
-
-_INTEGERS = ("copy", "seed", "sample_rate", "channels", "frames", "clipped")
-_FLOATS = ("duration", "peak_db")
 
 
 @dataclass(frozen=True)
@@ -138,27 +135,21 @@ def _typed(column: str, value: str) -> Any:
         return json.loads(value) if value else []
     if value == "":
         return None
-    if column in _INTEGERS:
-        return int(value)
-    if column in _FLOATS:
-        return float(value)
-    return value
+    return ManifestRow.cell_type(column)(value)
 
 
 def _segments(store: Store) -> tuple[tuple[str, ...], dict[str, list[Segment]]]:
     """segments.csv's extra columns, and each output's segments in the file's order (by start)."""
     try:
-        text = store.read_text(SEGMENTS)
+        columns, rows = read_written(store)
     except FileNotFoundError:
         raise UsageError(f"{store.shown(SEGMENTS)} is missing: rerun `audioaug run` to write it") from None
-    reader = csv.reader(io.StringIO(text, newline=""))
-    header = tuple(next(reader, ()))
-    columns = tuple(c for c in header if c not in REQUIRED)
-    found: dict[str, list[Segment]] = {}
-    for cells in reader:
-        row = dict(zip(header, cells, strict=False))
-        segment = Segment(float(row["start"]), float(row["end"]), {c: row.get(c, "") for c in columns})
-        found.setdefault(row["file_name"], []).append(segment)
+    except ValueError as exc:
+        raise UsageError(f"{exc}: rerun `audioaug run` to write it again") from None
+    found = {
+        name: [Segment(float(start), float(end), cells) for start, end, cells in segments]
+        for name, segments in rows.items()
+    }
     return columns, found
 
 

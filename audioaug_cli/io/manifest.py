@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
+from functools import cache
 from pathlib import Path
 from typing import IO, Any
 
@@ -30,7 +31,7 @@ ERROR_COLUMNS = ("source", "error")
 RESERVED = (*FEATURE_COLUMNS, *EXPORT_FIELDS)  # what a --labels or --segments column may not be named
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ManifestRow:
     """One written file, as its manifest row; ``transforms`` is the JSON list of what was applied."""
 
@@ -53,6 +54,7 @@ class ManifestRow:
     @classmethod
     def make(
         cls,
+        *,
         file_name: str,
         source: str,
         copy: int,
@@ -68,20 +70,20 @@ class ManifestRow:
         segments: tuple[tuple[float, float, int], ...] | None = None,
     ) -> ManifestRow:
         return cls(
-            file_name,
-            source,
-            copy,
-            seed,
-            sample_rate,
-            channels,
-            frames,
-            round(frames / sample_rate, 6),
-            json_text(transforms),
-            feature_file,
-            peak_db,
-            clipped,
-            segment_times,
-            segments,
+            file_name=file_name,
+            source=source,
+            copy=copy,
+            seed=seed,
+            sample_rate=sample_rate,
+            channels=channels,
+            frames=frames,
+            duration=round(frames / sample_rate, 6),
+            transforms=json_text(transforms),
+            feature_file=feature_file,
+            peak_db=peak_db,
+            clipped=clipped,
+            segment_times=segment_times,
+            segments=segments,
         )
 
     @property
@@ -104,6 +106,11 @@ class ManifestRow:
 
     def values(self, columns: tuple[str, ...]) -> tuple[Any, ...]:
         return tuple(getattr(self, c) for c in columns)
+
+    @staticmethod
+    def cell_type(column: str) -> type:
+        """What a manifest column's text is read back as: int, float or str (from the field's type)."""
+        return _cell_types()[column]
 
 
 class Labels:
@@ -152,6 +159,17 @@ class Labels:
 
 
 _ROW_FIELDS = tuple(f.name for f in fields(ManifestRow))
+
+
+@cache
+def _cell_types() -> dict[str, type]:
+    import typing
+
+    found: dict[str, type] = {}
+    for name, hint in typing.get_type_hints(ManifestRow).items():
+        kinds = set(typing.get_args(hint)) or {hint}
+        found[name] = int if int in kinds else float if float in kinds else str
+    return found
 
 
 def write_manifest(

@@ -3,6 +3,8 @@ other columns) and ``OUTPUT_DIR/segments.csv``, the same segments where they are
 
 from __future__ import annotations
 
+import csv
+import io
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -55,15 +57,24 @@ class Segments:
             found.lines.setdefault(name, []).append(number)
         return found
 
-    def check_durations(self, path: str | Path, durations: dict[str, float], sample_rate: int | None) -> None:
-        """Refuse a segment that ends after its file (``durations``: seconds of each file found)."""
-        for name, seconds in durations.items():
+    def check_durations(
+        self, path: str | Path, durations: dict[str, tuple[float, int]], sample_rate: int | None
+    ) -> None:
+        """Refuse a segment that ends after its file (``durations``: seconds and rate of each file
+        found; ``sample_rate``: the config's, when it resamples)."""
+        for name, (seconds, rate) in durations.items():
             for (start, end), line in zip(self.times.get(name, []), self.lines.get(name, []), strict=True):
-                if end > seconds + 1 / (sample_rate or 8000):
+                if ends_after(end, seconds, sample_rate or rate):
                     raise UsageError(
                         f"{path}: line {line}: the segment {start}-{end} s ends after {name}, which "
                         f"lasts {seconds:.6f} s"
                     )
+
+
+def ends_after(end: float, seconds: float, rate: int) -> bool:
+    """Whether a segment ending at ``end`` ends after a file of ``seconds`` at ``rate``: by more than
+    one sample, which is what a time in seconds written to 6 decimals may differ by."""
+    return end > seconds + 1 / rate
 
 
 def _seconds(path: str | Path, line: int, column: str, cell: str) -> float:
@@ -74,6 +85,26 @@ def _seconds(path: str | Path, line: int, column: str, cell: str) -> float:
     if not math.isfinite(value) or value < 0:
         raise UsageError(f"{path}: line {line}: {column} must be a time in seconds from 0, found {cell!r}")
     return value
+
+
+def read_written(store: Store) -> tuple[tuple[str, ...], dict[str, list[tuple[str, str, dict[str, str]]]]]:
+    """What :func:`write_segments` wrote in a store: the table's own columns, and each output's
+    (start, end, other cells), as written (text), in the file's order. FileNotFoundError when
+    there is none; ValueError when it is not what audioaug writes."""
+    reader = csv.reader(io.StringIO(store.read_text(SEGMENTS), newline=""))
+    try:
+        header = tuple(next(reader, ()))
+        if header[: len(REQUIRED)] != REQUIRED:
+            raise ValueError(f"{store.shown(SEGMENTS)} does not start with the columns {', '.join(REQUIRED)}")
+        columns = header[len(REQUIRED) :]
+        found: dict[str, list[tuple[str, str, dict[str, str]]]] = {}
+        for cells in reader:
+            if len(cells) != len(header):
+                raise ValueError(f"{store.shown(SEGMENTS)}: line {reader.line_num} is not a whole row")
+            found.setdefault(cells[0], []).append((cells[1], cells[2], dict(zip(columns, cells[3:], strict=True))))
+    except csv.Error as exc:
+        raise ValueError(f"{store.shown(SEGMENTS)}: {exc}") from None
+    return columns, found
 
 
 def write_segments(

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from audioaug_cli.errors import ItemError, UsageError
+from audioaug_cli.errors import ItemError, MissingInput, UsageError
 
 _SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://")
 # The protocol, the extra that installs its filesystem, and the module that extra provides.
@@ -455,7 +455,7 @@ def reason(exc: BaseException) -> str:
 def read_failure(exc: BaseException) -> ItemError:
     """Why an object could not be read, as an item's one-line error."""
     if isinstance(exc, FileNotFoundError):
-        return ItemError("no such object (deleted during the run?)")
+        return MissingInput("no such object (deleted during the run?)")
     if isinstance(exc, PermissionError):
         return ItemError("cannot read: access denied")
     return ItemError(f"cannot read: {reason(exc)}")

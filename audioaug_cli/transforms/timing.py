@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from audioaug_cli.config.model import Node, Place
-from audioaug_cli.errors import Problem, location
+from audioaug_cli.errors import ConfigError, Problem, location
 from audioaug_cli.transforms.waveform import Step
 
 KEEPS_TIME = frozenset(
@@ -87,6 +87,15 @@ def time_problems(nodes: Iterable[Node], here: Place = ("pipeline",)) -> list[Pr
                     )
                 )
     return problems
+
+
+def check_time_mapping(nodes: Iterable[Node]) -> None:
+    """Refuse (ConfigError, exit 2) a pipeline with a transform whose effect on time cannot be
+    stated, when segments are to be mapped through it (`run --segments`, `preview --segments`,
+    ``Augmenter.with_segments``)."""
+    problems = time_problems(nodes)
+    if problems:
+        raise ConfigError("the config (with --segments)", problems)
 
 
 def map_spans(spans: list[Span], steps: list[Step], sample_rate: int, frames: int) -> list[Span]:

@@ -239,16 +239,20 @@ def workload(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict
 
 
 def wait_for_outputs(out: Path, count: int, process: subprocess.Popen[bytes]) -> None:
+    """Until the run has written ``count`` outputs (0: has started writing), the run still going;
+    fails if it ends first, or never gets there."""
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and process.poll() is None:
         if count == 0 and (out / ".audioaug").exists():
             return
         if count and sum(1 for _ in out.rglob("*.wav")) >= count:
+            assert process.poll() is None, f"the run ended before it could be stopped at {count} outputs"
             return
         time.sleep(0.005)
+    raise AssertionError(f"the run {'ended' if process.poll() is not None else 'took too long'} before {count} outputs")
 
 
-@pytest.mark.parametrize("after_outputs", [0, 30, 80, 120], ids=["early", "a-quarter", "mid", "at-the-end"])
+@pytest.mark.parametrize("after_outputs", [0, 30, 80, 119], ids=["early", "a-quarter", "mid", "at-the-end"])
 def test_sigkill_at_any_moment_then_rerun_gives_the_uninterrupted_result(
     workload: tuple[Path, Path, dict[str, bytes]], tmp_path: Path, after_outputs: int
 ) -> None:
@@ -257,7 +261,7 @@ def test_sigkill_at_any_moment_then_rerun_gives_the_uninterrupted_result(
     process = start(config, inputs, out)
     wait_for_outputs(out, after_outputs, process)
     os.killpg(process.pid, signal.SIGKILL)
-    finish(process, -signal.SIGKILL)
+    assert finish(process, -signal.SIGKILL) == -signal.SIGKILL, "killed before the end (120 outputs)"
     for path in out.rglob("*.wav"):  # whatever is there under a final name is complete
         data, _ = sf.read(path)
         assert len(data) == sf.info(path).frames > 0

@@ -42,7 +42,9 @@ def store(url: str) -> ObjectStore:
 
 def row(source: str, copy: int) -> ManifestRow:
     name = source.rpartition(".")[0] + f"__aug{copy}.wav"
-    return ManifestRow.make(name, source, copy, 7, 16000, 1, 160, [], None, None, 0, None, None)
+    return ManifestRow.make(
+        file_name=name, source=source, copy=copy, seed=7, sample_rate=16000, channels=1, frames=160, transforms=[]
+    )
 
 
 def put_tree(local: Path, target: ObjectStore) -> None:

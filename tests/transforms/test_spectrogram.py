@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import time
 from pathlib import Path
 from typing import Any
 
@@ -342,9 +343,10 @@ def test_features_are_byte_identical_across_jobs_and_backends_and_survive_sigkil
     out = tmp_path / "killed"
     process = start(config, tmp_path / "in", out)
     while process.poll() is None and len(list(out.rglob("*.npy"))) < 10:
-        pass
+        time.sleep(0.005)
+    assert process.poll() is None, "the run ended before it could be killed"
     os.killpg(process.pid, signal.SIGKILL)
-    finish(process, -signal.SIGKILL)
+    assert finish(process, -signal.SIGKILL) == -signal.SIGKILL
     for path in out.rglob("*.npy"):  # what stands under a final name is whole
         assert path.read_bytes() == reference[path.relative_to(out).as_posix()]
     assert finish(start(config, tmp_path / "in", out)) == 0
