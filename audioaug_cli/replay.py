@@ -15,8 +15,8 @@ import numpy as np
 
 from audioaug_cli.config.model import Config
 from audioaug_cli.engine.item import audio_bytes, augmenters_for, read_source, render_item
+from audioaug_cli.engine.output_dir import output_dir as output_place
 from audioaug_cli.engine.provenance import read_provenance, recorded_config
-from audioaug_cli.engine.store_state import has_state, open_state
 from audioaug_cli.engine.workers import process_pool, worker_count
 from audioaug_cli.errors import ItemError, MissingInput, UsageError
 from audioaug_cli.io.audio import convert
@@ -52,7 +52,8 @@ def replay(
     output = open_store(output_dir, storage_options, f"OUTPUT_DIR {output_dir}")
     try:
         previous = read_provenance(output)
-        found = previous is not None and has_state(output)
+        place = output_place(output)
+        found = previous is not None and place.has_state()
     except (FileNotFoundError, PermissionError) as exc:
         raise UsageError(
             f"OUTPUT_DIR {output}: {'access denied' if isinstance(exc, PermissionError) else 'no such bucket'}"
@@ -66,7 +67,7 @@ def replay(
         )
     inputs = open_store(where, storage_options, f"INPUT_DIR {where}")
     config = recorded_config(previous)
-    state = open_state(output, readonly=True)
+    state = place.open_state(readonly=True)
     try:
         rows = list(state.rows())
     finally:

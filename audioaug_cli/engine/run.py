@@ -12,10 +12,8 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-import os
 import signal
 import sqlite3
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -26,21 +24,19 @@ from typing import Any
 
 from audioaug_cli.config.load import load_config
 from audioaug_cli.config.model import ClassCopies, Config
-from audioaug_cli.engine.folders import Listings, check_folders, credentials_hidden
-from audioaug_cli.engine.outputs import ERRORS, refuse_foreign_files, remove_outputs, remove_previous_run
+from audioaug_cli.engine.output_dir import open_places
 from audioaug_cli.engine.plan import PlannedSize, is_upper_bound, planned_size
 from audioaug_cli.engine.provenance import PROVENANCE, Provenance, check_resumable
-from audioaug_cli.engine.state import OutputLock, RunState
-from audioaug_cli.engine.store_state import LeaseLock, StoreState, open_state
+from audioaug_cli.engine.state import RunState
 from audioaug_cli.engine.summary import Reporter, Silent, Summary
 from audioaug_cli.engine.tasks import Outcome, Task, item_files
 from audioaug_cli.engine.workers import JOBS_PER_CPU, execute, jobs_cap, worker_count
 from audioaug_cli.errors import DiskFullError, UsageError, is_disk_full, suggest
-from audioaug_cli.io.atomic import remove_temporaries
-from audioaug_cli.io.inputs import Source, WalkCounts, walk_inputs, walk_store
-from audioaug_cli.io.manifest import COLUMNS, FEATURE_COLUMNS, Labels, write_errors, write_manifest
+from audioaug_cli.io.inputs import Source, WalkCounts
+from audioaug_cli.io.manifest import COLUMNS, ERRORS, FEATURE_COLUMNS, Labels, write_errors, write_manifest
 from audioaug_cli.io.segments import SEGMENTS, Segments, write_segments
-from audioaug_cli.io.store import LocalStore, ObjectStore, open_store, reason
+from audioaug_cli.io.store import Store, open_store
+from audioaug_cli.io.tables import credentials_hidden
 
 __all__ = ["Reporter", "Run", "RunOptions", "Summary", "run"]
 PLAN_BATCH = 256  # inputs planned at a time: one query for what is recorded of all of them
@@ -94,8 +90,10 @@ class Run:
         self, config: Config, input_dir: str | Path, output_dir: str | Path, options: RunOptions, reporter: Reporter
     ):
         storage = options.storage_options
-        self.inputs = open_store(input_dir, storage, f"INPUT_DIR {input_dir}")  # absolute: workers may run elsewhere
-        self.output = open_store(output_dir, storage, f"OUTPUT_DIR {output_dir}")
+        self.inputs, self.output = open_places(  # absolute: workers may run elsewhere
+            open_store(input_dir, storage, f"INPUT_DIR {input_dir}"),
+            open_store(output_dir, storage, f"OUTPUT_DIR {output_dir}"),
+        )
         self.options, self.reporter = options, reporter
         cap = jobs_cap()
         if options.jobs is not None and options.jobs > cap and not options.scheduler:
@@ -109,30 +107,13 @@ class Run:
         self.state: RunState | None = None
         self.dispatched = False  # whether any task went to a worker (and so might have left a temporary)
         self.running = False  # whether audioaug.json says "running" (this run has work to do)
-        self.lock: OutputLock | LeaseLock | None = None
-        self.listings = Listings(self.inputs, self.output)
-        check_folders(self.inputs, self.output)
-        self.listings.check()
         with credentials_hidden(options.labels, options.segments):
             self.labels = Labels.read(options.labels, storage) if options.labels else Labels()
             self._check_class_copies()
             self.segments = self._read_segments(options.segments) if options.segments else None
         if not (options.overwrite and not options.dry_run):
-            check_resumable(self.config, self.output)
-        remote_listing = self.listings.present if isinstance(self.output, ObjectStore) else None
-        refuse_foreign_files(
-            self.output, self.config.manifest, self._planned_files, self.segments is not None, remote_listing
-        )
-
-    @property
-    def output_dir(self) -> Path:
-        """OUTPUT_DIR on this machine (for what only a local folder has: its lock, its temporaries)."""
-        assert isinstance(self.output, LocalStore)
-        return self.output.root
-
-    @property
-    def remote(self) -> bool:
-        return isinstance(self.output, ObjectStore)
+            check_resumable(self.config, self.output.store)
+        self.output.refuse_foreign_files(self.config.manifest, self._planned_files, self.segments is not None)
 
     # -- the run -------------------------------------------------------------------------------
     def execute(self) -> Summary:
@@ -146,60 +127,28 @@ class Run:
                 from audioaug_cli.engine.cluster import dask_backend
 
                 cluster = stack.enter_context(dask_backend(self.options.scheduler, worker_count(self.options.jobs)))
-            if isinstance(self.output, ObjectStore):
-                # Taken when there is something to write (see _claim): a finished rerun writes nothing.
-                self.lock = LeaseLock(self.output)
-                stack.callback(self.lock.release)
-            else:
-                self.lock = OutputLock(self.output_dir)
-                self._acquire(self.lock)  # before anything in OUTPUT_DIR changes
-                stack.callback(self.lock.release)
+            self.output.begin()  # a local folder's lock, before anything in it changes
+            stack.callback(self.output.release)
             self._run_locked(cluster)
         return self.summary
 
     def _claim(self) -> None:
-        """Before the first change to OUTPUT_DIR on a store: take its lock, then read the resume
-        state again if another run changed it in the meantime."""
-        lock = self.lock
-        if not isinstance(lock, LeaseLock) or lock.held:
-            return
-        try:
-            lock.acquire()
-        except OSError as exc:
-            raise UsageError(f"cannot write to OUTPUT_DIR {self.output}: {reason(exc)}") from None
-        if isinstance(self.state, StoreState) and self.state.refresh():
-            self.listings.forget_outputs()
-
-    def _acquire(self, lock: OutputLock) -> None:
-        """The lock is the first thing a run writes: a folder it cannot write is a usage error (exit 2)."""
-        try:
-            lock.acquire()
-        except OSError as exc:
-            if is_disk_full(exc):
-                raise DiskFullError(
-                    f"no space left on the filesystem of OUTPUT_DIR {self.output_dir}: nothing was "
-                    "done; free some space and rerun"
-                ) from None
-            raise UsageError(
-                f"cannot write to OUTPUT_DIR {self.output_dir}: {exc.strerror or exc}; nothing was written"
-            ) from None
+        """Before the first change to OUTPUT_DIR (on a store, its lock is taken then)."""
+        self.output.claim(self.state)
 
     def _run_locked(self, cluster: Any) -> None:
         summary = self.summary
         if self.options.overwrite:
             self._claim()
-            remove_previous_run(self.output)
-            self.listings.forget_outputs()
-        if not self.remote:  # a store has no folders to make, and no temporaries: a PUT is whole
-            self.output_dir.mkdir(parents=True, exist_ok=True)
-            remove_temporaries(self.output_dir)
-        self.state = state = open_state(self.output, listing=self.listings.outputs)
+            self.output.remove_previous_run()
+        self.output.prepare()
+        self.state = state = self.output.open_state()
         try:
             self._augment_all(state, cluster)
             # What a worker stopped mid-write left: by a signal, --fail-fast or a full disk, or killed
             # (the OOM killer) while the run went on. No worker is left running by now.
-            if not self.remote and self.dispatched:
-                remove_temporaries(self.output_dir)
+            if self.dispatched:
+                self.output.clean_up()
             if not (summary.interrupted or summary.stopped_early or summary.disk_full):
                 self._handle_vanished(state)
             if summary.disk_full:
@@ -218,7 +167,7 @@ class Run:
     def _augment_all(self, state: RunState, cluster: Any) -> None:
         """Hand the pending items to the workers and record each outcome as it arrives."""
         config, summary, output, reporter = self.config, self.summary, self.output, self.reporter
-        if PROVENANCE not in self.listings.present() if self.remote else not output.is_file(PROVENANCE):
+        if not output.present(PROVENANCE):
             self._claim()
             self._mark_running(state)  # claims OUTPUT_DIR before anything else is written in it
         reporter.start(self._count_todo(state) if reporter.needs_total else None)
@@ -227,14 +176,13 @@ class Run:
         try:
             # closing(): stopping early ends the workers (they are killed) before what follows
             tasks = self._claiming(self.plan(state, counts), state)
-            progress = state.worker_parts() if isinstance(state, StoreState) else None
-            results = execute(config, tasks, (self.inputs, output, progress), self.options.jobs, cluster)
+            stores = (self.inputs.store, output.store, output.worker_parts(state))
+            results = execute(config, tasks, stores, self.options.jobs, cluster, self.inputs.whole_units)
             with _sigterm_as_interrupt(summary), closing(results):
                 for outcomes in results:
-                    if isinstance(self.lock, LeaseLock) and self.lock.lost:
-                        if isinstance(state, StoreState):
-                            state.writes = False  # the state is the new holder's now
-                        raise UsageError(f"OUTPUT_DIR {output}: {self.lock.lost}; this run stopped")
+                    if output.lost:
+                        state.disown()  # the state is the new holder's now
+                        raise UsageError(f"OUTPUT_DIR {output}: {output.lost}; this run stopped")
                     made = [(o.row, o.fingerprint) for o in outcomes if o.row is not None and not o.disk_full]
                     if made:
                         state.record_outputs(made)  # a unit's records at once
@@ -266,37 +214,35 @@ class Run:
         else:
             stale = state.record_failure(outcome.source, outcome.copy, outcome.fingerprint, outcome.error or "failed")
             for name in stale:
-                self.output.remove(name)
+                self.output.store.remove(name)
             failed.add(outcome.source)
 
     def _finish(self, state: RunState, status: str) -> None:
-        """Make what finished survive, then write the files that describe it: manifest, errors, provenance.
+        """Make what finished survive, then write the files that describe it: manifest, errors,
+        provenance. A rerun that would change none of them (nor the state) writes nothing."""
+        provenance = Provenance.of(self.config, status, state.counts(), self.inputs.store.url)
+        names = (self.config.manifest, ERRORS, PROVENANCE, *((SEGMENTS,) if self.segments is not None else ()))
+        description = self._description(provenance)
 
-        On a store, a rerun that changes none of them (nor the state) writes nothing, not even its lock."""
-        config, output = self.config, self.output
-        provenance = Provenance.of(config, status, state.counts(), self.inputs.url)
-        if isinstance(state, StoreState) and not state.changed and not self._describes_differently(state, provenance):
-            return
-        # (a local state only: a store has no stat of its objects to compare, see _describes_differently)
-        description = None if isinstance(state, StoreState) else self._description(provenance)
-        if description is not None and not state.changed and state.described() == self._as_found(description):
+        def rewrite(store: Store) -> None:
+            self._write_descriptions(store, state, provenance)
+
+        if self.output.unchanged(state, names, description, rewrite):
             return  # the records, the tables and the config they were written from, and the files, as they were
         self._claim()
         state.commit()
-        write_manifest(
-            output,
-            config.manifest,
-            state.records(),
-            self.labels,
-            COLUMNS if config.spectrogram is None else FEATURE_COLUMNS,
-        )
-        write_errors(output, ERRORS, state.errors())
+        rewrite(self.output.store)
+        self.output.described(state, names, description)
+
+    def _write_descriptions(self, store: Store, state: RunState, provenance: Provenance) -> None:
+        """The manifest, errors.csv, segments.csv and audioaug.json, from the records."""
+        config = self.config
+        columns = COLUMNS if config.spectrogram is None else FEATURE_COLUMNS
+        write_manifest(store, config.manifest, state.records(), self.labels, columns)
+        write_errors(store, ERRORS, state.errors())
         if self.segments is not None:
-            write_segments(output, SEGMENTS, self.segments.columns, self._segment_rows(state))
-        provenance.write(output)
-        if description is not None:
-            assert isinstance(state, RunState)
-            state.describe(self._as_found(description))
+            write_segments(store, SEGMENTS, self.segments.columns, self._segment_rows(state))
+        provenance.write(store)
 
     def _description(self, provenance: Provenance) -> str:
         """What the files that describe OUTPUT_DIR are written from, beside the records."""
@@ -305,47 +251,12 @@ class Run:
         made_of = [provenance.text(), self.labels.digest, segments, config.manifest, config.spectrogram is None]
         return hashlib.sha256(json.dumps(made_of).encode()).hexdigest()
 
-    def _as_found(self, description: str) -> str:
-        """The description with each described file's size, mtime and inode as found now (or its
-        absence): a file someone changed or removed since is written again."""
-        found: dict[str, list[int] | None] = {}
-        for name in (self.config.manifest, ERRORS, PROVENANCE, SEGMENTS):
-            try:
-                st = os.stat(self.output.path(name))
-            except OSError:
-                found[name] = None
-            else:
-                found[name] = [st.st_size, st.st_mtime_ns, st.st_ino]
-        return json.dumps({"from": description, "files": found})
-
     def _segment_rows(self, state: RunState) -> Iterator[tuple[str, float, float, tuple[str, ...]]]:
         assert self.segments is not None
         cells = self.segments.cells
         for row in state.rows():
             for start, end, index in row.segments or ():
                 yield row.file_name, start, end, cells[row.source][index] if row.source in cells else ()
-
-    def _describes_differently(self, state: RunState, provenance: Provenance) -> bool:
-        """Whether the manifest, errors.csv, segments.csv or audioaug.json in OUTPUT_DIR would change."""
-        # Written as a run writes them, into a scratch folder, then compared with the store's.
-        with tempfile.TemporaryDirectory(prefix="audioaug-compare-") as folder:
-            scratch = LocalStore(Path(folder))
-            config = self.config
-            columns = COLUMNS if config.spectrogram is None else FEATURE_COLUMNS
-            write_manifest(scratch, config.manifest, state.records(), self.labels, columns)
-            write_errors(scratch, ERRORS, state.errors())
-            if self.segments is not None:
-                write_segments(scratch, SEGMENTS, self.segments.columns, self._segment_rows(state))
-            provenance.write(scratch)
-            names = [config.manifest, ERRORS, PROVENANCE, *((SEGMENTS,) if self.segments is not None else ())]
-            for name in names:
-                mine = Path(folder, name)
-                there = name in self.listings.present()
-                if mine.exists() != there:
-                    return True
-                if there and self.output.read_bytes(name) != mine.read_bytes():
-                    return True
-        return False
 
     def _raise_disk_full(self, recorded: bool) -> None:
         kept = f"{self.summary.written} file(s) written by this run are kept"
@@ -354,7 +265,7 @@ class Run:
         else:
             kept += ", but the manifest could not be updated (a rerun writes it)"
         raise DiskFullError(
-            f"no space left on the filesystem of OUTPUT_DIR {self.output_dir}: {kept}; "
+            f"no space left on the filesystem of OUTPUT_DIR {self.output}: {kept}; "
             "free some space and rerun the same command to do the rest"
         )
 
@@ -367,27 +278,20 @@ class Run:
             names = state.forget_source(source, keep_outputs=not prune)
             if prune:
                 self._claim()
-                remove_outputs(self.output, names)
+                self.output.removed(names)
                 self.summary.pruned += len(names)
             elif names:
                 self.summary.vanished += 1
 
     # -- what to do ----------------------------------------------------------------------------
     def _sources(self, counts: WalkCounts | None = None) -> Iterator[Source]:
-        include, exclude = self.options.include, self.options.exclude
-        if isinstance(self.inputs, ObjectStore):
-            return walk_store(self.inputs, self.output, include, exclude, counts, self.listings.inputs())
-        assert isinstance(self.inputs, LocalStore)
-        output_dir = self.output.root if isinstance(self.output, LocalStore) else None
-        return walk_inputs(self.inputs.root, output_dir, include, exclude, counts)
+        return self.inputs.walk(self.output.store, self.options.include, self.options.exclude, counts)
 
     def _input_exists(self, source: str) -> bool:
-        if isinstance(self.inputs, ObjectStore):
-            return source in self.listings.inputs()
-        return os.path.lexists(self.inputs.path(source))
+        return self.inputs.exists(source)
 
     def _is_present(self, name: str) -> bool:
-        return name in self.listings.present() if self.remote else self.output.is_file(name)
+        return self.output.present(name)
 
     def copies_of(self, source: Source) -> tuple[int, ...]:
         copies = self.config.copies
@@ -446,7 +350,7 @@ class Run:
         """The tasks, with OUTPUT_DIR's lock taken before the first one goes to a worker; if the
         state changed meanwhile (another run finished), that first task is planned again."""
         for task in tasks:
-            if isinstance(self.lock, LeaseLock) and not self.lock.held:
+            if not self.output.claimed:
                 self._claim()
                 again = self._pending(task.source, state)
                 self.summary.skipped += len(task.copies) - len(again)
@@ -462,7 +366,7 @@ class Run:
         """audioaug.json says "running" from before the first item is handed out until the run's end,
         so that an OUTPUT_DIR whose last run was killed is never taken for a finished one (by
         `export`), even when an earlier run had finished it. A run with nothing to do writes nothing."""
-        Provenance.of(self.config, "running", state.counts(), self.inputs.url).write(self.output)
+        Provenance.of(self.config, "running", state.counts(), self.inputs.store.url).write(self.output.store)
         self.running = True
 
     def _planned_files(self) -> Iterator[str]:
@@ -476,7 +380,7 @@ class Run:
         bytes they add up to) and those that would fail before being read."""
         summary = self.summary
         summary.planned_size = size = PlannedSize(upper_bound=is_upper_bound(self.config))
-        state = open_state(self.output, readonly=True)
+        state = self.output.open_state(readonly=True)
         counts = WalkCounts(report=self.reporter.left_out)
         try:
             for task in self.plan(state, counts):
@@ -489,12 +393,8 @@ class Run:
                     f"{source.rel} -> {' '.join(item_files(self.config, source.rel, c))}" for c in task.copies
                 )
                 summary.planned_items += len(task.copies)
-                readable = self._readable(source)
-                try:
+                with self.inputs.header(source) as readable:
                     size.add(planned_size(self.config, readable), len(task.copies))
-                finally:
-                    if hasattr(readable, "close"):
-                        readable.close()
         finally:
             state.close()
         summary.ignored, summary.inputs = counts.ignored, counts.audio
@@ -507,29 +407,14 @@ class Run:
 
         Inputs in a store are not fetched for it (each is fetched once, by the worker that augments
         it): there, a segment past its file's end fails that input alone, with the same words."""
-        import soundfile
-
         from audioaug_cli.transforms.timing import check_time_mapping
 
         check_time_mapping(self.config.pipeline)
         segments = Segments.read(path, self.options.storage_options)
-        durations = {}
-        if isinstance(self.inputs, LocalStore):
-            for name in segments.times:
-                try:
-                    info = soundfile.info(self.inputs.path(name))
-                    durations[name] = (info.duration, info.samplerate)
-                except (OSError, RuntimeError, soundfile.LibsndfileError):
-                    continue  # not there (ignored, as a --labels row), or unreadable (that input fails alone)
+        durations = {name: found for name in segments.times if (found := self.inputs.duration(name)) is not None}
         segments.check_durations(path, durations, self.config.sample_rate)
         self.config = replace(self.config, segments=segments.digest)
         return segments
-
-    def _readable(self, source: Source) -> Any:
-        """What soundfile can read a source's header from: its path, or a store's file object."""
-        if isinstance(self.inputs, ObjectStore):
-            return self.inputs.fs.open(source.path, "rb", block_size=1 << 16, cache_type="readahead")
-        return source.path
 
     def _check_class_copies(self) -> None:
         """copies by a label column needs --labels with that column: said before anything is written."""

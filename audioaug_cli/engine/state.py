@@ -283,6 +283,9 @@ class RunState:
             return None
         return found[0] if found else None
 
+    def disown(self) -> None:
+        """Another run holds OUTPUT_DIR now: write nothing more of this state there."""
+
     def describe(self, value: str) -> None:
         with self.lock:
             self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (DESCRIBED, value))

@@ -1,5 +1,5 @@
-"""The resume state and the lock of an OUTPUT_DIR in object storage, and the choice between them
-and the local ones (:mod:`audioaug_cli.engine.state`).
+"""The resume state and the lock of an OUTPUT_DIR in object storage (the local ones are in
+:mod:`audioaug_cli.engine.state`; :mod:`audioaug_cli.engine.output_dir` chooses).
 
 There is no rename and no file lock on an object store, and SQLite cannot live there. The state
 is a journal of objects under .audioaug/journal/, each written whole by one PUT and never
@@ -27,7 +27,7 @@ from typing import Any
 from audioaug_cli.engine.state import STATE_DIR, RunState
 from audioaug_cli.errors import UsageError
 from audioaug_cli.io.manifest import ManifestRow
-from audioaug_cli.io.store import LocalStore, ObjectStore, Store, modified_at, version_tag
+from audioaug_cli.io.store import ObjectStore, modified_at, version_tag
 
 JOURNAL = f"{STATE_DIR}/journal"
 # gG-NNNNNNNN (the parent's parts), gG-snapshot, gG-wPID-TOKEN-NNNNNNNN (a worker's, see
@@ -120,6 +120,9 @@ class StoreState(RunState):
         self._note(["forget", source, keep_outputs])
         return names
 
+    def disown(self) -> None:
+        self.writes = False
+
     @property
     def changed(self) -> bool:
         """Whether this run recorded anything (so that closing it writes to the store)."""
@@ -167,24 +170,6 @@ class StoreState(RunState):
 def output_op(row: ManifestRow, fingerprint: str) -> str:
     """A journal line that records one output (the parent's and the workers' alike)."""
     return json.dumps(["output", fingerprint, row.to_json()], ensure_ascii=False)
-
-
-def open_state(output: Store, readonly: bool = False, listing: set[str] | None = None) -> RunState:
-    """The resume state of OUTPUT_DIR: SQLite in it, or the journal of a store (``listing``: the
-    store's objects, when the caller has listed them already)."""
-    if isinstance(output, ObjectStore):
-        return StoreState(output, readonly, listing)
-    assert isinstance(output, LocalStore)
-    return RunState(output.root, readonly)
-
-
-def has_state(output: Store, listing: set[str] | None = None) -> bool:
-    if isinstance(output, ObjectStore):
-        if listing is not None:
-            return any(name.startswith(JOURNAL + "/") for name in listing)
-        return bool(output.listing(JOURNAL))
-    assert isinstance(output, LocalStore)
-    return (output.root / STATE_DIR / "state.sqlite").exists()
 
 
 LOCK_OBJECT = f"{STATE_DIR}/lock.json"

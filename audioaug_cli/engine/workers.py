@@ -74,18 +74,24 @@ def _at_most(jobs: int | None) -> int:
 
 
 def execute(
-    config: Config, tasks: Iterable[Task], stores: Stores, jobs: int | None, cluster: Any = None
+    config: Config,
+    tasks: Iterable[Task],
+    stores: Stores,
+    jobs: int | None,
+    cluster: Any = None,
+    whole_units: bool = False,
 ) -> Generator[list[Outcome], None, None]:
     """Run tasks in this process, in ``jobs`` local workers (None: one per usable CPU), or on a dask
     cluster (``cluster``: joblib's parallel_config for it and what a lost worker raises), yielding
-    results as they finish.
+    results as they finish. ``whole_units``: each file's copies in one unit (inputs in a store,
+    fetched once each).
 
     If a worker process dies, the pool goes with it: the tasks that were in flight are retried in a
     fresh pool, and alone if a worker dies again (a task that kills its worker fails alone; see
     :func:`_suspects_again`); the rest of the stream goes on in a new pool.
     """
     pace = Pace()
-    remaining = units(tasks, whole=not stores[0].local, pace=pace)
+    remaining = units(tasks, whole=whole_units, pace=pace)
     if cluster is not None:
         parallel_config, worker_lost = cluster
         with parallel_config:  # the cluster's own thread count decides how many run at once

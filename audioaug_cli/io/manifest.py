@@ -28,6 +28,7 @@ COLUMNS = (
 )
 FEATURE_COLUMNS = (*COLUMNS, "feature_file")  # with a spectrogram: section
 ERROR_COLUMNS = ("source", "error")
+ERRORS = "errors.csv"  # OUTPUT_DIR's table of the inputs that failed
 RESERVED = (*FEATURE_COLUMNS, *EXPORT_FIELDS)  # what a --labels or --segments column may not be named
 
 

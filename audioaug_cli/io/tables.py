@@ -17,12 +17,15 @@ import io
 import json
 import math
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import IO, Any
 
 from audioaug_cli.errors import UsageError
 from audioaug_cli.io.store import read_table as read_table_bytes
+from audioaug_cli.io.store import without_credentials
 
 # What audioaug writes itself, beside the manifest's columns: segments.csv's times, and the fields
 # of the exports (NeMo's lines, lhotse's recordings and supervisions, WebDataset's JSON). A table
@@ -158,3 +161,18 @@ class _Writer:
 def csv_writer(handle: IO[str]) -> _Writer:
     """The writer of every CSV audioaug writes."""
     return _Writer(handle)
+
+
+@contextmanager
+def credentials_hidden(*where: str | Path | None) -> Iterator[None]:
+    """Messages about --labels and --segments name a URL without its ``user:password@``."""
+    try:
+        yield
+    except UsageError as exc:
+        text = str(exc)
+        for place in where:
+            if isinstance(place, str) and without_credentials(place) != place:
+                text = text.replace(place, without_credentials(place))
+        if text == str(exc):
+            raise
+        raise UsageError(text) from None

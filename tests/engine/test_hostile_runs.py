@@ -93,9 +93,9 @@ def test_a_read_only_output_dir_is_a_usage_error(corpus: Path, tmp_path: Path, w
 def test_ctrl_c_at_any_moment_exits_130_without_a_traceback(
     tmp_path: Path, write_config: ConfigWriter, backend: str, delay: float
 ) -> None:
-    for i in range(16):
-        write_tone(tmp_path / "in" / f"t{i}.wav", seconds=4.0)
-    config = write_config("version: 1\npipeline:\n  - PitchShift: {p: 1.0}\n  - TimeStretch: {p: 1.0}\n")
+    for i in range(24):
+        write_tone(tmp_path / "in" / f"t{i}.wav", seconds=8.0)
+    config = write_config("version: 1\ncopies: 3\npipeline:\n  - PitchShift: {p: 1.0}\n  - TimeStretch: {p: 1.0}\n")
     process = subprocess.Popen(
         [AUDIOAUG, "run", str(config), str(tmp_path / "in"), str(tmp_path / "out"), "-j", "2", "--backend", backend],
         stderr=subprocess.PIPE,

@@ -1,4 +1,4 @@
-"""engine/folders.py and engine/outputs.py alone: the checks of INPUT_DIR and OUTPUT_DIR before
+"""engine/output_dir.py (and input_dir.py) alone: the checks of INPUT_DIR and OUTPUT_DIR before
 any work, the refusal of a user's file where a run would write, and --prune's removals."""
 
 from __future__ import annotations
@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from audioaug_cli.engine.folders import check_folders
-from audioaug_cli.engine.outputs import refuse_foreign_files, remove_outputs
+from audioaug_cli.engine.output_dir import LocalOutput, open_places
 from audioaug_cli.errors import UsageError
 from audioaug_cli.io.store import LocalStore, open_store
 
@@ -24,23 +23,23 @@ def test_input_and_output_must_be_two_folders_neither_inside_the_other(tmp_path:
     }
     for (inputs, output), message in cases.items():
         with pytest.raises(UsageError, match=message):
-            check_folders(LocalStore(inputs), LocalStore(output))
-    check_folders(LocalStore(tmp_path / "in"), LocalStore(tmp_path / "in" / "out"))  # output inside input: fine
+            open_places(LocalStore(inputs), LocalStore(output))
+    open_places(LocalStore(tmp_path / "in"), LocalStore(tmp_path / "in" / "out"))  # output inside input: fine
     with pytest.raises(UsageError, match="read only"):
-        check_folders(LocalStore(tmp_path / "in"), open_store("https://example.org/out"))
+        open_places(LocalStore(tmp_path / "in"), open_store("https://example.org/out"))
 
 
 def test_a_file_no_run_wrote_where_a_run_would_write_is_refused(tmp_path: Path) -> None:
-    out = LocalStore(tmp_path / "out")
+    out = LocalOutput(LocalStore(tmp_path / "out"))
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "a__aug1.wav").write_bytes(b"mine")
     (tmp_path / "out" / "unrelated.txt").write_text("mine too")
     with pytest.raises(UsageError, match="a__aug1.wav"):
-        refuse_foreign_files(out, "manifest.csv", lambda: ["a__aug1.wav", "a__aug2.wav"])
-    refuse_foreign_files(out, "manifest.csv", lambda: ["b__aug1.wav"])  # not where this run writes
+        out.refuse_foreign_files("manifest.csv", lambda: ["a__aug1.wav", "a__aug2.wav"], False)
+    out.refuse_foreign_files("manifest.csv", lambda: ["b__aug1.wav"], False)  # not where this run writes
     (tmp_path / "out" / "manifest.csv").write_text("file_name\n")
     with pytest.raises(UsageError, match="manifest.csv"):
-        refuse_foreign_files(out, "manifest.csv", lambda: [])
+        out.refuse_foreign_files("manifest.csv", lambda: [], False)
 
 
 def test_prune_removes_the_files_and_the_folders_it_empties(tmp_path: Path) -> None:
@@ -49,5 +48,5 @@ def test_prune_removes_the_files_and_the_folders_it_empties(tmp_path: Path) -> N
         (out / name).parent.mkdir(parents=True, exist_ok=True)
         (out / name).write_bytes(b"1")
     (out / "empty").mkdir()
-    assert remove_outputs(LocalStore(out), ["x/y/a__aug1.wav", "z/b__aug1.wav", "gone.wav"]) == 2
+    assert LocalOutput(LocalStore(out)).removed(["x/y/a__aug1.wav", "z/b__aug1.wav", "gone.wav"]) == 2
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == ["empty", "x", "x/keep.txt"]
