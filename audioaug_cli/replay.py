@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import itertools
-import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +22,7 @@ from audioaug_cli.io.audio import convert
 from audioaug_cli.io.inputs import Source
 from audioaug_cli.io.manifest import ManifestRow
 from audioaug_cli.io.segments import SEGMENTS, read_written
-from audioaug_cli.io.store import LocalStore, Store, open_store
+from audioaug_cli.io.store import Store, open_store
 from audioaug_cli.transforms.warning_capture import captured_warnings
 
 MATCH = "match"
@@ -133,8 +132,6 @@ def _segments_written(output: Store) -> dict[str, list[tuple[str, str]]]:
 
 
 def _decode(inputs: Store, rel: str, sample_rate: int | None, mono: bool) -> tuple[np.ndarray, int] | str:
-    if isinstance(inputs, LocalStore) and not os.path.exists(inputs.path(rel)):
-        return "no such file in INPUT_DIR"
     try:
         return convert(*read_source(inputs, Source(rel, inputs.path(rel), "")), sample_rate, mono)
     except MissingInput:

@@ -50,14 +50,14 @@ class Location(click.ParamType):  # type: ignore[type-arg]
     name = "path"
 
     def __init__(self, exists: bool = False, file_okay: bool = True, dir_okay: bool = True):
-        self.local = click.Path(exists=exists, file_okay=file_okay, dir_okay=dir_okay, path_type=Path)
+        self.as_path = click.Path(exists=exists, file_okay=file_okay, dir_okay=dir_okay, path_type=Path)
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         from audioaug_cli.io.store import is_url
 
         if isinstance(value, str) and is_url(value):
             return value
-        return self.local.convert(value, param, ctx)
+        return self.as_path.convert(value, param, ctx)
 
 
 storage_option = option(

@@ -100,7 +100,7 @@ class StoreInput(InputDir):
     def walk(
         self, output: Store, include: tuple[str, ...], exclude: tuple[str, ...], counts: WalkCounts | None
     ) -> Iterator[Source]:
-        return walk_store(self.store, output, include, exclude, counts, self.listing())
+        return walk_store(self.store, self.store.inside(output), include, exclude, counts, self.listing())
 
     def exists(self, rel: str) -> bool:
         return rel in self.listing()

@@ -14,7 +14,6 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
-from functools import cache
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -28,13 +27,11 @@ from audioaug_cli.io.audio import (
     convert,
     decode_audio,
     encode_audio,
-    read_audio,
-    read_audio_bytes,
     write_audio,
 )
 from audioaug_cli.io.inputs import Source
 from audioaug_cli.io.manifest import ManifestRow
-from audioaug_cli.io.store import ObjectStore, Store, read_failure
+from audioaug_cli.io.store import Store
 
 if TYPE_CHECKING:
     from audioaug_cli.transforms.spectrogram import FeatureAugmenter
@@ -62,13 +59,8 @@ def augmenters_for(config: Config) -> tuple[WaveformPipeline, FeatureAugmenter |
 
 def read_source(inputs: Store, source: Source) -> tuple[np.ndarray, int]:
     """An input's audio: read from its file, or fetched from its store in one request."""
-    if not isinstance(inputs, ObjectStore):
-        return read_audio(source.path, source.excerpt)
-    try:
-        data = inputs.fs.cat_file(source.path)
-    except Exception as exc:  # any failure to fetch is this input's alone
-        raise read_failure(exc) from None
-    return read_audio_bytes(data, source.rel, source.excerpt)
+    found: tuple[np.ndarray, int] = inputs.read_audio(source.path, source.rel, source.excerpt)
+    return found
 
 
 def augment_source(
@@ -203,15 +195,6 @@ def _augment_source(
     return outcomes
 
 
-@cache
-def _name_max(folder: str) -> int:
-    """The longest file name, in bytes, that the file system of ``folder`` allows."""
-    try:
-        return os.pathconf(folder, "PC_NAME_MAX")
-    except (OSError, ValueError):
-        return 255  # what every common file system allows
-
-
 def _check_segments(segments: tuple[tuple[float, float], ...] | None, seconds: float, rate: int) -> None:
     """A segment past the end of its file. The run checks a local INPUT_DIR's before any work;
     an input in a store is checked here, by the worker that fetched it, and fails alone."""
@@ -224,29 +207,9 @@ def _check_segments(segments: tuple[tuple[float, float], ...] | None, seconds: f
             )
 
 
-MAX_KEY_BYTES = 1024  # the longest object key S3 (and GCS, Azure) allow
-
-
 def _name_too_long(config: Config, source: str, copies: tuple[int, ...], output: Store) -> str | None:
     """Why this source's outputs cannot be named in OUTPUT_DIR, or None."""
-    names = [name for copy in copies for name in item_files(config, source, copy)]
-    if isinstance(output, ObjectStore):
-        key = max((output.path(name) for name in names), key=lambda k: len(k.encode()))
-        if len(key.encode()) <= MAX_KEY_BYTES:
-            return None
-        return (
-            f"its output's key ({len(key.encode())} bytes) is longer than the {MAX_KEY_BYTES} bytes an object "
-            "store allows; shorten the input's name"
-        )
-    output_dir = output.path("")
-    longest = max(names, key=lambda name: len(os.path.basename(name).encode()))
-    size = len(os.path.basename(longest).encode())
-    if size <= _name_max(output_dir):
-        return None
-    return (
-        f"its output name ({size} bytes, {os.path.basename(longest)[:24]}...) is longer than the "
-        f"{_name_max(output_dir)} bytes OUTPUT_DIR's file system allows; shorten the input's name"
-    )
+    return output.name_problem([name for copy in copies for name in item_files(config, source, copy)])
 
 
 @dataclass(frozen=True)

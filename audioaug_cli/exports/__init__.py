@@ -21,8 +21,8 @@ from typing import Any
 
 from audioaug_cli.errors import UsageError
 from audioaug_cli.exports.corpus import read_corpus
-from audioaug_cli.exports.dest import owned_dest
-from audioaug_cli.io.store import LocalStore, ObjectStore, open_store
+from audioaug_cli.exports.dest import dest_place, owned_dest
+from audioaug_cli.io.store import open_store
 
 SHARD_SIZE = 1000
 
@@ -73,13 +73,10 @@ def export(
         raise UsageError(f"cannot export to {to!r}: the formats are {', '.join(FORMATS)}")
     corpus = read_corpus(output_dir, options)
     target = open_store(dest, options, f"DEST {dest}")
-    if isinstance(target, LocalStore) and target.root.exists() and not target.root.is_dir():
-        raise UsageError(f"DEST {target} is a file: give a folder (made if missing)")
-    if isinstance(target, ObjectStore) and target.read_only:
-        raise UsageError(f"DEST {target} is read-only ({target.protocol}://): give a folder or a bucket to write to")
+    place = dest_place(target, overwrite)
     module = importlib.import_module(f"audioaug_cli.exports.{found.module}")
     module.check(corpus)
-    with owned_dest(target, overwrite) as owned:
+    with owned_dest(place) as owned:
         owned.claim(module.names(corpus, owned, shard_size))
         advance = started(len(corpus.outputs)) if started is not None else (lambda _n: None)
         files, items = module.export(corpus, target, advance, shard_size)

@@ -14,7 +14,7 @@ from audioaug_cli.engine.provenance import read_provenance
 from audioaug_cli.errors import UsageError
 from audioaug_cli.io.manifest import FEATURE_COLUMNS, ManifestRow
 from audioaug_cli.io.segments import SEGMENTS, read_written
-from audioaug_cli.io.store import LocalStore, Store, open_store
+from audioaug_cli.io.store import Store, open_store
 
 
 @dataclass(frozen=True)
@@ -89,9 +89,7 @@ class Corpus:
 
     def location(self, name: str) -> str:
         """Where a consumer finds a file of OUTPUT_DIR: an absolute path, or the store's URL."""
-        if isinstance(self.store, LocalStore):
-            return os.path.abspath(self.store.path(name))
-        return self.store.shown(name)
+        return self.store.location(name)
 
     def columns(self) -> tuple[str, ...]:
         """Every field a label can come from: --labels columns, then segments.csv's."""

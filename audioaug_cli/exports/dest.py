@@ -14,7 +14,7 @@ import json
 import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from audioaug_cli.engine.state import OutputLock
 from audioaug_cli.engine.store_state import LeaseLock
@@ -75,40 +75,81 @@ class OwnedDest:
         self._write_record(self.owned)
 
     def _present(self, names: set[str]) -> set[str]:
-        if isinstance(self.store, ObjectStore):
-            listed = self.store.listing()
-            return {name for name in names if name in listed}
-        return {name for name in names if self.store.is_file(name) or os.path.lexists(self.store.path(name))}
+        return {name for name in names if name in self.top()}
 
     def names(self, matching: Any) -> set[str]:
         """The files at DEST's top whose names ``matching(name)`` accepts (a format's own pattern)."""
-        if isinstance(self.store, ObjectStore):
-            return {name for name in self.store.listing() if "/" not in name and matching(name)}
-        assert isinstance(self.store, LocalStore)
-        if not self.store.root.is_dir():
-            return set()
-        return {entry.name for entry in os.scandir(self.store.root) if matching(entry.name)}
+        return {name for name in self.top() if matching(name)}
+
+    # -- what differs between the kinds of place ------------------------------------------------
+    def top(self) -> set[str]:
+        """The names at DEST's top."""
+        raise NotImplementedError
+
+    def check(self) -> None:
+        """Refuse (UsageError) a DEST no export can write, before anything is."""
+
+    def locked(self) -> LeaseLock | OutputLock:
+        raise NotImplementedError
+
+    def remove_temporaries(self) -> None:
+        """What a killed export left (a store has none: a PUT is whole)."""
+
+
+class LocalDest(OwnedDest):
+    store: LocalStore
+
+    def top(self) -> set[str]:
+        return set(os.listdir(self.store.root)) if self.store.root.is_dir() else set()
+
+    def check(self) -> None:
+        if self.store.root.exists() and not self.store.root.is_dir():
+            raise UsageError(f"DEST {self.store} is a file: give a folder (made if missing)")
+
+    def locked(self) -> OutputLock:
+        self.store.root.mkdir(parents=True, exist_ok=True)
+        return OutputLock(self.store.root, name=LOCK, held_by="export", place="DEST")
+
+    def remove_temporaries(self) -> None:
+        for entry in os.scandir(self.store.root):
+            if entry.name.endswith(TEMP_MARK) and entry.is_file(follow_symlinks=False):
+                with suppress(OSError):
+                    os.unlink(entry.path)
+
+
+class StoreDest(OwnedDest):
+    store: ObjectStore
+
+    def top(self) -> set[str]:
+        return {name for name in self.store.listing() if "/" not in name}
+
+    def check(self) -> None:
+        if self.store.read_only:
+            raise UsageError(
+                f"DEST {self.store} is read-only ({self.store.protocol}://): give a folder or a bucket to write to"
+            )
+
+    def locked(self) -> LeaseLock:
+        return LeaseLock(self.store, name=LOCK, held_by="export", place="DEST")
+
+
+def dest_place(store: Store, overwrite: bool) -> OwnedDest:
+    """DEST, of its kind, checked."""
+    found: OwnedDest = (
+        StoreDest(store, overwrite) if isinstance(store, ObjectStore) else LocalDest(cast(LocalStore, store), overwrite)
+    )
+    found.check()
+    return found
 
 
 @contextmanager
-def owned_dest(store: Store, overwrite: bool) -> Iterator[OwnedDest]:
-    """DEST with its lock held and a killed export's temporaries removed."""
-    lock: LeaseLock | OutputLock
-    if isinstance(store, ObjectStore):
-        lock = LeaseLock(store, name=LOCK, held_by="export", place="DEST")
-    else:
-        assert isinstance(store, LocalStore)
-        store.root.mkdir(parents=True, exist_ok=True)
-        lock = OutputLock(store.root, name=LOCK, held_by="export", place="DEST")
+def owned_dest(dest: OwnedDest) -> Iterator[OwnedDest]:
+    """DEST with its lock held, its record read and a killed export's temporaries removed."""
+    lock = dest.locked()
     lock.acquire()
     try:
-        dest = OwnedDest(store, overwrite)
         dest.owned = dest._read_record()
-        if isinstance(store, LocalStore):
-            for entry in os.scandir(store.root):
-                if entry.name.endswith(TEMP_MARK) and entry.is_file(follow_symlinks=False):
-                    with suppress(OSError):
-                        os.unlink(entry.path)
+        dest.remove_temporaries()
         yield dest
     finally:
         lock.release()

@@ -23,7 +23,7 @@ from typing import IO
 from audioaug_cli.errors import UsageError
 from audioaug_cli.exports.corpus import Corpus, Output, Segment, require_audio, require_items
 from audioaug_cli.exports.dest import OwnedDest
-from audioaug_cli.io.store import LocalStore, Store
+from audioaug_cli.io.store import Store
 
 FILES = (
     "wav.scp",
@@ -68,7 +68,7 @@ class _Utterance:
 
 def check(corpus: Corpus) -> None:
     require_audio(corpus, "Kaldi")
-    if not isinstance(corpus.store, LocalStore):
+    if not corpus.store.has_paths:
         raise UsageError(
             f"Kaldi reads local files (and pipes), not {corpus.store}: copy OUTPUT_DIR to this machine "
             "and export the copy, or export --to lhotse, nemo or webdataset, which keep its URLs"

@@ -12,7 +12,7 @@ from typing import Any
 
 from audioaug_cli.exports.corpus import Corpus, Output, Segment, require_audio, require_items
 from audioaug_cli.exports.dest import OwnedDest
-from audioaug_cli.io.store import LocalStore, Store
+from audioaug_cli.io.store import Store
 
 RECORDINGS, SUPERVISIONS = "recordings.jsonl.gz", "supervisions.jsonl.gz"
 FIELDS = ("text", "speaker", "language", "gender")  # SupervisionSegment's own
@@ -29,7 +29,7 @@ def names(corpus: Corpus, dest: OwnedDest, shard_size: int) -> set[str]:
 
 def export(corpus: Corpus, dest: Store, advance: Callable[[int], None], shard_size: int) -> tuple[list[str], int]:
     recordings, supervisions = [], []
-    kind = "file" if isinstance(corpus.store, LocalStore) else "url"
+    kind = corpus.store.source_type
     for output in corpus.outputs:
         channels = list(range(output.channels))
         recordings.append(

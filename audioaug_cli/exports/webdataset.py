@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import IO, Any
 
 from audioaug_cli.exports.corpus import Corpus, Output, require_items
-from audioaug_cli.exports.dest import OwnedDest
+from audioaug_cli.exports.dest import OwnedDest, dest_place
 from audioaug_cli.io.store import Store
 
 SHARD = "shard-{:06d}.tar"
@@ -89,4 +89,4 @@ def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
 def _stale(dest: Store, keep: list[str]) -> set[str]:
     """Shards in DEST beyond this export's (the ownership check before the export refused any that
     an export did not write)."""
-    return OwnedDest(dest, overwrite=False).names(_SHARD_NAME.fullmatch) - set(keep)
+    return dest_place(dest, overwrite=False).names(_SHARD_NAME.fullmatch) - set(keep)

@@ -15,7 +15,7 @@ from typing import IO, Any, TypeVar
 
 import numpy as np
 
-from audioaug_cli.errors import ItemError
+from audioaug_cli.errors import ItemError, MissingInput
 from audioaug_cli.io.atomic import atomic_file
 from audioaug_cli.io.formats import OPUS_RATES
 
@@ -146,7 +146,9 @@ def _check_readable(path: str | Path) -> None:
         size = os.stat(path).st_size
     except FileNotFoundError:
         target = os.readlink(path) if os.path.islink(path) else None
-        raise ItemError(f"broken symlink to {target}" if target else "no such file (deleted during the run?)") from None
+        if target:
+            raise ItemError(f"broken symlink to {target}") from None
+        raise MissingInput("no such file (deleted during the run?)") from None
     except OSError as exc:
         raise ItemError(f"cannot read: {exc.strerror or exc}") from None
     if not os.access(path, os.R_OK):

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from audioaug_cli.io.formats import AUDIO_EXTENSIONS
-from audioaug_cli.io.store import ObjectStore, Store, fingerprint_of
+from audioaug_cli.io.store import ObjectStore, fingerprint_of
 
 if TYPE_CHECKING:
     from audioaug_cli.io.audio import Excerpt
@@ -207,7 +207,7 @@ class _Walk:
 
 def walk_store(
     store: ObjectStore,
-    output: Store | None = None,
+    inside: str = "",
     include: tuple[str, ...] = (),
     exclude: tuple[str, ...] = (),
     counts: WalkCounts | None = None,
@@ -215,14 +215,10 @@ def walk_store(
 ) -> Iterator[Source]:
     """The audio objects under a store's root, by the same rules and in the same order as
     :func:`walk_inputs` (a folder's files, then its subfolders): hidden names are skipped, and
-    OUTPUT_DIR, when it lies inside INPUT_DIR, is never entered. One paged listing (``listing``,
-    when the caller has it already), never a request per object."""
+    OUTPUT_DIR, when it lies inside INPUT_DIR (under the prefix ``inside``), is never entered.
+    One paged listing (``listing``, when the caller has it already), never a request per object."""
     counts = counts if counts is not None else WalkCounts()
     found = store.listing() if listing is None else listing
-    inside = ""
-    if isinstance(output, ObjectStore) and output.protocol == store.protocol:
-        if output.root.startswith(store.root.rstrip("/") + "/"):
-            inside = output.root[len(store.root.rstrip("/")) + 1 :] + "/"
     counts.entries += len(found)
     if counts.limit is not None and counts.entries > counts.limit:
         raise WalkTooLarge

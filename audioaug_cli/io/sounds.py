@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import cast
 
 from audioaug_cli.errors import UsageError
 from audioaug_cli.io.formats import AUDIO_EXTENSIONS
@@ -73,8 +74,9 @@ def _fetch(url: str) -> str:
         store = open_store(url, what=url)
     except UsageError as exc:  # an unknown protocol, a missing extra
         raise SoundFolderError([str(exc)]) from None
-    if not isinstance(store, ObjectStore):
+    if store.has_paths:
         return os.fspath(store.path(""))
+    store = cast(ObjectStore, store)  # (has_paths is False only for an ObjectStore)
     folder = tempfile.mkdtemp(prefix="audioaug-sounds-")
     owner = os.getpid()
     atexit.register(lambda: shutil.rmtree(folder, ignore_errors=True) if os.getpid() == owner else None)

@@ -11,6 +11,7 @@ storage options (which may hold secrets) out of its ``repr``, its messages and e
 from __future__ import annotations
 
 import errno
+import functools
 import io
 import os
 import re
@@ -187,6 +188,27 @@ class Store:
     def exists(self) -> bool:
         raise NotImplementedError
 
+    # What differs between the kinds, asked of the store, never of its type:
+    has_paths = False  # its files are files of this machine, read by path (Kaldi's wav.scp, sox)
+    source_type = "url"  # how lhotse names where a recording is: a path ("file") or a URL
+
+    def location(self, rel: str) -> str:
+        """Where a consumer (a toolkit's manifest) finds a file: an absolute path, or its URL."""
+        return self.shown(rel)
+
+    def read_audio(self, path: str, name: str, excerpt: Any = None) -> Any:
+        """An input's audio (see :func:`audioaug_cli.io.audio.read_audio`): decoded from its file,
+        or fetched in one request and decoded from memory. ItemError (MissingInput) if it cannot."""
+        raise NotImplementedError
+
+    def name_problem(self, names: list[str]) -> str | None:
+        """Why files of these names (relative) cannot be written here, or None."""
+        return None
+
+    def inside(self, other: Store) -> str:
+        """The prefix under which ``other`` lies inside this folder ("" when it does not)."""
+        return ""
+
 
 def _rendered(write: Callable[[IO[str]], None]) -> bytes:
     text = io.StringIO(newline="")
@@ -236,6 +258,39 @@ class LocalStore(Store):
 
     def exists(self) -> bool:
         return self.root.exists()
+
+    has_paths = True
+    source_type = "file"
+
+    def location(self, rel: str) -> str:
+        return os.path.abspath(self.path(rel))
+
+    def read_audio(self, path: str, name: str, excerpt: Any = None) -> Any:
+        from audioaug_cli.io.audio import read_audio
+
+        return read_audio(path, excerpt)
+
+    def name_problem(self, names: list[str]) -> str | None:
+        longest = max(names, key=lambda name: len(os.path.basename(name).encode()))
+        size, most = len(os.path.basename(longest).encode()), _name_max(self.path(""))
+        if size <= most:
+            return None
+        return (
+            f"its output name ({size} bytes, {os.path.basename(longest)[:24]}...) is longer than the "
+            f"{most} bytes OUTPUT_DIR's file system allows; shorten the input's name"
+        )
+
+
+@functools.cache
+def _name_max(folder: str) -> int:
+    """The longest file name, in bytes, that the file system of ``folder`` allows."""
+    try:
+        return os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        return 255  # what every common file system allows
+
+
+MAX_KEY_BYTES = 1024  # the longest object key S3 (and GCS, Azure) allow
 
 
 def _stamp(path: Path) -> tuple[int, int] | None:
@@ -352,6 +407,30 @@ class ObjectStore(Store):
             return False
         self.fs.pipe_file(self.path(rel), data)
         return True
+
+    def read_audio(self, path: str, name: str, excerpt: Any = None) -> Any:
+        from audioaug_cli.io.audio import read_audio_bytes
+
+        try:
+            data = self.fs.cat_file(path)
+        except Exception as exc:  # any failure to fetch is this input's alone
+            raise read_failure(exc) from None
+        return read_audio_bytes(data, name, excerpt)
+
+    def name_problem(self, names: list[str]) -> str | None:
+        key = max((self.path(name) for name in names), key=lambda k: len(k.encode()))
+        if len(key.encode()) <= MAX_KEY_BYTES:
+            return None
+        return (
+            f"its output's key ({len(key.encode())} bytes) is longer than the {MAX_KEY_BYTES} bytes an object "
+            "store allows; shorten the input's name"
+        )
+
+    def inside(self, other: Store) -> str:
+        if isinstance(other, ObjectStore) and other.protocol == self.protocol:
+            if other.root.startswith(self.root.rstrip("/") + "/"):
+                return other.root[len(self.root.rstrip("/")) + 1 :] + "/"
+        return ""
 
     def info(self, rel: str) -> dict[str, Any]:
         """An object's metadata, asked of the store now (not from a cached listing)."""
