@@ -1,105 +1,133 @@
-"""How much a run will write, from the inputs' headers alone: what `--dry-run` reports.
+"""What a run has to do: the sources found, the copies each gets, and of those the items not done
+yet (not recorded for the source's fingerprint, or with a file gone), streamed as tasks.
 
-Durations are the inputs' (after the config's ``audio:`` conversion); a pipeline that changes
-lengths (TimeStretch, Padding, ...) makes them approximate. Sizes of uncompressed WAV outputs are
-exact but for the header; FLAC and Ogg compress, so for them the figure is an upper bound.
+A :class:`Plan` reads the resume state a batch of sources at a time (one query per PLAN_BATCH),
+so that planning a corpus of a million files holds one batch in memory.
 """
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
 
-from audioaug_cli.config.model import Config
+from audioaug_cli.config.model import ClassCopies, Config
+from audioaug_cli.engine.estimate import PlannedSize, is_upper_bound, planned_size
+from audioaug_cli.engine.input_dir import InputDir
+from audioaug_cli.engine.output_dir import OutputDir
+from audioaug_cli.engine.state import RunState
+from audioaug_cli.engine.summary import Summary
+from audioaug_cli.engine.tasks import Task, item_files
+from audioaug_cli.errors import UsageError, suggest
+from audioaug_cli.io.inputs import Source, WalkCounts
+from audioaug_cli.io.manifest import Labels
+from audioaug_cli.io.segments import Segments
 
-WAV_HEADER = 44
-NPY_HEADER = 128
-_BYTES_PER_SAMPLE = {
-    "PCM_S8": 1,
-    "PCM_U8": 1,
-    "PCM_16": 2,
-    "PCM_24": 3,
-    "PCM_32": 4,
-    "FLOAT": 4,
-    "DOUBLE": 8,
-    "ULAW": 1,
-    "ALAW": 1,
-    "IMA_ADPCM": 0.5,
-    "MS_ADPCM": 0.5,
-    "GSM610": 0.21,
-    "G721_32": 0.5,
-    "G723_24": 0.375,
-    "G723_40": 0.625,
-    "NMS_ADPCM_16": 0.25,
-    "NMS_ADPCM_24": 0.375,
-    "NMS_ADPCM_32": 0.5,
-}
-
-
-@dataclass(frozen=True)
-class ItemSize:
-    """One item of an input: seconds of audio, and the bytes of its files."""
-
-    seconds: float = 0.0
-    bytes: int = 0
+PLAN_BATCH = 256  # inputs planned at a time: one query for what is recorded of all of them
 
 
 @dataclass
-class PlannedSize:
-    seconds: float = 0.0
-    bytes: int = 0
-    upper_bound: bool = False  # compressed outputs: the bytes are at most this
+class Plan:
+    config: Config
+    inputs: InputDir
+    output: OutputDir
+    labels: Labels
+    segments: Segments | None
+    include: tuple[str, ...]
+    exclude: tuple[str, ...]
+    summary: Summary  # where the items already done (skipped) and the unmatched table rows are counted
 
-    def add(self, item: ItemSize, copies: int) -> None:
-        self.seconds += item.seconds * copies
-        self.bytes += item.bytes * copies
+    def sources(self, counts: WalkCounts | None = None) -> Iterator[Source]:
+        return self.inputs.walk(self.output.store, self.include, self.exclude, counts)
 
-    def describe(self) -> str:
-        """'1.5 audio-minutes, about 12.3 MB'."""
-        return f"{_duration(self.seconds)} of audio, {'at most' if self.upper_bound else 'about'} {_bytes(self.bytes)}"
+    def copies_of(self, source: Source) -> tuple[int, ...]:
+        copies = self.config.copies
+        label = self.labels.value(source.rel, copies.by) if isinstance(copies, ClassCopies) else None
+        return self.config.copy_numbers(label)
+
+    def pending(
+        self, source: Source, state: RunState, copies: tuple[int, ...] | None = None, done: set[int] | None = None
+    ) -> tuple[int, ...]:
+        """The copies of a source that are not done yet: not recorded for its fingerprint, or with
+        a file missing (what the config names for the item: what its record names). ``done``: the
+        copies recorded, when already asked for."""
+        copies = self.copies_of(source) if copies is None else copies
+        if done is None:
+            done = state.done_copies(source.rel, source.fingerprint)
+        if not done:
+            return copies
+        present = self.output.present
+        return tuple(
+            c
+            for c in copies
+            if c not in done or not all(present(name) for name in item_files(self.config, source.rel, c))
+        )
+
+    def count_todo(self, state: RunState) -> int:
+        return sum(len(self.pending(s, state)) for s in self.sources())
+
+    def tasks(self, state: RunState, counts: WalkCounts) -> Iterator[Task]:
+        """Stream the tasks still to do; count the items already done as skipped, and the rows of
+        --labels and --segments that name no input found."""
+        labelled: set[str] = set()
+        segmented: set[str] = set()
+        sources = self.sources(counts)
+        while batch := list(itertools.islice(sources, PLAN_BATCH)):
+            recorded = state.done_copies_of([(s.rel, s.fingerprint) for s in batch])
+            for source in batch:
+                state.mark_seen(source.rel)
+                if source.rel in self.labels.values:
+                    labelled.add(source.rel)
+                if self.segments is not None and source.rel in self.segments.times:
+                    segmented.add(source.rel)
+                copies = self.copies_of(source)
+                pending = self.pending(source, state, copies, recorded.get(source.rel, set()))
+                self.summary.skipped += len(copies) - len(pending)
+                if pending:
+                    times = tuple(self.segments.times.get(source.rel, ())) if self.segments is not None else None
+                    yield Task(source, pending, times)
+        if not (self.include or self.exclude):  # a row left out by a glob is not a mistake
+            self.summary.unmatched_labels = sorted(set(self.labels.values) - labelled)
+            if self.segments is not None:
+                missing = sorted(set(self.segments.times) - segmented)
+                self.summary.unmatched_segments = missing
+                self.summary.unmatched_segment_rows = sum(len(self.segments.times[name]) for name in missing)
+
+    def files(self) -> Iterator[str]:
+        """Every file this run could write for the inputs found (what --overwrite or a resume might redo)."""
+        for source in self.sources():
+            for copy in self.copies_of(source):
+                yield from item_files(self.config, source.rel, copy)
+
+    def dry_run(self, state: RunState, counts: WalkCounts) -> None:
+        """Into the summary: the items the run would write (with the audio and bytes they add up
+        to, from the inputs' headers) and those that would fail before being read."""
+        summary = self.summary
+        summary.planned_size = size = PlannedSize(upper_bound=is_upper_bound(self.config))
+        for task in self.tasks(state, counts):
+            source = task.source
+            if source.problem is not None:
+                summary.planned.append(f"{source.rel} -> fails: {source.problem}")
+                summary.planned_failures += len(task.copies)
+                continue
+            summary.planned.extend(
+                f"{source.rel} -> {' '.join(item_files(self.config, source.rel, c))}" for c in task.copies
+            )
+            summary.planned_items += len(task.copies)
+            with self.inputs.header(source) as readable:
+                size.add(planned_size(self.config, readable), len(task.copies))
+        summary.ignored, summary.inputs = counts.ignored, counts.audio
 
 
-def planned_size(config: Config, path: Any) -> ItemSize:
-    """What one augmented copy of the input at ``path`` (or in a file object) adds up to
-    (nothing if it cannot be read)."""
-    import soundfile
-
-    try:
-        info = soundfile.info(path)
-    except Exception:  # the item will fail, and say why
-        return ItemSize()
-    seconds = info.frames / info.samplerate if info.samplerate else 0.0
-    rate = config.sample_rate or info.samplerate
-    channels = 1 if config.mono else info.channels
-    samples = seconds * rate * channels
-    size = 0
-    if config.spectrogram is None or config.spectrogram.write_audio:
-        per_sample = _BYTES_PER_SAMPLE.get(config.subtype, 2)
-        size += WAV_HEADER + int(samples * per_sample)
-    if config.spectrogram is not None:
-        settings = config.spectrogram
-        bins = settings.n_mels or settings.n_fft // 2 + 1
-        frames = int(seconds * rate) // settings.hop + 1
-        size += NPY_HEADER + 4 * channels * bins * frames
-    return ItemSize(seconds, size)
-
-
-def is_upper_bound(config: Config) -> bool:
-    return config.format != "wav" and (config.spectrogram is None or config.spectrogram.write_audio)
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 120:
-        return f"{seconds:.1f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.1f} min"
-    return f"{seconds / 3600:.1f} h"
-
-
-def _bytes(count: int) -> str:
-    size = float(count)
-    for unit in ("B", "kB", "MB", "GB"):
-        if size < 1000:
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1000
-    return f"{size:.1f} TB"
+def check_class_copies(config: Config, labels: Labels, path: str | Path | None) -> None:
+    """copies by a label column needs --labels with that column: said before anything is written."""
+    copies = config.copies
+    if not isinstance(copies, ClassCopies) or copies.by in labels.columns:
+        return
+    if path is None:
+        raise UsageError(f"the config's copies are by the label column {copies.by!r}: give --labels CSV")
+    raise UsageError(
+        f"{path}: no column {copies.by!r}, which the config's copies are by; found "
+        f"columns: {', '.join(labels.columns) or 'none'}{suggest(copies.by, labels.columns)}"
+    )

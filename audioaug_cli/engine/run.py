@@ -10,36 +10,33 @@ the :class:`~audioaug_cli.engine.summary.Reporter` the caller passes in.
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
 import signal
 import sqlite3
-import threading
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack, closing, contextmanager
+from contextlib import ExitStack, closing
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from audioaug_cli.config.load import load_config
-from audioaug_cli.config.model import ClassCopies, Config
+from audioaug_cli.config.model import Config
 from audioaug_cli.engine.output_dir import open_places
-from audioaug_cli.engine.plan import PlannedSize, is_upper_bound, planned_size
+from audioaug_cli.engine.plan import Plan, check_class_copies
 from audioaug_cli.engine.provenance import PROVENANCE, Provenance, check_resumable
 from audioaug_cli.engine.state import RunState
-from audioaug_cli.engine.summary import Reporter, Silent, Summary
-from audioaug_cli.engine.tasks import Outcome, Task, item_files
+from audioaug_cli.engine.summary import Reporter, Silent, Summary, sigterm_as_interrupt
+from audioaug_cli.engine.tasks import Outcome, Task
 from audioaug_cli.engine.workers import JOBS_PER_CPU, execute, jobs_cap, worker_count
-from audioaug_cli.errors import DiskFullError, UsageError, is_disk_full, suggest
-from audioaug_cli.io.inputs import Source, WalkCounts
+from audioaug_cli.errors import DiskFullError, UsageError, is_disk_full
+from audioaug_cli.io.inputs import WalkCounts
 from audioaug_cli.io.manifest import COLUMNS, ERRORS, FEATURE_COLUMNS, Labels, write_errors, write_manifest
 from audioaug_cli.io.segments import SEGMENTS, Segments, write_segments
 from audioaug_cli.io.store import Store, open_store
 from audioaug_cli.io.tables import credentials_hidden
 
 __all__ = ["Reporter", "Run", "RunOptions", "Summary", "run"]
-PLAN_BATCH = 256  # inputs planned at a time: one query for what is recorded of all of them
 
 
 @dataclass(frozen=True)
@@ -109,11 +106,21 @@ class Run:
         self.running = False  # whether audioaug.json says "running" (this run has work to do)
         with credentials_hidden(options.labels, options.segments):
             self.labels = Labels.read(options.labels, storage) if options.labels else Labels()
-            self._check_class_copies()
+            check_class_copies(self.config, self.labels, options.labels)
             self.segments = self._read_segments(options.segments) if options.segments else None
         if not (options.overwrite and not options.dry_run):
             check_resumable(self.config, self.output.store)
-        self.output.refuse_foreign_files(self.config.manifest, self._planned_files, self.segments is not None)
+        self.plan = Plan(
+            config=self.config,
+            inputs=self.inputs,
+            output=self.output,
+            labels=self.labels,
+            segments=self.segments,
+            include=options.include,
+            exclude=options.exclude,
+            summary=self.summary,
+        )
+        self.output.refuse_foreign_files(self.config.manifest, self.plan.files, self.segments is not None)
 
     # -- the run -------------------------------------------------------------------------------
     def execute(self) -> Summary:
@@ -170,15 +177,15 @@ class Run:
         if not output.present(PROVENANCE):
             self._claim()
             self._mark_running(state)  # claims OUTPUT_DIR before anything else is written in it
-        reporter.start(self._count_todo(state) if reporter.needs_total else None)
+        reporter.start(self.plan.count_todo(state) if reporter.needs_total else None)
         counts = WalkCounts(report=reporter.left_out)
         failed_sources: set[str] = set()
         try:
             # closing(): stopping early ends the workers (they are killed) before what follows
-            tasks = self._claiming(self.plan(state, counts), state)
+            tasks = self._claiming(self.plan.tasks(state, counts), state)
             stores = (self.inputs.store, output.store, output.worker_parts(state))
             results = execute(config, tasks, stores, self.options.jobs, cluster, self.inputs.whole_units)
-            with _sigterm_as_interrupt(summary), closing(results):
+            with sigterm_as_interrupt(summary), closing(results):
                 for outcomes in results:
                     if output.lost:
                         state.disown()  # the state is the new holder's now
@@ -273,7 +280,7 @@ class Run:
         """Inputs that are gone: their failures are forgotten; their outputs kept, or pruned."""
         prune = self.options.prune
         for source in state.unseen_sources():
-            if self._input_exists(source):
+            if self.inputs.exists(source):
                 continue  # left out by --include/--exclude this time, not gone
             names = state.forget_source(source, keep_outputs=not prune)
             if prune:
@@ -283,76 +290,13 @@ class Run:
             elif names:
                 self.summary.vanished += 1
 
-    # -- what to do ----------------------------------------------------------------------------
-    def _sources(self, counts: WalkCounts | None = None) -> Iterator[Source]:
-        return self.inputs.walk(self.output.store, self.options.include, self.options.exclude, counts)
-
-    def _input_exists(self, source: str) -> bool:
-        return self.inputs.exists(source)
-
-    def _is_present(self, name: str) -> bool:
-        return self.output.present(name)
-
-    def copies_of(self, source: Source) -> tuple[int, ...]:
-        copies = self.config.copies
-        label = self.labels.value(source.rel, copies.by) if isinstance(copies, ClassCopies) else None
-        return self.config.copy_numbers(label)
-
-    def _pending(
-        self, source: Source, state: RunState, copies: tuple[int, ...] | None = None, done: set[int] | None = None
-    ) -> tuple[int, ...]:
-        """The copies of a source that are not done yet: not recorded for its fingerprint, or with
-        a file missing (what the config names for the item: what its record names). ``done``: the
-        copies recorded, when already asked for."""
-        copies = self.copies_of(source) if copies is None else copies
-        if done is None:
-            done = state.done_copies(source.rel, source.fingerprint)
-        if not done:
-            return copies
-        present = self._is_present
-        return tuple(
-            c
-            for c in copies
-            if c not in done or not all(present(name) for name in item_files(self.config, source.rel, c))
-        )
-
-    def _count_todo(self, state: RunState) -> int:
-        return sum(len(self._pending(s, state)) for s in self._sources())
-
-    def plan(self, state: RunState, counts: WalkCounts) -> Iterator[Task]:
-        """Stream the tasks still to do; count the items already done as skipped, and the label rows
-        that name no input found."""
-        labelled: set[str] = set()
-        segmented: set[str] = set()
-        sources = self._sources(counts)
-        while batch := list(itertools.islice(sources, PLAN_BATCH)):
-            recorded = state.done_copies_of([(s.rel, s.fingerprint) for s in batch])
-            for source in batch:
-                state.mark_seen(source.rel)
-                if source.rel in self.labels.values:
-                    labelled.add(source.rel)
-                if self.segments is not None and source.rel in self.segments.times:
-                    segmented.add(source.rel)
-                copies = self.copies_of(source)
-                pending = self._pending(source, state, copies, recorded.get(source.rel, set()))
-                self.summary.skipped += len(copies) - len(pending)
-                if pending:
-                    times = tuple(self.segments.times.get(source.rel, ())) if self.segments is not None else None
-                    yield Task(source, pending, times)
-        if not (self.options.include or self.options.exclude):  # a row left out by a glob is not a mistake
-            self.summary.unmatched_labels = sorted(set(self.labels.values) - labelled)
-            if self.segments is not None:
-                missing = sorted(set(self.segments.times) - segmented)
-                self.summary.unmatched_segments = missing
-                self.summary.unmatched_segment_rows = sum(len(self.segments.times[name]) for name in missing)
-
     def _claiming(self, tasks: Iterator[Task], state: RunState) -> Iterator[Task]:
         """The tasks, with OUTPUT_DIR's lock taken before the first one goes to a worker; if the
         state changed meanwhile (another run finished), that first task is planned again."""
         for task in tasks:
             if not self.output.claimed:
                 self._claim()
-                again = self._pending(task.source, state)
+                again = self.plan.pending(task.source, state)
                 self.summary.skipped += len(task.copies) - len(again)
                 if not again:
                     continue
@@ -369,36 +313,14 @@ class Run:
         Provenance.of(self.config, "running", state.counts(), self.inputs.store.url).write(self.output.store)
         self.running = True
 
-    def _planned_files(self) -> Iterator[str]:
-        """Every file this run could write for the inputs found (what --overwrite or a resume might redo)."""
-        for source in self._sources():
-            for copy in self.copies_of(source):
-                yield from item_files(self.config, source.rel, copy)
-
     def dry_run(self) -> Summary:
-        """What a run would do, as the run plans it: the items it would write (with the audio and
-        bytes they add up to) and those that would fail before being read."""
-        summary = self.summary
-        summary.planned_size = size = PlannedSize(upper_bound=is_upper_bound(self.config))
+        """What a run would do, as the run plans it, written nowhere."""
         state = self.output.open_state(readonly=True)
-        counts = WalkCounts(report=self.reporter.left_out)
         try:
-            for task in self.plan(state, counts):
-                source = task.source
-                if source.problem is not None:
-                    summary.planned.append(f"{source.rel} -> fails: {source.problem}")
-                    summary.planned_failures += len(task.copies)
-                    continue
-                summary.planned.extend(
-                    f"{source.rel} -> {' '.join(item_files(self.config, source.rel, c))}" for c in task.copies
-                )
-                summary.planned_items += len(task.copies)
-                with self.inputs.header(source) as readable:
-                    size.add(planned_size(self.config, readable), len(task.copies))
+            self.plan.dry_run(state, WalkCounts(report=self.reporter.left_out))
         finally:
             state.close()
-        summary.ignored, summary.inputs = counts.ignored, counts.audio
-        return summary
+        return self.summary
 
     # -- checks before anything is written ------------------------------------------------------
     def _read_segments(self, path: str | Path) -> Segments:
@@ -415,33 +337,3 @@ class Run:
         segments.check_durations(path, durations, self.config.sample_rate)
         self.config = replace(self.config, segments=segments.digest)
         return segments
-
-    def _check_class_copies(self) -> None:
-        """copies by a label column needs --labels with that column: said before anything is written."""
-        copies, labels, path = self.config.copies, self.labels, self.options.labels
-        if not isinstance(copies, ClassCopies) or copies.by in labels.columns:
-            return
-        if path is None:
-            raise UsageError(f"the config's copies are by the label column {copies.by!r}: give --labels CSV")
-        raise UsageError(
-            f"{path}: no column {copies.by!r}, which the config's copies are by; found "
-            f"columns: {', '.join(labels.columns) or 'none'}{suggest(copies.by, labels.columns)}"
-        )
-
-
-@contextmanager
-def _sigterm_as_interrupt(summary: Summary) -> Iterator[None]:
-    """SIGTERM (a CI cancel, a scheduler's stop) ends the run as Ctrl-C does: finished work kept."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(signum: int, _frame: Any) -> None:
-        summary.signal = signum
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)

@@ -5,10 +5,13 @@ Reporter."""
 from __future__ import annotations
 
 import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from audioaug_cli.engine.plan import PlannedSize
+from audioaug_cli.engine.estimate import PlannedSize
 from audioaug_cli.engine.tasks import Outcome
 from audioaug_cli.errors import Interrupted, ItemError
 
@@ -104,3 +107,21 @@ class Silent:
 
     def notice(self, message: str) -> None:
         pass
+
+
+@contextmanager
+def sigterm_as_interrupt(summary: Summary) -> Iterator[None]:
+    """SIGTERM (a CI cancel, a scheduler's stop) ends the run as Ctrl-C does: finished work kept."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, _frame: Any) -> None:
+        summary.signal = signum
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
