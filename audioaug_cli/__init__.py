@@ -21,7 +21,7 @@ _API = {
     "parse_config": "config.load",
     "AudioaugError": "errors",
     "ConfigError": "errors",
-    "RunOptions": "engine.run",
+    "RunOptions": "engine.options",
     "Summary": "engine.run",
     "item_seed": "engine.tasks",
     "run": "engine.run",

@@ -26,23 +26,6 @@ def option(*decls: str, **kwargs: Any) -> Callable[[Any], Any]:
     return click.option(*decls, **kwargs)
 
 
-jobs_option = option(
-    "-j",
-    "--jobs",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Worker processes. [default: usable CPUs; 1 runs in-process]",
-)
-
-
-def seed_option(help: str) -> Callable[[Any], Any]:
-    return option("--seed", type=click.IntRange(min=0), default=None, help=help)
-
-
-def copies_option(help: str) -> Callable[[Any], Any]:
-    return option("--copies", type=click.IntRange(min=1, max=MAX_COPIES), default=None, help=help)
-
-
 class Location(click.ParamType):  # type: ignore[type-arg]
     """A local path (checked as click.Path checks it) or an fsspec URL (s3://bucket/prefix, ...),
     which is checked when the run opens it."""
@@ -53,28 +36,70 @@ class Location(click.ParamType):  # type: ignore[type-arg]
         self.as_path = click.Path(exists=exists, file_okay=file_okay, dir_okay=dir_okay, path_type=Path)
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        from audioaug_cli.io.store import is_url
+        from audioaug_cli.io.filesystems import is_url
 
         if isinstance(value, str) and is_url(value):
             return value
         return self.as_path.convert(value, param, ctx)
 
 
-storage_option = option(
-    "--storage-option",
-    "storage_options",
-    multiple=True,
-    metavar="KEY=VALUE",
-    envvar=None,
-    help="An fsspec storage option for the URLs (repeatable; JSON values allowed), e.g. "
-    "endpoint_url=http://localhost:9000 or anon=true. Credentials come from the usual places (AWS_*, ~/.aws).",
-)
+def run_option(name: str, help: str | None = None) -> Callable[[Any], Any]:
+    """The click option of one field of :class:`~audioaug_cli.engine.options.RunOptions`, as that
+    field describes it (its flags, kind and help; ``help`` for another command's wording)."""
+    from dataclasses import MISSING, fields
+
+    from audioaug_cli.engine.options import Flag, RunOptions
+
+    found = {f.name: f for f in fields(RunOptions)}[name]
+    flag: Flag = found.metadata["flag"]
+    kwargs: dict[str, Any] = {"help": help or flag.help}
+    decls: tuple[str, ...] = flag.names
+    if flag.kind == "flag":
+        kwargs.update(is_flag=True, default=False)
+    elif flag.kind in ("count", "seed", "copies"):
+        low, high = {"count": (1, None), "seed": (0, None), "copies": (1, MAX_COPIES)}[flag.kind]
+        kwargs.update(type=click.IntRange(min=low, max=high), default=None)
+    elif flag.kind == "globs":
+        kwargs.update(multiple=True, metavar="GLOB")
+    elif flag.kind == "table":
+        kwargs.update(type=Location(exists=True, dir_okay=False), default=None)
+    elif flag.kind == "choice":
+        aliases = dict(flag.aliases)
+        kwargs.update(
+            type=click.Choice([*flag.choices, *aliases]),
+            default=found.default,
+            show_default=True,
+            callback=lambda _ctx, _param, value: aliases.get(value, value),
+        )
+    elif flag.kind == "storage":
+        decls = (*flag.names, name)
+        kwargs.update(
+            multiple=True, metavar="KEY=VALUE", envvar=None, callback=lambda _ctx, _param, pairs: storage_options(pairs)
+        )
+    else:
+        kwargs["default"] = None if found.default is MISSING else found.default
+    if flag.metavar:
+        kwargs["metavar"] = flag.metavar
+    if flag.envvar:
+        kwargs["envvar"] = list(flag.envvar)
+    return option(*decls, **kwargs)
+
+
+def run_options(command: Any) -> Any:
+    """Every option of `audioaug run` that RunOptions defines, in its order."""
+    from dataclasses import fields
+
+    from audioaug_cli.engine.options import RunOptions
+
+    for found in reversed(fields(RunOptions)):
+        command = run_option(found.name)(command)
+    return command
 
 
 def storage_options(pairs: tuple[str, ...]) -> dict[str, Any]:
     """The options, each secret among them kept out of every message."""
     from audioaug_cli.errors import keep_secret
-    from audioaug_cli.io.store import parse_storage_options
+    from audioaug_cli.io.filesystems import parse_storage_options
 
     try:
         options = parse_storage_options(pairs)

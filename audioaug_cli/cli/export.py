@@ -10,8 +10,7 @@ from typing import Any
 
 import click
 
-from audioaug_cli.cli.common import Location, exits_on_error, option, storage_option
-from audioaug_cli.cli.common import storage_options as parse_storage_options
+from audioaug_cli.cli.common import Location, exits_on_error, option, run_option
 from audioaug_cli.exports import FORMATS, SHARD_SIZE
 
 
@@ -31,7 +30,7 @@ from audioaug_cli.exports import FORMATS, SHARD_SIZE
     is_flag=True,
     help="Replace files in DEST of the names the export writes even when no export wrote them.",
 )
-@storage_option
+@run_option("storage_options")
 @option(
     "--progress/--no-progress", default=None, help="Show a progress bar on stderr. [default: when stderr is a terminal]"
 )
@@ -42,7 +41,7 @@ def export(
     dest: Path | str,
     shard_size: int,
     overwrite: bool,
-    storage_options: tuple[str, ...],
+    storage_options: dict[str, Any],
     progress: bool | None,
     quiet: bool,
 ) -> None:
@@ -76,7 +75,7 @@ def export(
         update: Callable[[int], None] = bars[-1].update
         return update
 
-    options = parse_storage_options(storage_options)
+    options = storage_options
     try:
         with exits_on_error(f"the export into {dest}"):
             done = export_to(output_dir, to, dest, options, shard_size, started, overwrite)
@@ -90,6 +89,6 @@ def export(
 
 
 def _shown(where: Path | str) -> str:
-    from audioaug_cli.io.store import without_credentials
+    from audioaug_cli.io.filesystems import without_credentials
 
     return without_credentials(str(where))

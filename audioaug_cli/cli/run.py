@@ -8,18 +8,7 @@ from typing import Any
 
 import click
 
-from audioaug_cli.cli.common import (
-    Location,
-    copies_option,
-    exits_on_error,
-    fail,
-    jobs_option,
-    option,
-    seconds_since_start,
-    seed_option,
-    storage_option,
-)
-from audioaug_cli.cli.common import storage_options as parse_storage_options
+from audioaug_cli.cli.common import Location, exits_on_error, fail, option, run_options, seconds_since_start
 from audioaug_cli.errors import Interrupted, WriteError
 
 
@@ -27,56 +16,7 @@ from audioaug_cli.errors import Interrupted, WriteError
 @click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
 @click.argument("input_dir", type=Location(exists=True, file_okay=False))
 @click.argument("output_dir", type=Location())
-@jobs_option
-@seed_option("Override the config's seed.")
-@copies_option("Override the config's copies per input.")
-@option("--overwrite", is_flag=True, help="Start over: delete what audioaug wrote in OUTPUT_DIR before (only that).")
-@option("--fail-fast", is_flag=True, help="Stop at the first input that fails.")
-@option("--dry-run", is_flag=True, help="Print what would be written, write nothing.")
-@option(
-    "--include",
-    multiple=True,
-    metavar="GLOB",
-    help="Only inputs whose path relative to INPUT_DIR matches (repeatable; * also crosses /).",
-)
-@option("--exclude", multiple=True, metavar="GLOB", help="Leave out inputs whose relative path matches (repeatable).")
-@option(
-    "--include-original",
-    is_flag=True,
-    help="Also write each input, converted to the output format, as copy 0 (b__aug0.wav, no transforms).",
-)
-@option("--prune", is_flag=True, help="Remove outputs whose input no longer exists in INPUT_DIR.")
-@option(
-    "--labels",
-    type=Location(exists=True, dir_okay=False),
-    default=None,
-    help="CSV with a file_name column (relative to INPUT_DIR); its other columns go into the manifest.",
-)
-@option(
-    "--segments",
-    type=Location(exists=True, dir_okay=False),
-    default=None,
-    help="CSV of time-aligned segments (file_name, start, end in seconds, any other columns): each output's, "
-    "moved as its transforms moved the audio, go to OUTPUT_DIR/segments.csv.",
-)
-@option(
-    "--backend",
-    type=click.Choice(["local", "dask", "loky"]),
-    default="local",
-    show_default=True,
-    callback=lambda _ctx, _param, value: "local" if value == "loky" else value,
-    help="Where workers run: processes on this machine (local; loky, its old name, is the same), or a "
-    "dask.distributed cluster (pip install 'audioaug[dask]').",
-)
-@option(
-    "--scheduler",
-    metavar="ADDRESS",
-    default=None,
-    envvar=["AUDIOAUG_SCHEDULER", "DASK_SCHEDULER_ADDRESS"],
-    help="With --backend dask: an existing scheduler (e.g. tcp://10.0.0.5:8786). [default: start a local "
-    "cluster of -j workers]",
-)
-@storage_option
+@run_options
 @option(
     "--summary-json",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -93,25 +33,11 @@ def run(
     config: Path,
     input_dir: Path | str,
     output_dir: Path | str,
-    jobs: int | None,
-    seed: int | None,
-    copies: int | None,
-    overwrite: bool,
-    fail_fast: bool,
-    dry_run: bool,
-    include: tuple[str, ...],
-    exclude: tuple[str, ...],
-    include_original: bool,
-    prune: bool,
-    labels: Path | str | None,
-    segments: Path | str | None,
-    backend: str,
-    scheduler: str | None,
-    storage_options: tuple[str, ...],
     summary_json: Path | None,
     progress: bool | None,
     quiet: bool,
     verbose: bool,
+    **given: Any,
 ) -> None:
     """Augment every audio file under INPUT_DIR into OUTPUT_DIR, with a manifest.
 
@@ -126,28 +52,13 @@ def run(
         audioaug run configs/example.yaml s3://corpus/raw s3://corpus/augmented --backend dask
     """
     from audioaug_cli.cli.progress import ProgressBar
-    from audioaug_cli.engine.run import RunOptions
+    from audioaug_cli.engine.options import RunOptions
     from audioaug_cli.engine.run import run as run_pipeline
 
+    options = RunOptions(**given)  # every option RunOptions defines, as the command line gave it
+    dry_run = options.dry_run
     show_bar = (sys.stderr.isatty() if progress is None else progress) and not quiet and not dry_run
     bar = ProgressBar(show_bar, verbose=verbose, quiet=quiet)
-    options = RunOptions(
-        jobs=jobs,
-        seed=seed,
-        copies=copies,
-        include_original=include_original,
-        overwrite=overwrite,
-        fail_fast=fail_fast,
-        dry_run=dry_run,
-        include=include,
-        exclude=exclude,
-        labels=labels,
-        segments=segments,
-        prune=prune,
-        backend=backend,
-        scheduler=scheduler,
-        storage_options=parse_storage_options(storage_options),
-    )
     try:
         with exits_on_error("the output", Path(output_dir) / ".audioaug"):
             summary = run_pipeline(config, input_dir, output_dir, options, bar)
@@ -219,7 +130,7 @@ def _report(summary: Any, input_dir: Path | str, output_dir: Path | str) -> None
 
 
 def _shown(where: Path | str) -> str:
-    from audioaug_cli.io.store import without_credentials
+    from audioaug_cli.io.filesystems import without_credentials
 
     return without_credentials(str(where)).rstrip("/") if isinstance(where, str) else str(where)
 

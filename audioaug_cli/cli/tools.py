@@ -5,18 +5,11 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
-from audioaug_cli.cli.common import (
-    Location,
-    copies_option,
-    exits_on_error,
-    jobs_option,
-    seed_option,
-    storage_option,
-)
-from audioaug_cli.cli.common import storage_options as parse_storage_options
+from audioaug_cli.cli.common import Location, exits_on_error, run_option
 from audioaug_cli.errors import Mismatch
 
 
@@ -30,8 +23,8 @@ from audioaug_cli.errors import Mismatch
     default=None,
     help="Where the variants and the picture go. [default: preview/<file's stem>]",
 )
-@copies_option("Variants to make. [default: the config's]")
-@seed_option("Override the config's seed (as run's --seed).")
+@run_option("copies", "Variants to make. [default: the config's]")
+@run_option("seed", "Override the config's seed (as run's --seed).")
 @click.option(
     "--start",
     type=click.FloatRange(min=0),
@@ -129,15 +122,15 @@ def _applied(transforms: str) -> str:
     default=None,
     help="Where the sources are now (a path or a URL). [default: the INPUT_DIR audioaug.json records]",
 )
-@jobs_option
-@storage_option
+@run_option("jobs")
+@run_option("storage_options")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the outputs that do not match.")
 def replay(
     output_dir: Path | str,
     file_names: tuple[str, ...],
     input_dir: Path | str | None,
     jobs: int | None,
-    storage_options: tuple[str, ...],
+    storage_options: dict[str, Any],
     quiet: bool,
 ) -> None:
     """Make outputs again from their manifest rows and say whether each matches its file, byte for byte.
@@ -155,7 +148,7 @@ def replay(
 
     matched = total = 0
     with exits_on_error("the replay"):
-        for result in replay_outputs(output_dir, file_names, input_dir, jobs, parse_storage_options(storage_options)):
+        for result in replay_outputs(output_dir, file_names, input_dir, jobs, storage_options):
             total += 1
             matched += result.matches
             if not (quiet and result.matches):

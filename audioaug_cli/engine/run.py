@@ -16,12 +16,13 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, closing
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from audioaug_cli.config.load import load_config
 from audioaug_cli.config.model import Config
+from audioaug_cli.engine.options import RunOptions
 from audioaug_cli.engine.output_dir import open_places
 from audioaug_cli.engine.plan import Plan, check_class_copies
 from audioaug_cli.engine.provenance import PROVENANCE, Provenance, check_resumable
@@ -39,30 +40,11 @@ from audioaug_cli.io.tables import credentials_hidden
 __all__ = ["Reporter", "Run", "RunOptions", "Summary", "run"]
 
 
-@dataclass(frozen=True)
-class RunOptions:
-    jobs: int | None = None  # None: the usable CPUs
-    seed: int | None = None  # overrides the config's
-    copies: int | None = None  # overrides the config's
-    overwrite: bool = False
-    fail_fast: bool = False
-    dry_run: bool = False
-    include: tuple[str, ...] = ()
-    exclude: tuple[str, ...] = ()
-    labels: str | Path | None = None  # a path or a URL
-    segments: str | Path | None = None  # a table of time-aligned segments, mapped into every output
-    include_original: bool = False  # also write each source, converted, as copy 0
-    prune: bool = False  # remove outputs of inputs that no longer exist
-    backend: str = "local"  # worker processes on this machine, or "dask"
-    scheduler: str | None = None  # dask: an existing scheduler's address; None starts a LocalCluster
-    storage_options: dict[str, Any] = field(default_factory=dict, repr=False)  # fsspec's, for every URL
-
-
 def run(
     config: Config | str | Path,
     input_dir: str | Path,
     output_dir: str | Path,
-    options: RunOptions = RunOptions(),
+    options: RunOptions | None = None,
     reporter: Reporter | None = None,
 ) -> Summary:
     """Augment every audio file under input_dir into output_dir. See SPEC for the guarantees.
@@ -70,6 +52,7 @@ def run(
     ``config`` is a loaded Config or a config file's path; input_dir and output_dir are paths
     or fsspec URLs (``s3://bucket/prefix``), with ``options.storage_options``.
     """
+    options = options if options is not None else RunOptions()
     started = time.monotonic()
     if not isinstance(config, Config):
         config = load_config(config)

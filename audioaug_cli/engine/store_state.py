@@ -26,8 +26,9 @@ from typing import Any
 
 from audioaug_cli.engine.state import STATE_DIR, RunState
 from audioaug_cli.errors import UsageError
+from audioaug_cli.io.filesystems import modified_at, version_tag
 from audioaug_cli.io.manifest import ManifestRow
-from audioaug_cli.io.store import ObjectStore, modified_at, version_tag
+from audioaug_cli.io.store import ObjectStore
 
 JOURNAL = f"{STATE_DIR}/journal"
 # gG-NNNNNNNN (the parent's parts), gG-snapshot, gG-wPID-TOKEN-NNNNNNNN (a worker's, see

@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from audioaug_cli.io.filesystems import fingerprint_of
 from audioaug_cli.io.formats import AUDIO_EXTENSIONS
-from audioaug_cli.io.store import ObjectStore, fingerprint_of
+from audioaug_cli.io.store import ObjectStore
 
 if TYPE_CHECKING:
     from audioaug_cli.io.audio import Excerpt

@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import cast
 
 from audioaug_cli.errors import UsageError
+from audioaug_cli.io.filesystems import is_url
 from audioaug_cli.io.formats import AUDIO_EXTENSIONS
 from audioaug_cli.io.inputs import WalkCounts, WalkTooLarge, escaped, walk_inputs
-from audioaug_cli.io.store import ObjectStore, is_url, open_store, reason
+from audioaug_cli.io.store import ObjectStore, open_store, reason
 
 MAX_SOUND_ENTRIES = 100_000  # a noise or impulse-response folder holds files, not a file system
 # What audiomentations' own folder walk would take, beyond what audioaug reads with soundfile.

@@ -12,6 +12,7 @@ row for a reader that takes ``\\r`` as the end of a line.
 from __future__ import annotations
 
 import csv
+import errno
 import hashlib
 import io
 import json
@@ -24,8 +25,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from audioaug_cli.errors import UsageError
-from audioaug_cli.io.store import read_table as read_table_bytes
-from audioaug_cli.io.store import without_credentials
+from audioaug_cli.io.filesystems import without_credentials
+from audioaug_cli.io.store import LocalStore, ObjectStore, open_store, reason
 
 # What audioaug writes itself, beside the manifest's columns: segments.csv's times, and the fields
 # of the exports (NeMo's lines, lhotse's recordings and supervisions, WebDataset's JSON). A table
@@ -176,3 +177,32 @@ def credentials_hidden(*where: str | Path | None) -> Iterator[None]:
         if text == str(exc):
             raise
         raise UsageError(text) from None
+
+
+def read_small_file(where: str | os.PathLike[str], options: dict[str, Any] | None = None) -> bytes:
+    """A small file's bytes (--labels, --segments), from a path or a URL. Raises OSError when it
+    cannot be read (ValueError for a local path that is not a regular file: a FIFO would block)."""
+    store = open_store(where, options, str(where))
+    if isinstance(store, LocalStore):
+        if not store.root.is_file():
+            if store.root.exists():
+                raise ValueError("not a regular file (a FIFO, socket or device)")
+            raise FileNotFoundError(errno.ENOENT, "No such file or directory")
+        return store.root.read_bytes()
+    assert isinstance(store, ObjectStore)
+    data: bytes = store.fs.cat_file(store.root)
+    return data
+
+
+def read_table_bytes(where: str | os.PathLike[str], options: dict[str, Any] | None, what: str) -> tuple[bytes, str]:
+    """A small CSV (``what``: "labels CSV", "segments CSV"): its bytes and its text. Every reason
+    it cannot be read is a UsageError naming it."""
+    try:
+        data = read_small_file(where, options)
+        return data, data.decode("utf-8-sig")
+    except ValueError as exc:  # reading a FIFO waits for a writer for ever
+        if isinstance(exc, UnicodeDecodeError):
+            raise UsageError(f"{where}: cannot read the {what}: not UTF-8 text") from None
+        raise UsageError(f"{where}: the {what} is not a regular file (a FIFO, socket or device)") from None
+    except OSError as exc:
+        raise UsageError(f"{where}: cannot read the {what}: {reason(exc)}") from None

@@ -14,15 +14,10 @@ import pytest
 from audioaug_cli.engine.run import RunOptions, run
 from audioaug_cli.engine.store_state import JOURNAL, LOCK_OBJECT, LeaseLock, StoreState
 from audioaug_cli.errors import UsageError
+from audioaug_cli.io.filesystems import parse_storage_options, without_credentials
 from audioaug_cli.io.inputs import WalkCounts, walk_inputs, walk_store
 from audioaug_cli.io.manifest import ManifestRow
-from audioaug_cli.io.store import (
-    LocalStore,
-    ObjectStore,
-    open_store,
-    parse_storage_options,
-    without_credentials,
-)
+from audioaug_cli.io.store import LocalStore, ObjectStore, open_store
 from tests.helpers import PIPELINE, make_corpus, tree, write_tone
 
 pytest.importorskip("fsspec")
