@@ -13,7 +13,7 @@ from dataclasses import MISSING, Field, dataclass, field, fields, replace
 from functools import cached_property
 from typing import Any, Literal
 
-FORMATS = {"wav": "WAV", "flac": "FLAC", "ogg": "OGG"}
+AUDIO_FORMATS = {"wav": "WAV", "flac": "FLAC", "ogg": "OGG"}
 DEFAULT_SUBTYPES = {"wav": "PCM_16", "flac": "PCM_16", "ogg": "VORBIS"}
 MAX_COPIES = 10_000  # copies per input (and --copies): a typo of 1e9 is refused, not run out of memory on
 Place = tuple[str | int, ...]  # a place in the config: keys and list indices, e.g. ("pipeline", 2, "Gain")

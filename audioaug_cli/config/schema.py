@@ -10,7 +10,7 @@ import typing
 from dataclasses import fields
 from typing import Any
 
-from audioaug_cli.config.model import CLIP_MODES, FORMATS, MAX_COPIES, DbScale, FeatureSettings, default_of
+from audioaug_cli.config.model import AUDIO_FORMATS, CLIP_MODES, MAX_COPIES, DbScale, FeatureSettings, default_of
 from audioaug_cli.transforms import docs, registry
 from audioaug_cli.transforms.annotations import schema, shape_of
 
@@ -81,7 +81,7 @@ def config_schema() -> dict[str, Any]:
             "type": ["object", "null"],
             "additionalProperties": False,
             "properties": {
-                "format": {"enum": list(FORMATS), "default": "wav"},
+                "format": {"enum": list(AUDIO_FORMATS), "default": "wav"},
                 "subtype": {"type": "string", "description": "A soundfile subtype valid for the format, e.g. PCM_16."},
                 "manifest": {"type": "string", "pattern": r"^[^/\\.][^/\\]*\.csv$", "default": "manifest.csv"},
                 "clip": {

@@ -11,9 +11,9 @@ from typing import Any, Literal
 from audioaug_cli.config import entries
 from audioaug_cli.config.checks import Checker
 from audioaug_cli.config.model import (
+    AUDIO_FORMATS,
     CLIP_MODES,
     DEFAULT_SUBTYPES,
-    FORMATS,
     MAX_COPIES,
     ClassCopies,
     Config,
@@ -100,15 +100,15 @@ def _subtypes(fmt: str) -> dict[str, str]:
     """What libsndfile writes in this format (imported only for a subtype other than the default)."""
     import soundfile
 
-    return dict(soundfile.available_subtypes(FORMATS[fmt]))
+    return dict(soundfile.available_subtypes(AUDIO_FORMATS[fmt]))
 
 
 def output(check: Checker, output: dict[str, Any]) -> tuple[str, str, str]:
     fmt = output.get("format", "wav")
-    if fmt not in FORMATS:
+    if fmt not in AUDIO_FORMATS:
         check.problem(
             ("output", "format"),
-            f"expected one of {', '.join(FORMATS)}, found {kind(fmt)}" + suggest(str(fmt), list(FORMATS)),
+            f"expected one of {', '.join(AUDIO_FORMATS)}, found {kind(fmt)}" + suggest(str(fmt), list(AUDIO_FORMATS)),
         )
         fmt = "wav"
     subtype = output.get("subtype", DEFAULT_SUBTYPES[fmt])

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from audioaug_cli.config.model import FORMATS, Config
+from audioaug_cli.config.model import AUDIO_FORMATS, Config
 from audioaug_cli.engine.tasks import Outcome, Task, item_files, item_seed
 from audioaug_cli.errors import ItemError, is_disk_full
 from audioaug_cli.io.audio import (
@@ -161,7 +161,7 @@ def _augment_source(
                     output.write_bytes(files[0], item.audio)
                 elif writes_audio(config):
                     write_audio(
-                        files[0], item.samples, sample_rate, FORMATS[config.format], config.subtype, store=output
+                        files[0], item.samples, sample_rate, AUDIO_FORMATS[config.format], config.subtype, store=output
                     )
             out, applied, level = item.samples, item.applied, item.level
         except BaseException as exc:  # any failure is this item's alone, but for a full disk
@@ -261,7 +261,9 @@ def render_item(
         mapped = tuple(in_seconds(spans, sample_rate))
     if features is None:
         return RenderedItem(out, None, None, applied, level, mapped)
-    encoded = encode_audio(out, sample_rate, FORMATS[config.format], config.subtype) if writes_audio(config) else None
+    encoded = (
+        encode_audio(out, sample_rate, AUDIO_FORMATS[config.format], config.subtype) if writes_audio(config) else None
+    )
     written = decode_audio(encoded) if encoded is not None else out  # the feature is of the audio as written
     if copy == 0:
         return RenderedItem(out, encoded, features.clean(written, sample_rate), applied, level, mapped)
@@ -334,7 +336,7 @@ def audio_bytes(config: Config, item: RenderedItem, sample_rate: int) -> memoryv
     """The bytes of an item's audio file (None when items have none)."""
     if item.audio is not None or not writes_audio(config):
         return item.audio
-    return encode_audio(item.samples, sample_rate, FORMATS[config.format], config.subtype)
+    return encode_audio(item.samples, sample_rate, AUDIO_FORMATS[config.format], config.subtype)
 
 
 def _is_panic(exc: BaseException) -> bool:
