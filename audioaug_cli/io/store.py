@@ -50,8 +50,8 @@ def open_store(where: str | os.PathLike[str], options: dict[str, Any] | None = N
         # No object store's filesystem reads them there; the client would take them for part of
         # the bucket's name and print them in its errors.
         raise UsageError(
-            f"{without_credentials(what or url)}: a {protocol}:// URL carries no credentials (those given were not "
-            f"used): set them where the store's client reads them ({CREDENTIALS_HINT}), or give --storage-option"
+            f"{without_credentials(what or url)}: credentials in a {protocol}:// URL are never used (these were not "
+            f"sent): set them where the store's client reads them ({CREDENTIALS_HINT}), or give --storage-option"
         )
     import fsspec
 
