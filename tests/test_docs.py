@@ -52,6 +52,14 @@ def test_every_guide_page_is_in_the_site(site: Path) -> None:
     assert "Augmenter" in (site / "reference" / "python" / "index.html").read_text()
 
 
+def test_the_config_keys_page_is_the_schema() -> None:
+    from audioaug_cli.config.schema import config_keys_markdown
+
+    shipped = (ROOT / "docs" / "reference" / "config.md").read_text()
+    assert shipped == config_keys_markdown(), "regenerate: audioaug schema --markdown > docs/reference/config.md"
+    assert all(f"`spectrogram.{key}`" in shipped for key in ("n_fft", "hop_length", "layout", "pipeline"))
+
+
 def test_the_exit_code_page_is_the_exception_classes() -> None:
     shipped = (ROOT / "docs" / "reference" / "exit-codes.md").read_text()
     regenerate = "python -c 'from audioaug_cli.errors import exit_code_table as t; print(t(), end=\"\")'"

@@ -98,7 +98,8 @@ def transforms(name: str | None, as_json: bool, markdown: bool) -> None:
 
 
 @click.command()
-def schema() -> None:
+@click.option("--markdown", is_flag=True, help="Print every config key as Markdown (docs/reference/config.md).")
+def schema(markdown: bool) -> None:
     """Print a JSON Schema of the config, for editor completion and checking.
 
     \b
@@ -107,6 +108,6 @@ def schema() -> None:
     """
     import json
 
-    from audioaug_cli.config.schema import config_schema
+    from audioaug_cli.config.schema import config_keys_markdown, config_schema
 
-    click.echo(json.dumps(config_schema(), indent=2))
+    click.echo(config_keys_markdown() if markdown else json.dumps(config_schema(), indent=2), nl=not markdown)

@@ -6,6 +6,7 @@ line of a config, or map it in settings (see docs/guide/config.md).
 
 from __future__ import annotations
 
+import json
 import typing
 from dataclasses import fields
 from typing import Any
@@ -184,3 +185,42 @@ def _entry_schema(name: str, entry: str = "entry") -> dict[str, Any]:
         "required": [name],
         "description": docs.summary(name),
     }
+
+
+def config_keys_markdown() -> str:
+    """docs/reference/config.md: every key of a config, from the schema (so from the same records
+    the checker reads), with its type, default and what it means."""
+    schema = config_schema()
+    lines = [
+        "# Config keys",
+        "",
+        "Generated from the config's schema (`audioaug schema`), which is generated from the records the",
+        "checker reads; the transforms a `pipeline` can hold are in [Transforms](transforms.md).",
+    ]
+
+    def section(title: str, properties: dict[str, Any], prefix: str) -> None:
+        lines.extend(["", f"## {title}", "", "| key | type | default | meaning |", "| --- | --- | --- | --- |"])
+        for key, spec in properties.items():
+            default = json.dumps(spec["default"]) if "default" in spec else ""
+            meaning = " ".join(str(spec.get("description", "")).split()).replace("|", "\\|")
+            lines.append(f"| `{prefix}{key}` | {_kind(spec)} | {default} | {meaning} |")
+
+    top = schema["properties"]
+    section("Top level", top, "")
+    for name in ("audio", "output", "spectrogram"):
+        section(f"`{name}:`", top[name]["properties"], f"{name}.")
+    section("`spectrogram.db:`", top["spectrogram"]["properties"]["db"]["properties"], "spectrogram.db.")
+    by_label = next(s for s in top["copies"]["anyOf"] if s.get("type") == "object")
+    section("`copies:` by a label column", by_label["properties"], "copies.")
+    return "\n".join(lines) + "\n"
+
+
+def _kind(spec: dict[str, Any]) -> str:
+    if "const" in spec:
+        return json.dumps(spec["const"])
+    if "enum" in spec:
+        return " \\| ".join(json.dumps(v) for v in spec["enum"])
+    if "anyOf" in spec:
+        return " or ".join(_kind(s) for s in spec["anyOf"])
+    kind = spec.get("type", "a transform list" if "items" in spec else "")
+    return " or ".join(kind) if isinstance(kind, list) else str(kind)
