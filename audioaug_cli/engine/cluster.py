@@ -13,6 +13,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from audioaug_cli.errors import UsageError
@@ -20,9 +21,18 @@ from audioaug_cli.errors import UsageError
 DASK_HINT = "pip install 'audioaug[dask]'"
 
 
+@dataclass(frozen=True)
+class DaskBackend:
+    """A dask cluster as the workers use it: joblib's parallel_config for it, and the exceptions
+    that mean one of its workers died."""
+
+    parallel_config: Any
+    worker_lost: tuple[type[BaseException], ...]
+
+
 @contextmanager
-def dask_backend(scheduler: str | None, jobs: int) -> Iterator[tuple[Any, tuple[type[BaseException], ...]]]:
-    """Yield (a joblib parallel_config for the cluster, the exceptions that mean a worker died)."""
+def dask_backend(scheduler: str | None, jobs: int) -> Iterator[DaskBackend]:
+    """The cluster at ``scheduler``, or a LocalCluster of ``jobs`` workers started for the run."""
     try:
         from dask.distributed import Client, LocalCluster
         from distributed.scheduler import KilledWorker
@@ -54,7 +64,7 @@ def dask_backend(scheduler: str | None, jobs: int) -> Iterator[tuple[Any, tuple[
                 )
                 client = stack.enter_context(Client(cluster, set_as_default=False))
                 client.register_plugin(_quiet_shutdown())
-        yield parallel_config(backend="dask", client=client), (KilledWorker,)
+        yield DaskBackend(parallel_config(backend="dask", client=client), (KilledWorker,))
 
 
 def drop_distributed_cleanup_reports() -> None:

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, closing
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from audioaug_cli.config.load import load_config
 from audioaug_cli.config.model import Config
@@ -36,6 +36,9 @@ from audioaug_cli.io.manifest import COLUMNS, ERRORS, FEATURE_COLUMNS, Labels, w
 from audioaug_cli.io.segments import SEGMENTS, Segments, write_segments
 from audioaug_cli.io.store import Store, open_store
 from audioaug_cli.io.tables import credentials_hidden
+
+if TYPE_CHECKING:
+    from audioaug_cli.engine.cluster import DaskBackend
 
 __all__ = ["Reporter", "Run", "RunOptions", "Summary", "run"]
 
@@ -112,21 +115,21 @@ class Run:
         if compiles_librosa_code(self.config.pipeline, self.config.spectrogram is not None) and numba_cache_empty():
             self.reporter.notice(NUMBA_NOTICE.format(what="this config uses"))
         with ExitStack() as stack:
-            cluster = None
+            dask: DaskBackend | None = None
             if self.options.backend == "dask":  # connect before writing anything: a bad address is a usage error
                 from audioaug_cli.engine.cluster import dask_backend
 
-                cluster = stack.enter_context(dask_backend(self.options.scheduler, worker_count(self.options.jobs)))
+                dask = stack.enter_context(dask_backend(self.options.scheduler, worker_count(self.options.jobs)))
             self.output.begin()  # a local folder's lock, before anything in it changes
             stack.callback(self.output.release)
-            self._run_locked(cluster)
+            self._run_locked(dask)
         return self.summary
 
     def _claim(self) -> None:
         """Before the first change to OUTPUT_DIR (on a store, its lock is taken then)."""
         self.output.claim(self.state)
 
-    def _run_locked(self, cluster: Any) -> None:
+    def _run_locked(self, dask: DaskBackend | None) -> None:
         summary = self.summary
         if self.options.overwrite:
             self._claim()
@@ -134,7 +137,7 @@ class Run:
         self.output.prepare()
         self.state = state = self.output.open_state()
         try:
-            self._augment_all(state, cluster)
+            self._augment_all(state, dask)
             # What a worker stopped mid-write left: by a signal, --fail-fast or a full disk, or killed
             # (the OOM killer) while the run went on. No worker is left running by now.
             if self.dispatched:
@@ -154,7 +157,7 @@ class Run:
         if summary.disk_full:
             self._raise_disk_full(recorded=True)
 
-    def _augment_all(self, state: RunState, cluster: Any) -> None:
+    def _augment_all(self, state: RunState, dask: DaskBackend | None) -> None:
         """Hand the pending items to the workers and record each outcome as it arrives."""
         config, summary, output, reporter = self.config, self.summary, self.output, self.reporter
         if not output.present(PROVENANCE):
@@ -167,7 +170,7 @@ class Run:
             # closing(): stopping early ends the workers (they are killed) before what follows
             tasks = self._claiming(self.plan.tasks(state, counts), state)
             stores = (self.inputs.store, output.store, output.worker_parts(state))
-            results = execute(config, tasks, stores, self.options.jobs, cluster, self.inputs.whole_units)
+            results = execute(config, tasks, stores, self.options.jobs, dask, self.inputs.whole_units)
             with sigterm_as_interrupt(summary), closing(results):
                 for outcomes in results:
                     if output.lost:

@@ -11,11 +11,14 @@ import threading
 import warnings
 from collections.abc import Generator, Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from audioaug_cli.config.model import Config
 from audioaug_cli.engine.tasks import Outcome, Task
 from audioaug_cli.io.store import Store
+
+if TYPE_CHECKING:
+    from audioaug_cli.engine.cluster import DaskBackend
 
 # INPUT_DIR's and OUTPUT_DIR's stores, and where on OUTPUT_DIR's store workers record what they
 # wrote while a unit runs (None: only the parent records; see engine.item.WorkerRecords)
@@ -78,11 +81,11 @@ def execute(
     tasks: Iterable[Task],
     stores: Stores,
     jobs: int | None,
-    cluster: Any = None,
+    dask: DaskBackend | None = None,
     whole_units: bool = False,
 ) -> Generator[list[Outcome], None, None]:
     """Run tasks in this process, in ``jobs`` local workers (None: one per usable CPU), or on a dask
-    cluster (``cluster``: joblib's parallel_config for it and what a lost worker raises), yielding
+    cluster (``dask``), yielding
     results as they finish. ``whole_units``: each file's copies in one unit (inputs in a store,
     fetched once each).
 
@@ -92,10 +95,9 @@ def execute(
     """
     pace = Pace()
     remaining = units(tasks, whole=whole_units, pace=pace)
-    if cluster is not None:
-        parallel_config, worker_lost = cluster
-        with parallel_config:  # the cluster's own thread count decides how many run at once
-            yield from _paced(pace, _in_workers(config, remaining, stores, None, worker_lost))
+    if dask is not None:
+        with dask.parallel_config:  # the cluster's own thread count decides how many run at once
+            yield from _paced(pace, _in_workers(config, remaining, stores, None, dask.worker_lost))
         return
     limit = _at_most(jobs)
     first = list(itertools.islice(remaining, limit + 1)) if limit > 1 else []
