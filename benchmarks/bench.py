@@ -386,6 +386,26 @@ def benchmarks_page(results: dict[str, object]) -> str:
     assert isinstance(targets, dict)
     for name, outcome in targets.items():
         lines.append(f"| {name} | {outcome['measured']:.3f} | {'met' if outcome['met'] else 'missed'} |")
+    lines += ["", "## Throughput (audio-seconds per second, whole commands)", ""]
+    throughput = results.get("throughput audio-s/s")
+    if isinstance(throughput, dict):
+        for corpus, figures in throughput.items():
+            lines.append(f"- {corpus}: " + ", ".join(f"{name} {value:.1f}" for name, value in figures.items()))
+    small = results.get("small clips")
+    if isinstance(small, dict):
+        lines += ["", f"## Small clips ({small.get('clips', 0):,} x 0.1 s, Gain)", ""]
+        lines += [f"- {name}: {value:.3f}" for name, value in small.items() if isinstance(value, float)]
+    memory = results.get("peak memory MiB")
+    if isinstance(memory, dict):
+        lines += ["", "## Peak memory (MiB)", ""]
+        lines += [f"- {name}: {value:.0f}" for name, value in memory.items()]
+    storage = results.get("object storage (a local S3 server)")
+    if isinstance(storage, dict):
+        lines += ["", "## Object storage (a local S3 server)", ""]
+        lines += [f"- throughput: {storage.get('throughput audio-s/s')}"]
+        lines += [
+            f"- requests per item, {what}: {found}" for what, found in storage.get("requests per item", {}).items()
+        ]
     return "\n".join(lines) + "\n"
 
 
