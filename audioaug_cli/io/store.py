@@ -290,8 +290,12 @@ class ObjectStore(Store):
 
     def listing(self, below: str = "") -> dict[str, dict[str, Any]]:
         """Every object under the root (or under ``below`` in it), by name relative to the root:
-        a paged listing (S3: one request per 1,000 keys), never a request per object."""
-        found = self.fs.find(self.path(below.rstrip("/")), detail=True)
+        a paged listing (S3: one request per 1,000 keys), never a request per object. Asked of the
+        store now, never from the filesystem's cache of an earlier listing (another process, a
+        killed run's worker, may have written since)."""
+        where = self.path(below.rstrip("/"))
+        self.fs.invalidate_cache(where)
+        found = self.fs.find(where, detail=True)
         prefix = self.root.rstrip("/") + "/"
         out = {}
         for name, info in found.items():
