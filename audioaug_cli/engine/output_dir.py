@@ -50,6 +50,10 @@ class OutputDir:
         """Whether a file is there (as the run found OUTPUT_DIR, on a store)."""
         raise NotImplementedError
 
+    def taken(self, name: str) -> bool:
+        """Whether anything at all has that name (a file, a folder, a link): a run may not write there."""
+        return self.present(name)
+
     def listing(self) -> set[str] | None:
         """Every file in OUTPUT_DIR from one listing, where that is how a place is read (a store)."""
         return None
@@ -142,7 +146,7 @@ class OutputDir:
             ours.add(SEGMENTS)
         written = (manifest, ERRORS, PROVENANCE, *((SEGMENTS,) if segments else ()))
         for name in (config_name for config_name in written if config_name not in ours):
-            if self.present(name):
+            if self.taken(name):
                 raise self._refusal(name)
         if previous is not None and previous.status != "complete":
             # The last run was stopped: what it wrote after its last commit is not recorded yet, and
@@ -177,6 +181,9 @@ class LocalOutput(OutputDir):
         self.lock = OutputLock(store.root)
 
     def present(self, name: str) -> bool:
+        return self.store.is_file(name)
+
+    def taken(self, name: str) -> bool:
         return os.path.lexists(self.store.path(name))
 
     def _output_like(self) -> set[str]:
