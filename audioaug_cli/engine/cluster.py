@@ -42,6 +42,7 @@ def dask_backend(scheduler: str | None, jobs: int) -> Iterator[DaskBackend]:
 
     with ExitStack() as stack:
         if scheduler:
+            _refused(scheduler)
             try:
                 client = stack.enter_context(Client(scheduler, timeout="10s", set_as_default=False))
             except (OSError, TimeoutError) as exc:
@@ -65,6 +66,24 @@ def dask_backend(scheduler: str | None, jobs: int) -> Iterator[DaskBackend]:
                 client = stack.enter_context(Client(cluster, set_as_default=False))
                 client.register_plugin(_quiet_shutdown())
         yield DaskBackend(parallel_config(backend="dask", client=client), (KilledWorker,))
+
+
+def _refused(scheduler: str) -> None:
+    """A tcp:// scheduler whose port refuses connections is said at once: distributed would retry
+    for its whole connect timeout (10 s) before giving up on an address nothing listens at."""
+    import socket
+
+    if "://" in scheduler and not scheduler.startswith("tcp://"):
+        return  # tls://, ucx://, ...: distributed's own connect says
+    host, _colon, port = scheduler.removeprefix("tcp://").rpartition(":")
+    if not host or not port.isdigit():
+        return  # malformed: distributed's reading of it says how
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=3).close()
+    except ConnectionRefusedError:
+        raise UsageError(f"cannot reach the dask scheduler at {scheduler}: connection refused") from None
+    except OSError:
+        return  # unreachable, or slow: distributed's connect, with its timeout, says
 
 
 def drop_distributed_cleanup_reports() -> None:
