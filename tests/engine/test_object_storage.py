@@ -44,6 +44,12 @@ def audioaug_in(env: dict[str, str], *args: str | Path) -> subprocess.CompletedP
     return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
 
 
+def start_run(config: Path, source: str, output: str, *options: str) -> subprocess.Popen[bytes]:
+    """`audioaug run -q` as a process of its own session (so that the test can kill it whole)."""
+    command = [sys.executable, "-m", "audioaug_cli", "run", str(config), source, output, *options, "-q"]
+    return subprocess.Popen(command, cwd=ROOT, start_new_session=True, stderr=subprocess.PIPE)
+
+
 def filesystem() -> Any:
     import s3fs
 
@@ -149,12 +155,7 @@ def test_sigkill_then_a_rerun_from_a_clean_machine_completes_the_same_job(
     source, output = upload(corpus, bucket, "in"), f"s3://{bucket}/out"
     fs = filesystem()
 
-    run = subprocess.Popen(
-        [sys.executable, "-m", "audioaug_cli", "run", str(config), source, output, "-j", "2", "-q"],
-        cwd=ROOT,
-        start_new_session=True,
-        stderr=subprocess.PIPE,
-    )
+    run = start_run(config, source, output, "-j", "2")
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and run.poll() is None:  # until a commit of the resume state is out
         fs.invalidate_cache()
@@ -317,12 +318,7 @@ def test_a_unit_that_runs_for_seconds_records_its_outputs_as_it_goes(tmp_path: P
     config.write_text(SLOW.replace("copies: 4", "copies: 40"))
     source, output = upload(long_corpus(tmp_path / "in", files=1, seconds=8.0), bucket, "in"), f"s3://{bucket}/out"
     fs = filesystem()
-    run = subprocess.Popen(
-        [sys.executable, "-m", "audioaug_cli", "run", str(config), source, output, "-j", "1", "-q"],
-        cwd=ROOT,
-        start_new_session=True,
-        stderr=subprocess.PIPE,
-    )
+    run = start_run(config, source, output, "-j", "1")
     deadline = time.monotonic() + 120
     written: list[str] = []
     while time.monotonic() < deadline and run.poll() is None and len(written) < 5:
