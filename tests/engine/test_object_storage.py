@@ -50,6 +50,16 @@ def start_run(config: Path, source: str, output: str, *options: str) -> subproce
     return subprocess.Popen(command, cwd=ROOT, start_new_session=True, stderr=subprocess.PIPE)
 
 
+def rerun_elsewhere(home: Path, config: Path, source: str, output: str, *options: str) -> int:
+    """The same run from a machine with nothing cached (a new HOME and temporary folder); it must
+    finish. Returns how many items it skipped as done."""
+    (home / "tmp").mkdir(parents=True)
+    env = {**os.environ, "HOME": str(home), "TMPDIR": str(home / "tmp"), "XDG_CACHE_HOME": str(home / ".cache")}
+    rerun = audioaug_in(env, "run", config, source, output, *options)
+    assert rerun.returncode == 0, rerun.stderr
+    return int(rerun.stderr.split(" skipped")[0].rsplit(", ", 1)[1])
+
+
 def filesystem() -> Any:
     import s3fs
 
@@ -171,11 +181,7 @@ def test_sigkill_then_a_rerun_from_a_clean_machine_completes_the_same_job(
     assert fs.exists(f"{bucket}/out/.audioaug/lock.json"), "a killed run leaves its lock behind"
 
     home = tmp_path / "elsewhere"
-    (home / "tmp").mkdir(parents=True)
-    env = {**os.environ, "HOME": str(home), "TMPDIR": str(home / "tmp"), "XDG_CACHE_HOME": str(home / ".cache")}
-    rerun = audioaug_in(env, "run", config, source, output, "-j", "2")
-    assert rerun.returncode == 0, rerun.stderr
-    skipped = int(rerun.stderr.split(" skipped")[0].rsplit(", ", 1)[1])
+    skipped = rerun_elsewhere(home, config, source, output, "-j", "2")
     assert skipped > 0, "what the killed run recorded is not done again"
     assert without_input_dir(objects(bucket, "out")) == without_input_dir(tree(tmp_path / "clean"))
     state = objects(bucket, "out", state=True)
@@ -332,12 +338,7 @@ def test_a_unit_that_runs_for_seconds_records_its_outputs_as_it_goes(tmp_path: P
     fs.invalidate_cache()
     parts = [name for name in fs.find(f"{bucket}/out/.audioaug/journal") if "-w" in name.rsplit("/", 1)[1]]
     assert parts, "the worker recorded what it wrote while its unit was still running"
-    home = tmp_path / "elsewhere"
-    (home / "tmp").mkdir(parents=True)
-    env = {**os.environ, "HOME": str(home), "TMPDIR": str(home / "tmp"), "XDG_CACHE_HOME": str(home / ".cache")}
-    rerun = audioaug_in(env, "run", config, source, output, "-j", "1")
-    assert rerun.returncode == 0, rerun.stderr
-    skipped = int(rerun.stderr.split(" skipped")[0].rsplit(", ", 1)[1])
+    skipped = rerun_elsewhere(tmp_path / "elsewhere", config, source, output, "-j", "1")
     assert skipped >= len(written), f"{skipped} of the {len(written)} outputs written before the kill were kept"
     state = objects(bucket, "out", state=True)
     assert [n for n in state if n.startswith(".audioaug/")] == [".audioaug/journal/g00000002-snapshot.jsonl"]
