@@ -10,6 +10,7 @@ generators), so a manifest row's ``seed`` and its source's samples give that row
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, cast
 
@@ -17,7 +18,7 @@ import numpy as np
 
 from audioaug_cli.config.load import load_config
 from audioaug_cli.config.model import Config
-from audioaug_cli.engine.item import render_item
+from audioaug_cli.engine.item import MixDraw, augmenters_for, render_item
 from audioaug_cli.engine.tasks import item_seed
 from audioaug_cli.io.audio import convert
 
@@ -83,7 +84,7 @@ class Augmenter:
         segment moved out of the audio is gone, one a rolled Shift wraps is two."""
         from audioaug_cli.transforms.timing import check_time_mapping, in_seconds, map_spans, spans_of
 
-        check_time_mapping(self.config.pipeline)
+        check_time_mapping(self.config)
         audio, applied = self(samples, sample_rate, seed, copy)
         rate = self.config.sample_rate or sample_rate
         steps = self._waveform.timeline() if self.config.pipeline else []
@@ -103,6 +104,44 @@ class Augmenter:
         with np.errstate(all="ignore"), warning_filters_kept():
             item = render_item(self.config, self._waveform, self._features, channels_first, rate, copy, seed)
         return cast(np.ndarray, item.feature), item.applied  # a spectrogram: section always gives one
+
+    def mix(
+        self,
+        samples: np.ndarray,
+        sample_rate: int,
+        seed: int = 0,
+        copy: int = 1,
+        others: Mapping[str, tuple[np.ndarray, int]] | Sequence[tuple[np.ndarray, int]] = (),
+        split: str | None = None,
+    ) -> tuple[dict[str, np.ndarray], list[dict[str, Any]]]:
+        """With a ``mix:`` section: the item's mixture and stems, by stem folder name ("mixture",
+        "target", "noise", ...; each in the layout soundfile reads), and every transform applied.
+        ``others``: the interfering speakers' (samples, sample_rate), ``mix.speakers.count - 1`` of
+        them, by name (their source, as the manifest records it) or in a list; ``split``: the
+        ``pools.split_by`` value whose subfolders noise and reverb come from.
+        The mixture is the sum of the speech, noise and interference stems (without ``mix.post``)."""
+        if self.config.mix is None:
+            raise ValueError("this config has no mix: section, so its items have no stems")
+        config = self.config.for_split(split)
+        waveform, _features = augmenters_for(config)
+        channels_first, rate = self._prepared(samples, sample_rate)
+        given = dict(others) if isinstance(others, Mapping) else {f"others[{i}]": o for i, o in enumerate(others)}
+        names = tuple(given)
+
+        def partner(name: str, partner_seed: int) -> tuple[np.ndarray, list[dict[str, Any]]]:
+            audio, audio_rate = given[name]
+            prepared, prepared_rate = self._prepared(audio, audio_rate)
+            prepared, _rate = convert(prepared, prepared_rate, rate, False)
+            return waveform.augment(prepared, rate, partner_seed, copy)
+
+        from audioaug_cli.transforms.warning_capture import warning_filters_kept
+
+        with np.errstate(all="ignore"), warning_filters_kept():
+            item = render_item(
+                config, waveform, None, channels_first, rate, copy, seed, None, MixDraw(names, partner, split)
+            )
+        stems = {"mixture": item.samples, **(item.stems or {})}
+        return {name: (audio.T if audio.ndim == 2 else audio) for name, audio in stems.items()}, item.applied
 
     def item_seed(self, source: str, copy: int) -> int:
         """The seed `run` gives copy ``copy`` of ``source`` (its path relative to INPUT_DIR)."""

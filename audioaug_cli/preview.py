@@ -66,7 +66,7 @@ def make_preview(
     if segments is not None:
         from audioaug_cli.transforms.timing import check_time_mapping
 
-        check_time_mapping(config.pipeline)
+        check_time_mapping(config)
     if segments is not None and excerpt is not None:  # times in the excerpt
         last = excerpt.start + excerpt.duration if excerpt.duration is not None else float("inf")
         segments = [
@@ -76,7 +76,11 @@ def make_preview(
         ]
     times = tuple(segments) if segments is not None else None
     folder = LocalStore(Path(output_dir).absolute())
-    outcomes = augment_source(config, Task(source, config.copy_numbers(), times), folder, folder)
+    task = Task(source, config.copy_numbers(), times)
+    inputs = folder
+    if config.mix is not None and config.mix.speakers is not None:  # others from the file's own folder
+        task, inputs = _with_partners(config, task, audio_file)
+    outcomes = augment_source(config, task, inputs, folder)
     failed = [o for o in outcomes if o.error is not None]
     if failed:
         raise ItemError(f"{escaped(str(audio_file))}: {failed[0].error}")
@@ -90,6 +94,27 @@ def make_preview(
 
     plt.close(figure)
     return Preview(picture, outcomes)
+
+
+def _with_partners(config: Config, task: Task, audio_file: Path) -> tuple[Task, LocalStore]:
+    """A preview's interfering speakers: drawn from the other audio files beside it."""
+    from dataclasses import replace
+
+    from audioaug_cli.engine.mixing import PartnerPool
+    from audioaug_cli.engine.tasks import item_seed
+    from audioaug_cli.io.formats import AUDIO_EXTENSIONS
+
+    folder = audio_file.parent.absolute()
+    found = sorted(
+        p.name
+        for p in folder.iterdir()
+        if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS and p.name != audio_file.name
+    )
+    pool = PartnerPool(config, ((name, None, None) for name in found))
+    partners = tuple(
+        pool.draw(audio_file.name, None, None, item_seed(config.seed, task.source.rel, c)) for c in task.copies
+    )
+    return replace(task, partners=partners), LocalStore(folder)
 
 
 WAVEFORM_POINTS = 2000  # a waveform is drawn as the min and max of this many stretches of it
@@ -118,8 +143,9 @@ def preview_figure(
     )
     rows = [row for row in (o.row for o in outcomes) if row is not None]
     columns = 3 if config.spectrogram is not None else 2
-    figure = plt.figure(figsize=(5 * columns, 3.1 * (1 + len(rows))), layout="constrained")
-    row_figures = figure.subfigures(1 + len(rows), 1, squeeze=False)[:, 0]
+    lines = 1 + sum(1 + len(row.stems or ()) for row in rows)
+    figure = plt.figure(figsize=(5 * columns, 3.1 * lines), layout="constrained")
+    row_figures = figure.subfigures(lines, 1, squeeze=False)[:, 0]
 
     def draw(index: int, title: str, audio: np.ndarray, rate: int, feature: Any, spans: list[Any], clean: bool) -> None:
         row_figure = row_figures[index]
@@ -142,7 +168,9 @@ def preview_figure(
         clean = clean_feature(converted, converted_rate, config.spectrogram)
         del converted
     draw(0, f"original: {audio_file.name}{part}", original, rate, clean, list(segments or ()), True)
-    for index, row in enumerate(rows, start=1):
+    index = 0
+    for row in rows:
+        index += 1
         audio = read_audio(output_dir / row.file_name)[0] if row.file_name.endswith(config.extension) else original
         feature = np.load(output_dir / row.feature_file) if row.feature_file else None
         spans = [(start, end) for start, end, _index in row.segments or ()]
@@ -156,6 +184,17 @@ def preview_figure(
             False,
         )
         del audio, feature
+        for stem, name in (row.stems or {}).items():  # with mix: each stem below its mixture
+            index += 1
+            draw(
+                index,
+                f"copy {row.copy}, {stem}: {name}",
+                read_audio(output_dir / name)[0],
+                row.sample_rate,
+                None,
+                [],
+                False,
+            )
     return figure
 
 
@@ -172,7 +211,13 @@ def _short(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.3g}"
     if isinstance(value, list) and value and isinstance(value[0], dict):
-        return f"[{describe(value)}]"
+        if "name" in value[0]:
+            return f"[{describe(value)}]"
+        return f"[{', '.join(_short(v) for v in value)}]"
+    if isinstance(value, dict) and ("file" in value or "source" in value):  # what a mixture drew
+        name = str(value.get("file") or value.get("source")).rsplit("/", 1)[-1]
+        level = value.get("snr_db", value.get("sir_db"))
+        return f"{name}@{level:.3g}dB" if isinstance(level, float) else name
     return json.dumps(value) if isinstance(value, (list, dict)) else str(value)
 
 

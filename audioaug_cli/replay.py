@@ -5,25 +5,30 @@ from __future__ import annotations
 
 import io
 import itertools
+import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from audioaug_cli.config.model import Config
-from audioaug_cli.engine.item import audio_bytes, augmenters_for, read_source, render_item
+from audioaug_cli.config.model import AUDIO_FORMATS, Config
+from audioaug_cli.engine.item import MixDraw, audio_bytes, augmenters_for, read_source, render_item
+from audioaug_cli.engine.mixing import partner_reader
 from audioaug_cli.engine.output_dir import output_dir as output_place
 from audioaug_cli.engine.provenance import read_provenance, recorded_config
 from audioaug_cli.engine.workers import process_pool, worker_count
 from audioaug_cli.errors import ItemError, MissingInput, UsageError
-from audioaug_cli.io.audio import convert
+from audioaug_cli.io.audio import convert, encode_audio
 from audioaug_cli.io.inputs import Source
 from audioaug_cli.io.manifest import ManifestRow
 from audioaug_cli.io.segments import SEGMENTS, read_written
 from audioaug_cli.io.store import Store, open_store
 from audioaug_cli.transforms.warning_capture import captured_warnings
+
+if TYPE_CHECKING:
+    from audioaug_cli.transforms.waveform import WaveformPipeline
 
 MATCH = "match"
 
@@ -105,21 +110,44 @@ def replay_source(
 ) -> list[Replayed]:
     """The rows of one source (decoded once), made again and compared with their files, and with
     their rows of segments.csv (``segments``: its rows by file name) when the run had --segments."""
-    augmenter, features = augmenters_for(config)
     source = _decode(inputs, rows[0].source, config.sample_rate, config.mono)
     if isinstance(source, str):
         return [Replayed(row.file_name, f"cannot replay ({row.source}: {source})") for row in rows]
     samples, rate = source
     found: list[Replayed] = []
     for row in rows:
+        drawing = config.for_split(row.split)
+        augmenter, features = augmenters_for(drawing)
+        draw = _mix_draw(drawing, augmenter, inputs, rate, row)
         with np.errstate(all="ignore"), captured_warnings():  # said when the run made them
-            item = render_item(config, augmenter, features, samples.copy(), rate, row.copy, row.seed, row.segment_times)
+            try:
+                item = render_item(
+                    drawing, augmenter, features, samples.copy(), rate, row.copy, row.seed, row.segment_times, draw
+                )
+            except ItemError as exc:
+                found.extend(Replayed(name, f"cannot replay ({exc})") for name in row.files)
+                continue
         found.extend(_compare(output, row, audio_bytes(config, item, rate), item.feature))
+        for stem, samples_of_stem in (item.stems or {}).items():
+            name = (row.stems or {}).get(stem, stem)
+            data = bytes(encode_audio(samples_of_stem, rate, AUDIO_FORMATS[config.format], config.subtype))
+            found.append(_compare_bytes(output, name, data))
         if segments is not None:
             made = sorted((f"{start:.6f}", f"{end:.6f}") for start, end, _index in item.segments or ())
             same = made == sorted(segments.get(row.file_name, []))
             found.append(Replayed(f"{SEGMENTS} ({row.file_name})", MATCH if same else "differs"))
     return found
+
+
+def _mix_draw(
+    config: Config, augmenter: WaveformPipeline, inputs: Store, rate: int, row: ManifestRow
+) -> MixDraw | None:
+    """What a mixture was mixed with, as its manifest row records it."""
+    if config.mix is None:
+        return None
+    entries = [entry for entry in json.loads(row.transforms) if entry["name"] == "Mix"]
+    partners = tuple(p["source"] for p in entries[0]["params"].get("interference", [])) if entries else ()
+    return MixDraw(partners, partner_reader(config, augmenter, inputs, rate, row.copy), row.split)
 
 
 def _segments_written(output: Store) -> dict[str, list[tuple[str, str]]]:
@@ -151,9 +179,12 @@ def _compare(
         np.save(buffer, feature, allow_pickle=False)
         made[row.feature_file] = buffer.getvalue()
     for name, data in made.items():
-        try:
-            written = output.read_bytes(name)
-        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-            yield Replayed(name, "missing from OUTPUT_DIR")
-        else:
-            yield Replayed(name, MATCH if written == data else "differs")
+        yield _compare_bytes(output, name, data)
+
+
+def _compare_bytes(output: Store, name: str, data: bytes) -> Replayed:
+    try:
+        written = output.read_bytes(name)
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        return Replayed(name, "missing from OUTPUT_DIR")
+    return Replayed(name, MATCH if written == data else "differs")

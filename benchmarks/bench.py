@@ -102,6 +102,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tiny", action="store_true", help="small corpora, one round: checks the script runs")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--only-mixing", action="store_true", help="measure mixtures alone; merged into OUT/bench.json and the page"
+    )
     parser.add_argument("--out", type=Path, default=HERE / "results")
     parser.add_argument(
         "--page", type=Path, default=HERE.parent / "docs" / "benchmarks.md", help="the docs page written"
@@ -112,6 +115,17 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     _compile_package()
     results: dict[str, object] = {"cores": cores, "rounds": rounds, "tiny": args.tiny}
+    if args.only_mixing:
+        with tempfile.TemporaryDirectory() as folder:
+            (Path(folder) / "seed.yaml").write_text(SEED_PIPELINE.format(copies=1))
+            found = mixing(rounds, args.tiny, Path(folder))
+        saved = args.out / "bench.json"
+        results = json.loads(saved.read_text()) if saved.exists() else results
+        results["mixing (DNS-style, 200 x 4 s)"] = found
+        saved.write_text(json.dumps(results, indent=2) + "\n")
+        if "targets" in results:
+            (args.out / "benchmarks.md" if args.tiny else args.page).write_text(benchmarks_page(results))
+        return
     with tempfile.TemporaryDirectory() as folder:
         scratch = Path(folder)
         seed, empty = scratch / "seed.yaml", scratch / "empty.yaml"
@@ -281,6 +295,7 @@ def main() -> None:
         results[f"memory {many} / {few} files (target <= 1.10)"] = memory[f"{many} files"] / memory[f"{few} files"]
 
         results["object storage (a local S3 server)"] = object_storage(rounds, args.tiny, scratch)
+        results["mixing (DNS-style, 200 x 4 s)"] = mixing(rounds, args.tiny, scratch)
         small = small_clips(rounds, args.tiny, scratch)
         results["small clips"] = small
 
@@ -406,6 +421,10 @@ def benchmarks_page(results: dict[str, object]) -> str:
         lines += [
             f"- requests per item, {what}: {found}" for what, found in storage.get("requests per item", {}).items()
         ]
+    mixed = results.get("mixing (DNS-style, 200 x 4 s)")
+    if isinstance(mixed, dict):
+        lines += ["", "## Mixtures (DNS-style: reverb p 0.5, noise at a drawn SNR, three stems)", ""]
+        lines += [f"- {name}: {value:.2f}" for name, value in mixed.items()]
     return "\n".join(lines) + "\n"
 
 
@@ -468,6 +487,76 @@ def small_clips(rounds: int, tiny: bool, scratch: Path) -> dict[str, float]:
     print(f"  finished rerun of {10 * count:,} clips {big_rerun:7.2f} s")
     seconds = {**first, **rerun, f"finished rerun of {10 * count:,} clips": big_rerun}
     return {**found, **{f"seconds: {k}": v for k, v in seconds.items()}, **memory}
+
+
+MIX_CONFIG = """\
+version: 1
+seed: 5
+copies: 1
+output: {{format: wav, subtype: PCM_16}}
+pipeline: []
+mix:
+  level_db: [-35, -15]
+  reverb: {{ir_path: {irs}, p: 0.5, target: early}}
+  noise: {{sounds_path: {noises}, snr_db: [-5, 20]}}
+stems: [mixture, target, noise]
+"""
+
+
+def mixing(rounds: int, tiny: bool, scratch: Path) -> dict[str, float]:
+    """A DNS-style enhancement set (speech at a drawn level, reverb with p 0.5, noise at a drawn
+    SNR, three stems) from the 200 x 4 s corpus, in audio-seconds per second, against the seed
+    pipeline on the same corpus; and the same mix from a pool of 10-minute noise files against
+    one of 20 s files: excerpts are read with a seek, so the pool's length should not matter."""
+    count, seconds = (8, 1.0) if tiny else (200, 4.0)
+    corpus = scratch / "mix-speech"
+    audio = synthesise(corpus, count, seconds, 16000, 1)
+    rng = np.random.default_rng(3)
+    for name, length in (("noise-short", 2.0 if tiny else 20.0), ("noise-long", 6.0 if tiny else 600.0)):
+        for i in range(8):
+            path = scratch / name / f"n{i}.wav"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            sf.write(path, (0.1 * rng.standard_normal(int(length * 16000))).astype(np.float32), 16000, "PCM_16")
+    for i in range(4):
+        ir = np.zeros(8000)
+        ir[20] = 1.0
+        ir[21:] = 0.3 * rng.standard_normal(8000 - 21) * np.exp(-np.arange(8000 - 21) / 1500)
+        path = scratch / "irs" / f"ir{i}.wav"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sf.write(path, ir.astype(np.float32), 16000, "FLOAT")
+    configs = {}
+    for name in ("noise-short", "noise-long"):
+        configs[name] = scratch / f"mix-{name}.yaml"
+        configs[name].write_text(MIX_CONFIG.format(irs=scratch / "irs", noises=scratch / name))
+    seed = scratch / "seed.yaml"
+    medians = alternate(
+        {
+            "seed pipeline -j 1": lambda o: [*AUDIOAUG, "run", str(seed), str(corpus), str(o), "-j", "1"],
+            "mix -j 1": lambda o: [*AUDIOAUG, "run", str(configs["noise-short"]), str(corpus), str(o), "-j", "1"],
+            "mix -j 2": lambda o: [*AUDIOAUG, "run", str(configs["noise-short"]), str(corpus), str(o), "-j", "2"],
+            "mix, 10-minute noise files -j 1": lambda o: [
+                *AUDIOAUG,
+                "run",
+                str(configs["noise-long"]),
+                str(corpus),
+                str(o),
+                "-j",
+                "1",
+            ],
+        },
+        rounds,
+        scratch,
+    )
+    found = {f"audio-s/s: {name}": audio / t for name, t in medians.items()}
+    found["mix -j 2 speed-up"] = medians["mix -j 1"] / medians["mix -j 2"]
+    found["mix / seed pipeline (time, -j 1)"] = medians["mix -j 1"] / medians["seed pipeline -j 1"]
+    found["10-minute / 20 s noise files (time, -j 1)"] = (
+        medians["mix, 10-minute noise files -j 1"] / medians["mix -j 1"]
+    )
+    print(f"\nDNS-style mix, {count} x {seconds:g} s, three stems:")
+    for name, value in found.items():
+        print(f"  {name:<46} {value:8.2f}")
+    return found
 
 
 def _clips(root: Path, count: int) -> None:

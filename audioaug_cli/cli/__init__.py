@@ -4,7 +4,7 @@ line and the exception's exit code (the exit codes are written on the exception 
 
   common.py   options read from AUDIOAUG_* variables, the error handler
   run.py      audioaug run
-  tools.py    audioaug preview, audioaug replay
+  tools.py    audioaug preview, audioaug replay, audioaug audit
   inspect.py  audioaug validate, transforms, schema
   export.py   audioaug export
 """
@@ -19,7 +19,7 @@ from audioaug_cli.cli.common import fail
 from audioaug_cli.cli.export import export
 from audioaug_cli.cli.inspect import schema, transforms, validate
 from audioaug_cli.cli.run import run
-from audioaug_cli.cli.tools import preview, replay
+from audioaug_cli.cli.tools import audit, preview, replay
 from audioaug_cli.errors import AudioaugError, Interrupted, scrubbed
 from audioaug_cli.version import __version__
 
@@ -35,7 +35,7 @@ def main() -> None:
     """
 
 
-for _command in (run, preview, replay, validate, transforms, schema, export):
+for _command in (run, preview, replay, audit, validate, transforms, schema, export):
     main.add_command(_command)
 
 

@@ -156,3 +156,36 @@ def replay(
     click.echo(f"replayed {total}: {matched} match, {total - matched} do not", err=True)
     if matched < total:
         sys.exit(Mismatch.exit_code)
+
+
+@click.command()
+@click.argument("output_dir", type=Location(exists=True, file_okay=False))
+@click.option(
+    "--split-by",
+    default=None,
+    metavar="COLUMN",
+    help="The --labels column that holds each item's split. [default: the config's pools.split_by]",
+)
+@run_option("storage_options")
+def audit(output_dir: Path | str, split_by: str | None, storage_options: dict[str, Any]) -> None:
+    """Find drawn files (noise, impulse responses: by content, whatever their names) and sources used
+    in more than one split of a finished OUTPUT_DIR.
+
+    Prints one line per file or source shared by two splits. Exit code 1 when there is any, 0 when
+    none (a line on stderr says how many files and sources were checked).
+
+    \b
+    Example:
+        audioaug audit out/
+        audioaug audit out/ --split-by subset
+    """
+    from audioaug_cli.audit import audit as audit_outputs
+
+    with exits_on_error("the audit"):
+        found = audit_outputs(output_dir, storage_options, split_by)
+        shared = list(found.shared())
+    for line in shared:
+        click.echo(line)
+    click.echo(found.summary(len(shared)), err=True)
+    if shared:
+        sys.exit(Mismatch.exit_code)

@@ -222,7 +222,9 @@ def audio_paths(check: Checker, value: Any, spot: Place) -> bool:
     return ok
 
 
-def try_construct(check: Checker, nodes: list[Node], spec_nodes: list[Node] | None) -> None:
+def try_construct(
+    check: Checker, nodes: list[Node], spec_nodes: list[Node] | None, post: tuple[Node, ...] = ()
+) -> None:
     """Build every transform once, so that audiomentations' and our own checks run now, located."""
     from audioaug_cli.transforms.spectrogram import build_spec_pipeline
     from audioaug_cli.transforms.waveform import ConstructionError, build_pipeline
@@ -232,5 +234,7 @@ def try_construct(check: Checker, nodes: list[Node], spec_nodes: list[Node] | No
             build_pipeline(nodes, check.base_dir)
         if spec_nodes:
             build_spec_pipeline(tuple(spec_nodes))
+        if post:
+            build_pipeline(post, check.base_dir, ("mix", "post"))
     except ConstructionError as exc:
         check.problem(exc.path, exc.message)

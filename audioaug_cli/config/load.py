@@ -171,4 +171,23 @@ def pipeline_tree(config: Config) -> str:
         shown = ", ".join(f"{k}={v!r}" for k, v in settings.to_dict().items() if k != "pipeline")
         lines.append(f"spectrogram ({shown})")
         add(settings.pipeline, "")
+    mix = config.mix
+    if mix is not None:
+        parts = [f"speech at {mix.level_db[0]:g}..{mix.level_db[1]:g} dBFS"]
+        if mix.reverb is not None:
+            parts.append(f"reverb from {mix.reverb.ir_path} (p {mix.reverb.p:g}, target {mix.reverb.target})")
+        if mix.noise is not None:
+            noise = mix.noise
+            parts.append(
+                f"noise from {noise.sounds_path} at {noise.snr_db[0]:g}..{noise.snr_db[1]:g} dB SNR (p {noise.p:g})"
+            )
+        if mix.speakers is not None:
+            sir = mix.speakers.sir_db
+            parts.append(f"{mix.speakers.count} speakers at {sir[0]:g}..{sir[1]:g} dB SIR")
+        lines.append(f"mix: {', '.join(parts)}; stems {', '.join(mix.stem_folders())}")
+        if mix.post:
+            lines.append("mix.post")
+            add(mix.post, "")
+    if config.pools is not None:
+        lines.append(f"pools: split by {config.pools.split_by}, speakers by {config.pools.speaker_by}")
     return "\n".join(lines)

@@ -49,6 +49,25 @@ class Node:
         return [*(self.transforms or ()), *(n for held in self.nested.values() for n in held)]
 
 
+def _in_split(path: str, split: str) -> str:
+    return path.rstrip("/") + "/" + split
+
+
+def _node_in_split(node: Node, split: str) -> Node:
+    params: dict[str, Any] = {}
+    for key, value in node.params.items():
+        if key.endswith("_path"):
+            params[key] = [_in_split(v, split) for v in value] if isinstance(value, list) else _in_split(value, split)
+        elif isinstance(value, Node):
+            params[key] = _node_in_split(value, split)
+        elif holds_nodes(value):
+            params[key] = [_node_in_split(v, split) for v in value]
+        else:
+            params[key] = value
+    below = tuple(_node_in_split(t, split) for t in node.transforms) if node.transforms is not None else None
+    return Node(node.name, params, below)
+
+
 def holds_nodes(value: Any) -> bool:
     """Whether a parameter's value is a node, or a non-empty list of them."""
     return isinstance(value, Node) or (
@@ -140,6 +159,88 @@ class FeatureSettings:
         return found
 
 
+STEMS = ("mixture", "target", "speech", "noise", "interference")  # what `stems:` may name
+REVERB_TARGETS = ("dry", "early", "reverberant")  # mix.reverb.target: what the target stem holds
+MAX_SPEAKERS = 10  # mix.speakers.count: sources in one mixture
+Span = tuple[float, float]  # a [low, high] range a value is drawn from, uniformly
+
+
+@dataclass(frozen=True)
+class Reverb:
+    """``mix.reverb``: an impulse response drawn from a folder, with probability ``p``."""
+
+    ir_path: str
+    p: float = 1.0
+    target: str = "early"
+
+
+@dataclass(frozen=True)
+class MixNoise:
+    """``mix.noise``: an excerpt of a drawn noise file at a drawn SNR, with probability ``p``."""
+
+    sounds_path: str
+    snr_db: Span = (5.0, 20.0)
+    p: float = 1.0
+
+
+@dataclass(frozen=True)
+class Speakers:
+    """``mix.speakers``: each mixture holds ``count`` sources; the others at a drawn SIR."""
+
+    count: int = 2
+    sir_db: Span = (0.0, 0.0)
+
+
+@dataclass(frozen=True)
+class MixSettings:
+    """The ``mix:`` section and the ``stems:`` written (mixture first)."""
+
+    level_db: Span = (-35.0, -15.0)
+    reverb: Reverb | None = None
+    noise: MixNoise | None = None
+    speakers: Speakers | None = None
+    post: tuple[Node, ...] = ()
+    stems: tuple[str, ...] = ("mixture", "target")
+
+    @property
+    def interferers(self) -> int:
+        return self.speakers.count - 1 if self.speakers is not None else 0
+
+    def stem_folders(self) -> tuple[str, ...]:
+        """The stem folders written, mixture first: ``interference`` is one folder per other
+        speaker (interference1, interference2, ...) when a mixture holds more than two."""
+        found: list[str] = []
+        for stem in self.stems:
+            if stem == "interference" and self.interferers > 1:
+                found.extend(f"interference{k}" for k in range(1, self.interferers + 1))
+            else:
+                found.append(stem)
+        return tuple(found)
+
+    def to_dict(self) -> dict[str, Any]:
+        found: dict[str, Any] = {"level_db": list(self.level_db)}
+        if self.reverb is not None:
+            found["reverb"] = {"ir_path": self.reverb.ir_path, "p": self.reverb.p, "target": self.reverb.target}
+        if self.noise is not None:
+            noise = self.noise
+            found["noise"] = {"sounds_path": noise.sounds_path, "snr_db": list(noise.snr_db), "p": noise.p}
+        if self.speakers is not None:
+            found["speakers"] = {"count": self.speakers.count, "sir_db": list(self.speakers.sir_db)}
+        found["post"] = [node.to_dict() for node in self.post]
+        return found
+
+
+@dataclass(frozen=True)
+class Pools:
+    """``pools:``: the --labels columns that split what is drawn (``split_by``) and name speakers."""
+
+    split_by: str | None = None
+    speaker_by: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"split_by": self.split_by, "speaker_by": self.speaker_by}
+
+
 @dataclass(frozen=True)
 class Config:
     """A checked config."""
@@ -158,6 +259,8 @@ class Config:
     spectrogram: FeatureSettings | None = None
     include_original: bool = False  # --include-original: each source also written as copy 0
     segments: str = ""  # --segments: the table's digest (its times are mapped into every output)
+    mix: MixSettings | None = None  # mixtures and their stems
+    pools: Pools | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The normalised config, as recorded in audioaug.json and hashed."""
@@ -174,6 +277,11 @@ class Config:
         }
         if self.spectrogram is not None:  # absent otherwise, so that older OUTPUT_DIRs still resume
             found["spectrogram"] = self.spectrogram.to_dict()
+        if self.mix is not None:
+            found["mix"] = self.mix.to_dict()
+            found["stems"] = list(self.mix.stems)
+        if self.pools is not None:
+            found["pools"] = self.pools.to_dict()
         if self.include_original:
             found["include_original"] = True
         if self.segments:
@@ -198,6 +306,44 @@ class Config:
     @property
     def extension(self) -> str:
         return "." + self.format
+
+    @property
+    def split_by(self) -> str | None:
+        return self.pools.split_by if self.pools is not None else None
+
+    def pool_folders(self) -> list[str]:
+        """Every folder the config draws sounds from (relative to base_dir, or URLs)."""
+        found: list[str] = []
+
+        def walk(nodes: tuple[Node, ...] | list[Node]) -> None:
+            for node in nodes:
+                for key, value in node.params.items():
+                    if key.endswith("_path"):
+                        found.extend(value if isinstance(value, list) else [value])
+                walk(node.below())
+
+        walk(self.pipeline)
+        if self.mix is not None:
+            walk(self.mix.post)
+            found.extend(
+                p.ir_path if isinstance(p, Reverb) else p.sounds_path for p in (self.mix.reverb, self.mix.noise) if p
+            )
+        return found
+
+    def for_split(self, split: str | None) -> Config:
+        """This config as an item of one split sees it: every folder it draws from is that split's
+        subfolder (``pools.split_by``)."""
+        if split is None or self.split_by is None:
+            return self
+        mix = self.mix
+        if mix is not None:
+            mix = replace(
+                mix,
+                reverb=replace(mix.reverb, ir_path=_in_split(mix.reverb.ir_path, split)) if mix.reverb else None,
+                noise=replace(mix.noise, sounds_path=_in_split(mix.noise.sounds_path, split)) if mix.noise else None,
+                post=tuple(_node_in_split(n, split) for n in mix.post),
+            )
+        return replace(self, pipeline=tuple(_node_in_split(n, split) for n in self.pipeline), mix=mix)
 
     def with_overrides(
         self, seed: int | None = None, copies: int | None = None, include_original: bool | None = None

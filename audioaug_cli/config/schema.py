@@ -11,7 +11,17 @@ import typing
 from dataclasses import fields
 from typing import Any
 
-from audioaug_cli.config.model import AUDIO_FORMATS, CLIP_MODES, MAX_COPIES, DbScale, FeatureSettings, default_of
+from audioaug_cli.config.model import (
+    AUDIO_FORMATS,
+    CLIP_MODES,
+    MAX_COPIES,
+    MAX_SPEAKERS,
+    REVERB_TARGETS,
+    STEMS,
+    DbScale,
+    FeatureSettings,
+    default_of,
+)
 from audioaug_cli.transforms import docs, registry
 from audioaug_cli.transforms.annotations import schema, shape_of
 
@@ -99,6 +109,7 @@ def config_schema() -> dict[str, Any]:
             "description": "The transforms, applied in order (a Compose).",
         },
         "spectrogram": _spectrogram_schema(),
+        **_mix_schemas(),
     }
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -108,6 +119,59 @@ def config_schema() -> dict[str, Any]:
         "additionalProperties": False,
         "properties": properties,
         "$defs": defs,
+    }
+
+
+def _mix_schemas() -> dict[str, Any]:
+    """``mix:``, ``stems:`` and ``pools:`` (their checks: :mod:`audioaug_cli.config.mixing`)."""
+    span = {"anyOf": [{"type": "number"}, {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2}]}
+    probability = {
+        "type": "number",
+        "minimum": 0,
+        "maximum": 1,
+        "default": 1.0,
+        "description": "How often it is drawn.",
+    }
+
+    def part(description: str, **properties: Any) -> dict[str, Any]:
+        return {"type": "object", "additionalProperties": False, "properties": properties, "description": description}
+
+    mix = part(
+        "Each output a mixture, its parts written beside it as stems (see the guide: Mixtures, stems and splits).",
+        level_db={**span, "default": [-35, -15], "description": "The speech's RMS level in dBFS, [low, high]."},
+        reverb=part(
+            "An impulse response drawn from a folder; the speech stem is reverberant.",
+            ir_path={"type": "string", "description": "A folder (or file) of impulse responses."},
+            p=probability,
+            target={"enum": list(REVERB_TARGETS), "default": "early", "description": "What the target stem holds."},
+        ),
+        noise=part(
+            "An excerpt of a noise drawn from a folder (looped when shorter), at a drawn SNR.",
+            sounds_path={"type": "string", "description": "A folder (or file) of noises."},
+            snr_db={**span, "default": [5, 20], "description": "20 log10(rms(speech) / rms(noise)), [low, high]."},
+            p=probability,
+        ),
+        speakers=part(
+            "Each source mixed with count - 1 other sources of INPUT_DIR, each at a drawn SIR.",
+            count={"type": "integer", "minimum": 2, "maximum": MAX_SPEAKERS, "description": "Sources per mixture."},
+            sir_db={**span, "default": [0, 0], "description": "Speech over each other source, in dB, [low, high]."},
+        ),
+        post={"type": "array", "items": {"$ref": "#/$defs/entry"}, "description": "Transforms on the mixture only."},
+    )
+    mix["type"] = ["object", "null"]
+    return {
+        "mix": mix,
+        "stems": {
+            "type": "array",
+            "items": {"enum": list(STEMS)},
+            "default": ["mixture", "target"],
+            "description": "The stems written (with mix:), each in a folder of its name; mixture always.",
+        },
+        "pools": part(
+            "Label columns (from --labels) that keep what is drawn within each split.",
+            split_by={"type": "string", "description": "Each folder drawn from has a subfolder per value of it."},
+            speaker_by={"type": "string", "description": "Other speakers are never of the item's own value."},
+        ),
     }
 
 
@@ -209,6 +273,10 @@ def config_keys_markdown() -> str:
     section("Top level", top, "")
     for name in ("audio", "output", "spectrogram"):
         section(f"`{name}:`", top[name]["properties"], f"{name}.")
+    for name in ("mix", "pools"):
+        section(f"`{name}:`", top[name]["properties"], f"{name}.")
+    for name in ("reverb", "noise", "speakers"):
+        section(f"`mix.{name}:`", top["mix"]["properties"][name]["properties"], f"mix.{name}.")
     section("`spectrogram.db:`", top["spectrogram"]["properties"]["db"]["properties"], "spectrogram.db.")
     by_label = next(s for s in top["copies"]["anyOf"] if s.get("type") == "object")
     section("`copies:` by a label column", by_label["properties"], "copies.")

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import types
 import typing
-from dataclasses import fields
+from dataclasses import fields, replace
 from typing import Any, Literal
 
-from audioaug_cli.config import entries
+from audioaug_cli.config import entries, mixing
 from audioaug_cli.config.checks import Checker
 from audioaug_cli.config.model import (
     AUDIO_FORMATS,
@@ -25,7 +25,7 @@ from audioaug_cli.config.model import (
 from audioaug_cli.errors import kind, suggest
 from audioaug_cli.io.formats import OPUS_RATES
 
-TOP_KEYS = ("version", "seed", "copies", "audio", "output", "pipeline", "spectrogram")
+TOP_KEYS = ("version", "seed", "copies", "audio", "output", "pipeline", "spectrogram", "mix", "stems", "pools")
 AUDIO_KEYS = ("sample_rate", "mono")
 OUTPUT_KEYS = ("format", "subtype", "manifest", "clip")
 SPECTROGRAM_KEYS = tuple(f.name for f in fields(FeatureSettings))
@@ -68,9 +68,12 @@ def document(check: Checker, data: Any) -> Config:
         check.problem((), "missing 'pipeline' (a list of transforms; [] copies the audio unchanged)")
     pipeline = entries.node_list(check, data.get("pipeline"), ("pipeline",))
     features = spectrogram(check, data.get("spectrogram"))
+    mix = mixing.mix_section(check, data.get("mix"), data.get("stems"))
+    if mix is not None and features is not None:
+        check.problem(("spectrogram",), "features of mixtures are not made yet: a config has mix: or spectrogram:")
     if not check.problems:
-        entries.try_construct(check, pipeline, list(features.pipeline) if features else None)
-    return Config(
+        entries.try_construct(check, pipeline, list(features.pipeline) if features else None, mix.post if mix else ())
+    config = Config(
         seed=seed,
         copies=copies,
         sample_rate=sample_rate,
@@ -82,7 +85,10 @@ def document(check: Checker, data: Any) -> Config:
         pipeline=tuple(pipeline),
         base_dir=str(check.base_dir),
         spectrogram=features,
+        mix=mix,
     )
+    pools = mixing.pools_section(check, data.get("pools"), config.pool_folders())
+    return replace(config, pools=pools) if pools is not None else config
 
 
 def section(check: Checker, data: dict[str, Any], key: str, valid: tuple[str, ...]) -> dict[str, Any]:

@@ -34,6 +34,7 @@ from audioaug_cli.io.manifest import ManifestRow
 from audioaug_cli.io.store import Store
 
 if TYPE_CHECKING:
+    from audioaug_cli.transforms.mix import Mixer, Partner
     from audioaug_cli.transforms.spectrogram import FeatureAugmenter
     from audioaug_cli.transforms.waveform import WaveformPipeline
 
@@ -55,6 +56,32 @@ def augmenters_for(config: Config) -> tuple[WaveformPipeline, FeatureAugmenter |
             features = FeatureAugmenter(config.spectrogram) if config.spectrogram is not None else None
             _augmenters[key] = (WaveformPipeline(config.pipeline, config.base_dir), features)
         return _augmenters[key]
+
+
+_mixers: dict[tuple[str, str], tuple[Mixer, WaveformPipeline]] = {}
+
+
+def mixer_for(config: Config) -> tuple[Mixer, WaveformPipeline]:
+    """A config's mixer and its ``mix.post`` pipeline, one of each per process."""
+    from audioaug_cli.transforms.mix import mixer_for as make_mixer
+    from audioaug_cli.transforms.waveform import WaveformPipeline
+
+    assert config.mix is not None
+    key = (config.hash, config.base_dir)
+    with _augmenters_lock:
+        if key not in _mixers:
+            _mixers[key] = (make_mixer(config.mix, config.base_dir), WaveformPipeline(config.mix.post, config.base_dir))
+        return _mixers[key]
+
+
+@dataclass(frozen=True)
+class MixDraw:
+    """What an item mixes with, beside what it draws itself: its interfering sources (drawn by the
+    plan, or read from the manifest by `replay`) and how to make one."""
+
+    partners: tuple[str, ...]
+    partner: Partner
+    split: str | None = None
 
 
 def read_source(inputs: Store, source: Source) -> tuple[np.ndarray, int]:
@@ -144,16 +171,27 @@ def _augment_source(
         samples, sample_rate = convert(samples, sample_rate, config.sample_rate, config.mono)
     except ItemError as exc:
         return [Outcome(source.rel, c, source.fingerprint, error=str(exc)) for c in task.copies]
-    augmenter, features = augmenters_for(config)
+    drawing = config.for_split(task.split)
+    augmenter, features = augmenters_for(drawing)
     outcomes = []
-    for copy in task.copies:
+    for i, copy in enumerate(task.copies):
         seed = item_seed(config.seed, source.rel, copy)
         files = item_files(config, source.rel, copy)
         warned: list[str] = []
+        draw = None
+        if config.mix is not None:
+            from audioaug_cli.engine.mixing import partner_reader
+
+            partners = task.partners[i] if task.partners is not None else ()
+            draw = MixDraw(partners, partner_reader(config, augmenter, inputs, sample_rate, copy), task.split)
         try:
             with captured_warnings() as warned:
                 source_samples = samples.copy(order="K") if len(task.copies) > 1 else samples
-                item = render_item(config, augmenter, features, source_samples, sample_rate, copy, seed, task.segments)
+                item = render_item(
+                    drawing, augmenter, features, source_samples, sample_rate, copy, seed, task.segments, draw
+                )
+                for name, stem in zip(files[1:], (item.stems or {}).values(), strict=False):
+                    write_audio(name, stem, sample_rate, AUDIO_FORMATS[config.format], config.subtype, store=output)
                 if item.feature is not None:  # the feature first: a finished item always has both
                     with output.open_write(files[-1]) as handle:
                         np.save(handle, item.feature, allow_pickle=False)
@@ -188,6 +226,8 @@ def _augment_source(
             clipped=level.clipped,
             segment_times=task.segments,
             segments=item.segments,
+            stems=dict(zip(item.stems, files[1:], strict=True)) if item.stems is not None else None,
+            split=task.split,
         )
         outcomes.append(Outcome(source.rel, copy, source.fingerprint, row=row, warnings=tuple(warned)))
         if records is not None:
@@ -222,6 +262,7 @@ class RenderedItem:
     applied: list[dict[str, Any]]  # the manifest's transforms
     level: Level  # the audio's peak, and what the output format cuts off
     segments: tuple[tuple[float, float, int], ...] | None = None  # (start, end, index): where they are now
+    stems: dict[str, np.ndarray] | None = None  # with mix: each stem beside the mixture, by folder
 
 
 def render_item(
@@ -233,6 +274,7 @@ def render_item(
     copy: int,
     seed: int,
     segments: tuple[tuple[float, float], ...] | None = None,
+    draw: MixDraw | None = None,
 ) -> RenderedItem:
     """One item, in memory: what `run` writes and `replay` compares. Copy 0 is the source as it
     is (--include-original), with its clean feature.
@@ -246,6 +288,11 @@ def render_item(
         out = samples
     else:
         out, applied = augmenter.augment(samples, sample_rate, seed, copy)
+    steps = augmenter.timeline() if copy != 0 and config.pipeline else []
+    stems = None
+    if config.mix is not None and draw is not None:
+        out, applied, stems, more_steps = _mixed(config, out, applied, sample_rate, copy, seed, draw)
+        steps = [*steps, *more_steps]
     peaking = above_nyquist([e for e in applied if e["name"] == "PeakingFilter"], sample_rate)
     if peaking:  # a peak above Nyquist is no filter at all: NaN, or noise
         raise ItemError(peaking)
@@ -256,11 +303,10 @@ def render_item(
     if segments is not None:
         from audioaug_cli.transforms.timing import in_seconds, map_spans, spans_of
 
-        steps = augmenter.timeline() if copy != 0 and config.pipeline else []
         spans = map_spans(spans_of(segments, sample_rate), steps, sample_rate, out.shape[-1])
         mapped = tuple(in_seconds(spans, sample_rate))
     if features is None:
-        return RenderedItem(out, None, None, applied, level, mapped)
+        return RenderedItem(out, None, None, applied, level, mapped, stems)
     encoded = (
         encode_audio(out, sample_rate, AUDIO_FORMATS[config.format], config.subtype) if writes_audio(config) else None
     )
@@ -269,6 +315,37 @@ def render_item(
         return RenderedItem(out, encoded, features.clean(written, sample_rate), applied, level, mapped)
     feature, spectral = features.augment(written, sample_rate, seed)
     return RenderedItem(out, encoded, feature, applied + spectral, level, mapped)
+
+
+POST_SALT = 0x706F7374  # what the mixture's post pipeline is seeded with beside the item's seed
+
+
+def _mixed(
+    config: Config,
+    out: np.ndarray,
+    applied: list[dict[str, Any]],
+    rate: int,
+    copy: int,
+    seed: int,
+    draw: MixDraw,
+) -> tuple[np.ndarray, list[dict[str, Any]], dict[str, np.ndarray], list[Any]]:
+    """The augmented source mixed (see :mod:`audioaug_cli.transforms.mix`), then ``mix.post`` on the
+    mixture: the mixture, what was applied, the other stems and post's steps in time."""
+    mixer, post = mixer_for(config)
+    if not all_finite(out):
+        raise ItemError(above_nyquist(applied, rate) or "the augmented audio holds NaN or infinite samples")
+    mixed = mixer.mix(out, rate, seed, draw.partners, draw.partner)
+    entry = mixed.entry
+    if draw.split is not None:
+        entry["params"]["split"] = draw.split
+    stems = dict(mixed.stems)
+    mixture = stems.pop("mixture")
+    applied = [*applied, entry]
+    steps: list[Any] = []
+    if config.mix is not None and config.mix.post:
+        mixture, after = post.augment(mixture, rate, seed ^ POST_SALT, copy)
+        applied, steps = [*applied, *after], post.timeline()
+    return mixture, applied, stems, steps
 
 
 NORMALIZED_PEAK_DB = -0.1  # output.clip: normalize scales an item that would clip to this peak

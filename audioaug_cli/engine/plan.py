@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from audioaug_cli.config.model import ClassCopies, Config
 from audioaug_cli.engine.estimate import PlannedSize, is_upper_bound, planned_size
 from audioaug_cli.engine.input_dir import InputDir
+from audioaug_cli.engine.mixing import PartnerPool
 from audioaug_cli.engine.output_dir import OutputDir
 from audioaug_cli.engine.state import RunState
 from audioaug_cli.engine.summary import Summary
-from audioaug_cli.engine.tasks import Task, item_files
+from audioaug_cli.engine.tasks import Task, item_files, item_seed
 from audioaug_cli.errors import UsageError, suggest
 from audioaug_cli.io.inputs import Source, WalkCounts
 from audioaug_cli.io.manifest import Labels
@@ -37,6 +38,7 @@ class Plan:
     include: tuple[str, ...]
     exclude: tuple[str, ...]
     summary: Summary  # where the items already done (skipped) and the unmatched table rows are counted
+    _partners: PartnerPool | None = field(default=None, init=False)
 
     def sources(self, counts: WalkCounts | None = None) -> Iterator[Source]:
         return self.inputs.walk(self.output.store, self.include, self.exclude, counts)
@@ -86,13 +88,45 @@ class Plan:
                 self.summary.skipped += len(copies) - len(pending)
                 if pending:
                     times = tuple(self.segments.times.get(source.rel, ())) if self.segments is not None else None
-                    yield Task(source, pending, times)
+                    yield self._drawing(Task(source, pending, times))
         if not (self.include or self.exclude):  # a row left out by a glob is not a mistake
             self.summary.unmatched_labels = sorted(set(self.labels.values) - labelled)
             if self.segments is not None:
                 missing = sorted(set(self.segments.times) - segmented)
                 self.summary.unmatched_segments = missing
                 self.summary.unmatched_segment_rows = sum(len(self.segments.times[name]) for name in missing)
+
+    def _label(self, rel: str, column: str | None) -> str | None:
+        return (self.labels.value(rel, column) or None) if column is not None else None
+
+    def _drawing(self, task: Task) -> Task:
+        """A task with what its items draw from: its split (pools.split_by) and each copy's
+        interfering sources (mix.speakers, drawn here from every source found)."""
+        config, pools = self.config, self.config.pools
+        if pools is None and (config.mix is None or config.mix.speakers is None):
+            return task
+        rel = task.source.rel
+        split = self._label(rel, config.split_by)
+        if config.split_by is not None and split is None and task.source.problem is None:
+            problem = f"no {config.split_by!r} value in --labels for this input: pools.split_by draws by it"
+            return replace(task, source=replace(task.source, problem=problem))
+        partners = None
+        if config.mix is not None and config.mix.speakers is not None:
+            if self._partners is None:
+                speaker_by = pools.speaker_by if pools is not None else None
+                self._partners = PartnerPool(
+                    config,
+                    (
+                        (s.rel, self._label(s.rel, config.split_by), self._label(s.rel, speaker_by))
+                        for s in self.sources()
+                        if s.problem is None
+                    ),
+                )
+            speaker = self._label(rel, pools.speaker_by if pools is not None else None)
+            partners = tuple(
+                self._partners.draw(rel, split, speaker, item_seed(config.seed, rel, copy)) for copy in task.copies
+            )
+        return replace(task, split=split, partners=partners)
 
     def files(self) -> Iterator[str]:
         """Every file this run could write for the inputs found (what --overwrite or a resume might redo)."""

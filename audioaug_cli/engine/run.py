@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from audioaug_cli.config.load import load_config
 from audioaug_cli.config.model import Config
+from audioaug_cli.engine.mixing import check_pools
 from audioaug_cli.engine.options import RunOptions
 from audioaug_cli.engine.output_dir import open_places
 from audioaug_cli.engine.plan import Plan, check_class_copies
@@ -32,7 +33,15 @@ from audioaug_cli.engine.tasks import Outcome, Task
 from audioaug_cli.engine.workers import JOBS_PER_CPU, execute, jobs_cap, worker_count
 from audioaug_cli.errors import DiskFullError, UsageError, is_disk_full
 from audioaug_cli.io.inputs import WalkCounts
-from audioaug_cli.io.manifest import COLUMNS, ERRORS, FEATURE_COLUMNS, Labels, write_errors, write_manifest
+from audioaug_cli.io.manifest import (
+    COLUMNS,
+    ERRORS,
+    FEATURE_COLUMNS,
+    Labels,
+    stem_columns,
+    write_errors,
+    write_manifest,
+)
 from audioaug_cli.io.segments import SEGMENTS, Segments, write_segments
 from audioaug_cli.io.store import Store, open_store
 from audioaug_cli.io.tables import credentials_hidden
@@ -93,6 +102,7 @@ class Run:
         with credentials_hidden(options.labels, options.segments):
             self.labels = Labels.read(options.labels, storage) if options.labels else Labels()
             check_class_copies(self.config, self.labels, options.labels)
+            check_pools(self.config, self.labels, options.labels)
             self.segments = self._read_segments(options.segments) if options.segments else None
         if not (options.overwrite and not options.dry_run):
             check_resumable(self.config, self.output.store)
@@ -230,7 +240,9 @@ class Run:
     def _write_descriptions(self, store: Store, state: RunState, provenance: Provenance) -> None:
         """The manifest, errors.csv, segments.csv and audioaug.json, from the records."""
         config = self.config
-        columns = COLUMNS if config.spectrogram is None else FEATURE_COLUMNS
+        columns: tuple[str, ...] = COLUMNS if config.spectrogram is None else FEATURE_COLUMNS
+        if config.mix is not None:
+            columns = stem_columns(config.mix.stem_folders())
         write_manifest(store, config.manifest, state.records(), self.labels, columns)
         write_errors(store, ERRORS, state.errors())
         if self.segments is not None:
@@ -317,7 +329,7 @@ class Run:
         it): there, a segment past its file's end fails that input alone, with the same words."""
         from audioaug_cli.transforms.timing import check_time_mapping
 
-        check_time_mapping(self.config.pipeline)
+        check_time_mapping(self.config)
         segments = Segments.read(path, self.options.storage_options)
         durations = {name: found for name in segments.times if (found := self.inputs.duration(name)) is not None}
         segments.check_durations(path, durations, self.config.sample_rate)

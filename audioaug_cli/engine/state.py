@@ -259,7 +259,7 @@ class RunState:
         """Every file of every recorded output (a row's JSON read only when it has a feature file)."""
         for file_name, row in self.db.execute("SELECT file_name, row FROM outputs ORDER BY source, copy"):
             yield file_name
-            if '"feature_file": null' not in row:
+            if '"feature_file": null' not in row or '"stems": null' not in row:
                 yield from ManifestRow.from_json(row).files[1:]
 
     def _change(self) -> None:

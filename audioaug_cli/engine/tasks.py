@@ -30,7 +30,11 @@ def output_name(source: str, copy: int, extension: str) -> str:
 
 
 def item_files(config: Config, source: str, copy: int) -> tuple[str, ...]:
-    """What an item writes, relative to OUTPUT_DIR: its audio, its feature, or both."""
+    """What an item writes, relative to OUTPUT_DIR: its audio, its feature, or both; with ``mix:``,
+    its mixture and each other stem, the same name in each stem's folder."""
+    if config.mix is not None:
+        name = output_name(source, copy, config.extension)
+        return tuple(f"{stem}/{name}" for stem in config.mix.stem_folders())
     if config.spectrogram is None:
         return (output_name(source, copy, config.extension),)
     feature = output_name(source, copy, ".npy")
@@ -44,6 +48,13 @@ class Task:
     source: Source
     copies: tuple[int, ...]
     segments: tuple[tuple[float, float], ...] | None = None  # --segments: the source's, in seconds
+    split: str | None = None  # pools.split_by: the source's split, which it draws from
+    partners: tuple[tuple[str, ...], ...] | None = None  # mix.speakers: each copy's other sources
+
+    def part(self, start: int, stop: int) -> Task:
+        """The same task for some of its copies."""
+        partners = self.partners[start:stop] if self.partners is not None else None
+        return Task(self.source, self.copies[start:stop], self.segments, self.split, partners)
 
 
 @dataclass(frozen=True)

@@ -332,14 +332,15 @@ def units(tasks: Iterable[Task], whole: bool = False, pace: Pace | None = None) 
     load = items = 0
     for task in tasks:
         per_copy = max(task.source.size, 1)
-        copies = task.copies
+        left = len(task.copies)
         cap = pace.items if pace is not None else FIRST_UNIT_ITEMS
-        while copies:
-            room = len(copies) if whole else max(1, min((UNIT_BYTES - load) // per_copy, cap - items))
-            unit.append(Task(task.source, copies[:room], task.segments))
-            load += per_copy * len(copies[:room])
-            items += len(copies[:room])
-            copies = copies[room:]
+        while left:
+            room = min(left, left if whole else max(1, min((UNIT_BYTES - load) // per_copy, cap - items)))
+            done = len(task.copies) - left
+            unit.append(task if room == len(task.copies) else task.part(done, done + room))
+            load += per_copy * room
+            items += room
+            left -= room
             if load >= UNIT_BYTES or items >= cap:
                 yield unit
                 unit, load, items = [], 0, 0

@@ -12,7 +12,7 @@ from typing import Any
 
 from audioaug_cli.engine.provenance import read_provenance
 from audioaug_cli.errors import UsageError
-from audioaug_cli.io.manifest import FEATURE_COLUMNS, ManifestRow
+from audioaug_cli.io.manifest import FEATURE_COLUMNS, STEM_COLUMNS, ManifestRow
 from audioaug_cli.io.segments import SEGMENTS, read_written
 from audioaug_cli.io.store import Store, open_store
 
@@ -60,6 +60,11 @@ class Output:
         return self.frames / self.sample_rate
 
     @property
+    def stems(self) -> dict[str, str]:
+        """With mix:, each stem beside the mixture: its file, by stem ("target", "noise", ...)."""
+        return {c.removesuffix("_file"): str(v) for c, v in self.row.items() if c in STEM_COLUMNS and v}
+
+    @property
     def has_audio(self) -> bool:
         """False when only a feature was written (spectrogram.write_audio: false)."""
         return not self.file_name.endswith(".npy")
@@ -91,6 +96,10 @@ class Corpus:
         """Where a consumer finds a file of OUTPUT_DIR: an absolute path, or the store's URL."""
         return self.store.location(name)
 
+    @property
+    def has_stems(self) -> bool:
+        return any(output.stems for output in self.outputs)
+
     def columns(self) -> tuple[str, ...]:
         """Every field a label can come from: --labels columns, then segments.csv's."""
         return (*self.label_columns, *(c for c in self.segment_columns or () if c not in self.label_columns))
@@ -115,8 +124,9 @@ def read_corpus(output_dir: str | os.PathLike[str], options: dict[str, Any] | No
         raise UsageError(f"{store.shown(manifest)} is missing: rerun `audioaug run` to write it") from None
     reader = csv.reader(io.StringIO(text, newline=""))
     header = tuple(next(reader, ()))
-    standard = [c for c in FEATURE_COLUMNS if c in header]
-    labels = tuple(c for c in header if c not in FEATURE_COLUMNS)
+    known = (*FEATURE_COLUMNS, *STEM_COLUMNS)
+    standard = [c for c in known if c in header]
+    labels = tuple(c for c in header if c not in known)
     segments = _segments(store) if provenance.config.get("segments") else None
     outputs = []
     for cells in reader:
@@ -133,7 +143,7 @@ def _typed(column: str, value: str) -> Any:
         return json.loads(value) if value else []
     if value == "":
         return None
-    return ManifestRow.cell_type(column)(value)
+    return value if column in STEM_COLUMNS else ManifestRow.cell_type(column)(value)
 
 
 def _segments(store: Store) -> tuple[tuple[str, ...], dict[str, list[Segment]]]:

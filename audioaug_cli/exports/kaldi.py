@@ -68,6 +68,11 @@ class _Utterance:
 
 def check(corpus: Corpus) -> None:
     require_audio(corpus, "Kaldi")
+    if corpus.has_stems:
+        raise UsageError(
+            f"OUTPUT_DIR {corpus.store} holds mixtures with their stems (mix:), and a Kaldi data directory, "
+            "made for ASR, holds one recording per utterance; export it --to nemo, lhotse or webdataset"
+        )
     if not corpus.store.has_paths:
         raise UsageError(
             f"Kaldi reads local files (and pipes), not {corpus.store}: copy OUTPUT_DIR to this machine "

@@ -62,6 +62,8 @@ def _write_shard(
                 extension = output.file_name.rpartition(".")[2].lower()
                 _add(tar, f"{key}.{extension}", corpus.store.read_bytes(output.file_name))
             _add(tar, f"{key}.json", (json.dumps(_described(output), ensure_ascii=False) + "\n").encode("utf-8"))
+            for stem, name in output.stems.items():  # KEY.target.wav, KEY.noise.wav, ...
+                _add(tar, f"{key}.{stem}.{name.rpartition('.')[2].lower()}", corpus.store.read_bytes(name))
             feature = output.row.get("feature_file")
             if feature:
                 _add(tar, f"{key}.npy", corpus.store.read_bytes(feature))

@@ -29,7 +29,22 @@ COLUMNS = (
 FEATURE_COLUMNS = (*COLUMNS, "feature_file")  # with a spectrogram: section
 ERROR_COLUMNS = ("source", "error")
 ERRORS = "errors.csv"  # OUTPUT_DIR's table of the inputs that failed
-RESERVED = (*FEATURE_COLUMNS, *EXPORT_FIELDS)  # what a --labels or --segments column may not be named
+STEM_COLUMNS = tuple(f"{stem}_file" for stem in ("target", "speech", "noise", "interference")) + tuple(
+    f"interference{k}_file" for k in range(1, 10)
+)  # with stems (mix:): where each stem of the row's mixture is
+RESERVED = (*FEATURE_COLUMNS, *STEM_COLUMNS, *EXPORT_FIELDS)  # what a --labels or --segments column may not be named
+
+
+def stem_columns(stems: tuple[str, ...]) -> tuple[str, ...]:
+    """The manifest's columns with these stem folders (mixture first): one per stem beside the mixture."""
+    return (*COLUMNS, *(f"{stem}_file" for stem in stems[1:]))
+
+
+def cell(row: dict[str, Any], column: str) -> Any:
+    """A manifest column's value in a row's mapping (a stem's file is under ``stems``)."""
+    if column in row:
+        return row[column]
+    return (row.get("stems") or {}).get(column.removesuffix("_file"))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -51,6 +66,8 @@ class ManifestRow:
     # --segments (not manifest columns): the source's segments, and each as (start, end, its index) in the output
     segment_times: tuple[tuple[float, float], ...] | None = None
     segments: tuple[tuple[float, float, int], ...] | None = None
+    stems: dict[str, str] | None = None  # with mix: each other stem's file, by stem, relative to OUTPUT_DIR
+    split: str | None = None  # with pools.split_by: the split the item drew from
 
     @classmethod
     def make(
@@ -69,6 +86,8 @@ class ManifestRow:
         clipped: int | None = None,
         segment_times: tuple[tuple[float, float], ...] | None = None,
         segments: tuple[tuple[float, float, int], ...] | None = None,
+        stems: dict[str, str] | None = None,
+        split: str | None = None,
     ) -> ManifestRow:
         return cls(
             file_name=file_name,
@@ -85,13 +104,15 @@ class ManifestRow:
             clipped=clipped,
             segment_times=segment_times,
             segments=segments,
+            stems=stems,
+            split=split,
         )
 
     @property
     def files(self) -> tuple[str, ...]:
         """Every file this output is made of, relative to OUTPUT_DIR."""
         extra = (self.feature_file,) if self.feature_file and self.feature_file != self.file_name else ()
-        return (self.file_name, *extra)
+        return (self.file_name, *extra, *(self.stems or {}).values())
 
     def to_json(self) -> str:
         """The row as the resume state keeps it (the same text ``dataclasses.asdict`` would give)."""
@@ -183,7 +204,7 @@ def write_manifest(
         writer = csv_writer(handle)
         writer.writerow((*columns, *labels.columns))
         for row in rows:
-            writer.writerow((*(row[c] for c in columns), *labels.for_source(row["source"])))
+            writer.writerow((*(cell(row, c) for c in columns), *labels.for_source(row["source"])))
 
     store.write_text(name, write)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from audioaug_cli.config.model import Node, Place
+from audioaug_cli.config.model import Config, Node, Place
 from audioaug_cli.errors import ConfigError, Problem, location
 from audioaug_cli.transforms.waveform import Step
 
@@ -89,11 +89,13 @@ def time_problems(nodes: Iterable[Node], here: Place = ("pipeline",)) -> list[Pr
     return problems
 
 
-def check_time_mapping(nodes: Iterable[Node]) -> None:
+def check_time_mapping(config: Config) -> None:
     """Refuse (ConfigError, exit 2) a pipeline with a transform whose effect on time cannot be
     stated, when segments are to be mapped through it (`run --segments`, `preview --segments`,
     ``Augmenter.with_segments``)."""
-    problems = time_problems(nodes)
+    problems = time_problems(config.pipeline)
+    if config.mix is not None:
+        problems += time_problems(config.mix.post, ("mix", "post"))
     if problems:
         raise ConfigError("the config (with --segments)", problems)
 

@@ -29,9 +29,12 @@ class ConstructionError(Exception):
         self.message = message
 
 
-def build_pipeline(nodes: tuple[Node, ...] | list[Node], base_dir: str | Path) -> Any:
-    """The root transform for a pipeline: a Compose of its nodes (p=1)."""
-    children = [build_node(n, ("pipeline", i), Path(base_dir)) for i, n in enumerate(nodes)]
+def build_pipeline(
+    nodes: tuple[Node, ...] | list[Node], base_dir: str | Path, place: tuple[str | int, ...] = ("pipeline",)
+) -> Any:
+    """The root transform for a pipeline: a Compose of its nodes (p=1). ``place``: where the
+    config holds the list (what a ConstructionError names)."""
+    children = [build_node(n, (*place, i), Path(base_dir)) for i, n in enumerate(nodes)]
     return compat.recording_compose_class()(children, p=1.0)
 
 

@@ -161,7 +161,7 @@ def test_schema_rejects_what_validate_rejects(text: str, tmp_path: Path) -> None
 
 # The keys the SPEC documents, written out here (not read from the code the schema is made from).
 SPEC_KEYS = {
-    "": {"version", "seed", "copies", "audio", "output", "pipeline", "spectrogram"},
+    "": {"version", "seed", "copies", "audio", "output", "pipeline", "spectrogram", "mix", "stems", "pools"},
     "audio": {"sample_rate", "mono"},
     "output": {"format", "subtype", "manifest", "clip"},
     "spectrogram": {
@@ -169,6 +169,11 @@ SPEC_KEYS = {
         *("pad_mode", "power", "db", "layout", "write_audio", "pipeline"),
     },
     "spectrogram.db": {"ref", "amin", "top_db"},
+    "mix": {"level_db", "reverb", "noise", "speakers", "post"},
+    "mix.reverb": {"ir_path", "p", "target"},
+    "mix.noise": {"sounds_path", "snr_db", "p"},
+    "mix.speakers": {"count", "sir_db"},
+    "pools": {"split_by", "speaker_by"},
 }
 
 
@@ -180,6 +185,9 @@ def test_the_schema_and_the_checker_take_exactly_the_documented_keys(tmp_path: P
         "output": props["output"]["properties"],
         "spectrogram": props["spectrogram"]["properties"],
         "spectrogram.db": props["spectrogram"]["properties"]["db"]["properties"],
+        "mix": props["mix"]["properties"],
+        **{f"mix.{part}": props["mix"]["properties"][part]["properties"] for part in ("reverb", "noise", "speakers")},
+        "pools": props["pools"]["properties"],
     }
     for section, keys in SPEC_KEYS.items():
         assert set(sections[section]) == keys, section

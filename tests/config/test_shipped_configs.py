@@ -20,6 +20,8 @@ def test_there_are_recipes() -> None:
         "music.yaml",
         "article.yaml",
         "torchaudio_specaugment.yaml",
+        "enhancement.yaml",
+        "separation.yaml",
     } <= {c.name for c in CONFIGS}
 
 
@@ -31,6 +33,9 @@ def test_config_runs_on_sample_data(config: Path, tmp_path: Path) -> None:
     result = cli("run", config, ROOT / "sample_data", tmp_path / "out", "-j", "1")
     assert result.exit_code == 0, result.output
     written = [p for p in (tmp_path / "out").rglob(f"*{loaded.extension}")]
-    assert len(written) == 5 * loaded.copies
+    stems = loaded.mix.stem_folders() if loaded.mix is not None else ("",)
+    assert len(written) == 5 * loaded.copies * len(stems)
+    for stem in stems:  # with mix:, a file of each name in every stem folder
+        assert len(list((tmp_path / "out" / stem).rglob(f"*{loaded.extension}"))) == 5 * loaded.copies
     features = list((tmp_path / "out").rglob("*.npy"))
     assert len(features) == (5 * loaded.copies if loaded.spectrogram else 0)

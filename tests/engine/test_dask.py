@@ -144,3 +144,21 @@ def test_segments_are_the_same_whatever_the_parallelism(tmp_path: Path, cluster_
         outs[name] = tree(tmp_path / name)
     assert outs["one"] == outs["two"] == outs["dask"]
     assert outs["one"]["segments.csv"].count(b"\n") > 8  # every output has its segment, or a wrapped one two
+
+
+def test_mixtures_and_their_stems_are_the_same_on_dask(tmp_path: Path, cluster_address: str) -> None:
+    """A mixture draws its noise, reverb and other speakers from its own generator: dask writes
+    the stems -j 2 writes."""
+    from tests.engine.test_mix import make_world
+
+    root = make_world(tmp_path, speakers=4, per_speaker=2)
+    labels = root / "labels.csv"
+    local = audioaug("run", root / "c.yaml", root / "in", root / "local", "--labels", labels, "-j", "2")
+    assert local.returncode == 0, local.stderr
+    dask = audioaug(
+        "run", root / "c.yaml", root / "in", root / "dask", "--labels", labels, "--backend", "dask",
+        "--scheduler", cluster_address,
+    )  # fmt: skip
+    assert dask.returncode == 0, dask.stderr
+    assert tree(root / "dask") == tree(root / "local")
+    assert len([name for name in tree(root / "local") if name.startswith("noise/")]) == 16

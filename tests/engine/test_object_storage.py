@@ -366,3 +366,22 @@ def test_credentials_in_a_url_and_json_storage_options(tmp_path: Path, bucket: s
         env, "export", f"s3://{bucket}/json", "--to", "nemo", tmp_path / "nemo", "--storage-option", option
     )
     assert exported.returncode == 0, exported.stderr
+
+
+def test_mixtures_and_their_stems_in_a_bucket(tmp_path: Path, bucket: str) -> None:
+    """Stems from sources in a bucket into a bucket (other speakers fetched by the workers): the
+    bytes of a local run, and replay makes every stem again from the store."""
+    from tests.engine.test_mix import make_world
+
+    root = make_world(tmp_path, speakers=4, per_speaker=1)
+    labels = root / "labels.csv"
+    local = audioaug("run", root / "c.yaml", root / "in", root / "local", "--labels", labels, "-j", "2")
+    assert local.returncode == 0, local.stderr
+    source = upload(root / "in", bucket, "in")
+    done = audioaug("run", root / "c.yaml", source, f"s3://{bucket}/out", "--labels", labels, "-j", "2")
+    assert done.returncode == 0, done.stderr
+    written = objects(bucket, "out")
+    assert without_input_dir(written) == without_input_dir(tree(root / "local"))
+    assert sum(name.startswith("interference/") for name in written) == 8
+    replayed = audioaug("replay", f"s3://{bucket}/out", "-q")
+    assert replayed.returncode == 0 and "replayed 40: 40 match" in replayed.stderr, replayed.stderr
