@@ -87,7 +87,8 @@ def manifest(out: Path) -> list[dict[str, str]]:
 def mix_entry(row: dict[str, str]) -> dict[str, Any]:
     found = [e["params"] for e in json.loads(row["transforms"]) if e["name"] == "Mix"]
     assert len(found) == 1
-    return found[0]
+    entry: dict[str, Any] = found[0]
+    return entry
 
 
 def rms_db(samples: np.ndarray) -> float:
