@@ -75,7 +75,8 @@ def planned_size(config: Config, path: Any) -> ItemSize:
     size = 0
     if config.spectrogram is None or config.spectrogram.write_audio:
         per_sample = _BYTES_PER_SAMPLE.get(config.subtype, 2)
-        size += WAV_HEADER + int(samples * per_sample)
+        files = len(config.mix.stem_folders()) if config.mix is not None else 1  # each stem a file as long
+        size += files * (WAV_HEADER + int(samples * per_sample))
     if config.spectrogram is not None:
         settings = config.spectrogram
         bins = settings.n_mels or settings.n_fft // 2 + 1

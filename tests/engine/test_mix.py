@@ -386,3 +386,29 @@ def test_the_augmenter_returns_the_stems_online(world: Path) -> None:
     assert json.loads(row["transforms"]) == json.loads(json.dumps(applied))
     assert np.array_equal(stems["mixture"], read(world / "out", row["file_name"]).astype(np.float32))
     assert np.array_equal(stems["target"], read(world / "out", row["target_file"]).astype(np.float32))
+
+
+def test_the_pipelines_own_noise_folders_are_split_too_and_audited(tmp_path: Path) -> None:
+    """pools: also splits AddBackgroundNoise's sounds_path; audit hashes the files it names."""
+    root = make_world(tmp_path, speakers=2, per_speaker=2)
+    config = root / "bg.yaml"
+    config.write_text(
+        "version: 1\ncopies: 2\npipeline:\n"
+        "  - AddBackgroundNoise: {sounds_path: noises/, min_snr_db: 5, max_snr_db: 10, p: 1.0}\n"
+        "pools: {split_by: split}\n"
+    )
+    done = audioaug("run", config, root / "in", root / "out", "--labels", root / "labels.csv")
+    assert done.returncode == 0, done.stderr
+    for row in manifest(root / "out"):
+        (entry,) = json.loads(row["transforms"])
+        assert entry["params"]["noise_file_path"].startswith(f"noises/{row['split']}/")
+    assert audioaug("audit", root / "out").returncode == 0
+    for split in SPLITS:  # one noise per split, the same bytes under two names
+        for path in (root / "noises" / split).iterdir():
+            path.unlink()
+    _noise(root / "noises" / "train" / "a.wav", 1.0, 5)
+    (root / "noises" / "test" / "b.wav").write_bytes((root / "noises" / "train" / "a.wav").read_bytes())
+    again = audioaug("run", config, root / "in", root / "again", "--labels", root / "labels.csv")
+    assert again.returncode == 0, again.stderr
+    found = audioaug("audit", root / "again")
+    assert found.returncode == 1 and "noises/test/b.wav, noises/train/a.wav" in found.stdout
