@@ -132,7 +132,8 @@ class Interrupted(AudioaugError):
 
 
 class Mismatch(AudioaugError):
-    """`replay`: some outputs are not the bytes their manifest rows make (each is named)."""
+    """`replay`: some outputs are not the bytes their manifest rows make (each is named); `audit`:
+    a drawn file or a source is shared by two splits (each is named)."""
 
     exit_code = 1
 
