@@ -18,7 +18,8 @@ import numpy as np
 
 from audioaug_cli.config.load import load_config
 from audioaug_cli.config.model import Config
-from audioaug_cli.engine.item import MixDraw, augmenters_for, render_item
+from audioaug_cli.engine.item import augmenters_for, render_item
+from audioaug_cli.engine.mixing import MixDraw
 from audioaug_cli.engine.tasks import item_seed
 from audioaug_cli.io.audio import convert
 

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from audioaug_cli.config.model import AUDIO_FORMATS, Config
-from audioaug_cli.engine.item import MixDraw, audio_bytes, augmenters_for, read_source, render_item
-from audioaug_cli.engine.mixing import partner_reader
+from audioaug_cli.engine.item import audio_bytes, augmenters_for, read_source, render_item
+from audioaug_cli.engine.mixing import MixDraw, partner_reader
 from audioaug_cli.engine.output_dir import output_dir as output_place
 from audioaug_cli.engine.provenance import read_provenance, recorded_config
 from audioaug_cli.engine.workers import process_pool, worker_count

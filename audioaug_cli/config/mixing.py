@@ -145,7 +145,7 @@ def _stems(check: Checker, value: Any, mix: MixSettings) -> tuple[str, ...]:
         if stem in value and part is None:
             check.problem(("stems", value.index(stem)), f"the {stem} stem needs a {section} section")
     if "mixture" not in value:
-        check.problem(("stems",), "stems must include mixture: the manifest's file_name names it")
+        check.problem(("stems",), "mixture must be one of them: the manifest's file_name names it")
     chosen = [s for s in STEMS if s in value]  # in a fixed order: the same folders whatever the list's
     return tuple(chosen) if "mixture" in chosen else ("mixture", *chosen)
 

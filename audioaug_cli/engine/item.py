@@ -34,7 +34,7 @@ from audioaug_cli.io.manifest import ManifestRow
 from audioaug_cli.io.store import Store
 
 if TYPE_CHECKING:
-    from audioaug_cli.transforms.mix import Mixer, Partner
+    from audioaug_cli.engine.mixing import MixDraw
     from audioaug_cli.transforms.spectrogram import FeatureAugmenter
     from audioaug_cli.transforms.waveform import WaveformPipeline
 
@@ -56,32 +56,6 @@ def augmenters_for(config: Config) -> tuple[WaveformPipeline, FeatureAugmenter |
             features = FeatureAugmenter(config.spectrogram) if config.spectrogram is not None else None
             _augmenters[key] = (WaveformPipeline(config.pipeline, config.base_dir), features)
         return _augmenters[key]
-
-
-_mixers: dict[tuple[str, str], tuple[Mixer, WaveformPipeline]] = {}
-
-
-def mixer_for(config: Config) -> tuple[Mixer, WaveformPipeline]:
-    """A config's mixer and its ``mix.post`` pipeline, one of each per process."""
-    from audioaug_cli.transforms.mix import mixer_for as make_mixer
-    from audioaug_cli.transforms.waveform import WaveformPipeline
-
-    assert config.mix is not None
-    key = (config.hash, config.base_dir)
-    with _augmenters_lock:
-        if key not in _mixers:
-            _mixers[key] = (make_mixer(config.mix, config.base_dir), WaveformPipeline(config.mix.post, config.base_dir))
-        return _mixers[key]
-
-
-@dataclass(frozen=True)
-class MixDraw:
-    """What an item mixes with, beside what it draws itself: its interfering sources (drawn by the
-    plan, or read from the manifest by `replay`) and how to make one."""
-
-    partners: tuple[str, ...]
-    partner: Partner
-    split: str | None = None
 
 
 def read_source(inputs: Store, source: Source) -> tuple[np.ndarray, int]:
@@ -180,7 +154,7 @@ def _augment_source(
         warned: list[str] = []
         draw = None
         if config.mix is not None:
-            from audioaug_cli.engine.mixing import partner_reader
+            from audioaug_cli.engine.mixing import MixDraw, partner_reader
 
             partners = task.partners[i] if task.partners is not None else ()
             draw = MixDraw(partners, partner_reader(config, augmenter, inputs, sample_rate, copy), task.split)
@@ -291,7 +265,11 @@ def render_item(
     steps = augmenter.timeline() if copy != 0 and config.pipeline else []
     stems = None
     if config.mix is not None and draw is not None:
-        out, applied, stems, more_steps = _mixed(config, out, applied, sample_rate, copy, seed, draw)
+        from audioaug_cli.engine.mixing import mix_item
+
+        if not all_finite(out):
+            raise ItemError(above_nyquist(applied, sample_rate) or "the augmented audio holds NaN or infinite samples")
+        out, applied, stems, more_steps = mix_item(config, out, applied, sample_rate, copy, seed, draw)
         steps = [*steps, *more_steps]
     peaking = above_nyquist([e for e in applied if e["name"] == "PeakingFilter"], sample_rate)
     if peaking:  # a peak above Nyquist is no filter at all: NaN, or noise
@@ -315,37 +293,6 @@ def render_item(
         return RenderedItem(out, encoded, features.clean(written, sample_rate), applied, level, mapped)
     feature, spectral = features.augment(written, sample_rate, seed)
     return RenderedItem(out, encoded, feature, applied + spectral, level, mapped)
-
-
-POST_SALT = 0x706F7374  # what the mixture's post pipeline is seeded with beside the item's seed
-
-
-def _mixed(
-    config: Config,
-    out: np.ndarray,
-    applied: list[dict[str, Any]],
-    rate: int,
-    copy: int,
-    seed: int,
-    draw: MixDraw,
-) -> tuple[np.ndarray, list[dict[str, Any]], dict[str, np.ndarray], list[Any]]:
-    """The augmented source mixed (see :mod:`audioaug_cli.transforms.mix`), then ``mix.post`` on the
-    mixture: the mixture, what was applied, the other stems and post's steps in time."""
-    mixer, post = mixer_for(config)
-    if not all_finite(out):
-        raise ItemError(above_nyquist(applied, rate) or "the augmented audio holds NaN or infinite samples")
-    mixed = mixer.mix(out, rate, seed, draw.partners, draw.partner)
-    entry = mixed.entry
-    if draw.split is not None:
-        entry["params"]["split"] = draw.split
-    stems = dict(mixed.stems)
-    mixture = stems.pop("mixture")
-    applied = [*applied, entry]
-    steps: list[Any] = []
-    if config.mix is not None and config.mix.post:
-        mixture, after = post.augment(mixture, rate, seed ^ POST_SALT, copy)
-        applied, steps = [*applied, *after], post.timeline()
-    return mixture, applied, stems, steps
 
 
 NORMALIZED_PEAK_DB = -0.1  # output.clip: normalize scales an item that would clip to this peak

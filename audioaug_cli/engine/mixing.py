@@ -5,7 +5,9 @@ source nor its speaker), and an interfering source's audio made in the worker.""
 from __future__ import annotations
 
 import random
+import threading
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,9 +19,10 @@ from audioaug_cli.io.store import Store
 if TYPE_CHECKING:
     import numpy as np
 
-    from audioaug_cli.transforms.mix import Partner
+    from audioaug_cli.transforms.mix import Mixer, Partner
     from audioaug_cli.transforms.waveform import WaveformPipeline
 
+POST_SALT = 0x706F7374  # what the mixture's post pipeline is seeded with beside the item's seed
 PARTNER_SALT = "speakers"  # what a copy's partner draw is seeded with beside its seed
 _TRIES = 64  # random picks before the draw walks the candidates in order
 
@@ -123,3 +126,57 @@ def partner_reader(config: Config, augmenter: WaveformPipeline, inputs: Store, s
         return out, applied
 
     return make
+
+
+@dataclass(frozen=True)
+class MixDraw:
+    """What an item mixes with, beside what it draws itself: its interfering sources (drawn by the
+    plan, or read from the manifest by `replay`) and how to make one."""
+
+    partners: tuple[str, ...]
+    partner: Partner
+    split: str | None = None
+
+
+# One mixer and post pipeline per config in a process, shared by its threads.
+_mixers: dict[tuple[str, str], tuple[Mixer, WaveformPipeline]] = {}
+_mixers_lock = threading.Lock()
+
+
+def mixer_for(config: Config) -> tuple[Mixer, WaveformPipeline]:
+    """A config's mixer and its ``mix.post`` pipeline."""
+    from audioaug_cli.transforms.mix import mixer_for as make_mixer
+    from audioaug_cli.transforms.waveform import WaveformPipeline
+
+    assert config.mix is not None
+    key = (config.hash, config.base_dir)
+    with _mixers_lock:
+        if key not in _mixers:
+            _mixers[key] = (make_mixer(config.mix, config.base_dir), WaveformPipeline(config.mix.post, config.base_dir))
+        return _mixers[key]
+
+
+def mix_item(
+    config: Config,
+    out: np.ndarray,
+    applied: list[dict[str, Any]],
+    rate: int,
+    copy: int,
+    seed: int,
+    draw: MixDraw,
+) -> tuple[np.ndarray, list[dict[str, Any]], dict[str, np.ndarray], list[Any]]:
+    """The augmented source mixed (see :mod:`audioaug_cli.transforms.mix`), then ``mix.post`` on the
+    mixture: the mixture, what was applied, the other stems and post's steps in time."""
+    mixer, post = mixer_for(config)
+    mixed = mixer.mix(out, rate, seed, draw.partners, draw.partner)
+    entry = mixed.entry
+    if draw.split is not None:
+        entry["params"]["split"] = draw.split
+    stems = dict(mixed.stems)
+    mixture = stems.pop("mixture")
+    applied = [*applied, entry]
+    steps: list[Any] = []
+    if config.mix is not None and config.mix.post:
+        mixture, after = post.augment(mixture, rate, seed ^ POST_SALT, copy)
+        applied, steps = [*applied, *after], post.timeline()
+    return mixture, applied, stems, steps
