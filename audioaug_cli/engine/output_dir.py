@@ -307,8 +307,10 @@ class StoreOutput(OutputDir):
             self.lock.acquire()
         except OSError as exc:
             raise UsageError(f"cannot write to OUTPUT_DIR {self}: {reason(exc)}") from None
-        if isinstance(state, StoreState) and state.refresh():
-            self.forget_listing()
+        if isinstance(state, StoreState):
+            state.holds_lock = True
+            if state.refresh():
+                self.forget_listing()
 
     def release(self) -> None:
         self.lock.release()

@@ -45,6 +45,7 @@ class StoreState(RunState):
         self.scratch = tempfile.mkdtemp(prefix="audioaug-state-")
         super().__init__(Path(self.scratch), readonly=False, reserve=False)  # a local copy: always writable
         self.writes = not readonly
+        self.holds_lock = False  # set when the run takes OUTPUT_DIR's lock: it may compact the journal
         self.pending: list[str] = []
         self.parts_written: list[str] = []
         self._replaying = False
@@ -143,7 +144,10 @@ class StoreState(RunState):
         try:
             with self.lock:
                 self.commit()
-                if self.writes and self.parts_written:
+                # A run killed after recording its last outputs leaves parts and no snapshot; a rerun
+                # that writes (its descriptions, say) compacts them though it records nothing.
+                uncompacted = any(not name.endswith("-snapshot.jsonl") for name in self.loaded)
+                if self.writes and (self.parts_written or (self.holds_lock and uncompacted)):
                     self._snapshot()
         finally:
             self.db.close()

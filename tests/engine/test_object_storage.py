@@ -385,3 +385,25 @@ def test_mixtures_and_their_stems_in_a_bucket(tmp_path: Path, bucket: str) -> No
     assert sum(name.startswith("interference/") for name in written) == 8
     replayed = audioaug("replay", f"s3://{bucket}/out", "-q")
     assert replayed.returncode == 0 and "replayed 40: 40 match" in replayed.stderr, replayed.stderr
+
+
+def test_a_run_killed_after_its_last_output_leaves_a_journal_the_rerun_compacts(tmp_path: Path, bucket: str) -> None:
+    """Killed after recording every output and before its snapshot: the journal holds parts only,
+    and OUTPUT_DIR no manifest. The rerun makes nothing, writes the manifest, and compacts the
+    parts into one snapshot; the rerun after that writes nothing at all."""
+    corpus = make_corpus(tmp_path / "in", 4)
+    config = tmp_path / "c.yaml"
+    config.write_text(PIPELINE)
+    output = f"s3://{bucket}/out"
+    assert audioaug("run", config, corpus, output, "-q").returncode == 0
+    fs = filesystem()
+    (snapshot,) = [n for n in fs.find(f"{bucket}/out/.audioaug/journal") if n.endswith("-snapshot.jsonl")]
+    fs.mv(snapshot, snapshot.replace("-snapshot.jsonl", "-00000000.jsonl"))  # as a killed run leaves it
+    fs.rm(f"{bucket}/out/manifest.csv")
+    again = audioaug("run", config, corpus, output)
+    assert again.returncode == 0 and "done: 0 written, 12 skipped" in again.stderr, again.stderr
+    state = [n for n in objects(bucket, "out", state=True) if n.startswith(".audioaug/")]
+    assert state == [".audioaug/journal/g00000002-snapshot.jsonl"]
+    before = objects(bucket, "out", state=True)
+    assert audioaug("run", config, corpus, output).returncode == 0
+    assert objects(bucket, "out", state=True) == before
