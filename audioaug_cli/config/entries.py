@@ -138,7 +138,7 @@ def parameters(
             out[key] = nested
         elif not accepts(param.shape, value):
             ok = False
-            check.problem(spot, f"expected {describe(param.shape)}, found {kind(value)}")
+            check.problem(spot, _mismatch(param.shape, value))
         else:
             out[key] = value
     for key, param in known.items():
@@ -202,6 +202,17 @@ def ranges(check: Checker, name: str, params: dict[str, Any], here: Place) -> bo
         if key.endswith("_path"):
             ok = audio_paths(check, value, (*here, key)) and ok
     return ok
+
+
+def _mismatch(shape: Any, value: Any) -> str:
+    """What is wrong with a parameter's value; in a list of choices, the first item that is none."""
+    if shape.kind == "list" and shape.parts and shape.parts[0].kind == "enum" and isinstance(value, list):
+        choices = [str(v) for v in shape.parts[0].values]
+        for item in value:
+            if item not in shape.parts[0].values:
+                hint = suggest(str(item), choices) or f" (valid: {', '.join(choices)})"
+                return f"{item!r} is not one of the choices{hint}"
+    return f"expected {describe(shape)}, found {kind(value)}"
 
 
 def audio_paths(check: Checker, value: Any, spot: Place) -> bool:

@@ -19,7 +19,7 @@ from audioaug_cli.transforms import compat
 from audioaug_cli.transforms.annotations import Shape, shape_of, takes_transform
 
 COMPOSITIONS = ("Compose", "OneOf", "SomeOf")
-OWN_WAVEFORM = ("SpeedPerturb",)  # audioaug's own waveform transforms (transforms/speed.py)
+OWN_WAVEFORM = ("SpeedPerturb", "Codec", "Telephone")  # audioaug's own (transforms/speed.py, codecs.py)
 REFUSED = {"Lambda": "it runs arbitrary code, which a config may never name"}
 
 # Parameters renamed in audiomentations' history (0.31: *_in_db -> *_db; 0.33: Shift's fractions)
@@ -116,9 +116,13 @@ def transform_class(name: str) -> type:
 
 
 def _own_class(name: str) -> type:
-    from audioaug_cli.transforms.speed import SpeedPerturb
+    if name == "SpeedPerturb":
+        from audioaug_cli.transforms.speed import SpeedPerturb
 
-    own: dict[str, type] = {"SpeedPerturb": SpeedPerturb}
+        return SpeedPerturb
+    from audioaug_cli.transforms import codecs
+
+    own: dict[str, type] = {"Codec": codecs.Codec, "Telephone": codecs.Telephone}
     return own[name]
 
 

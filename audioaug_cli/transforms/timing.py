@@ -31,6 +31,7 @@ KEEPS_TIME = frozenset(
         "BitCrush",
         "Clip",
         "ClippingDistortion",
+        "Codec",
         "Gain",
         "GainTransition",
         "HighPassFilter",
@@ -48,6 +49,7 @@ KEEPS_TIME = frozenset(
         "RoomSimulator",
         "SevenBandParametricEQ",
         "TanhDistortion",
+        "Telephone",
         "TimeMask",
     }
 )  # a reverb's tail, when its length is not kept, is added after the end: times stay
