@@ -103,7 +103,9 @@ def main() -> None:
     parser.add_argument("--tiny", action="store_true", help="small corpora, one round: checks the script runs")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument(
-        "--only-mixing", action="store_true", help="measure mixtures alone; merged into OUT/bench.json and the page"
+        "--only",
+        choices=("mixing", "codecs"),
+        help="measure one section alone; merged into OUT/bench.json, its section of the page replaced",
     )
     parser.add_argument("--out", type=Path, default=HERE / "results")
     parser.add_argument(
@@ -115,17 +117,18 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     _compile_package()
     results: dict[str, object] = {"cores": cores, "rounds": rounds, "tiny": args.tiny}
-    if args.only_mixing:
+    if args.only:
         with tempfile.TemporaryDirectory() as folder:
             (Path(folder) / "seed.yaml").write_text(SEED_PIPELINE.format(copies=1))
-            found = mixing(rounds, args.tiny, Path(folder))
+            found = mixing(rounds, args.tiny, Path(folder)) if args.only == "mixing" else codecs(rounds, args.tiny)
+        key, title, section = SECTIONS[args.only]
         saved = args.out / "bench.json"
         results = json.loads(saved.read_text()) if saved.exists() else results
-        results["mixing (DNS-style, 200 x 4 s)"] = found
+        results[key] = found
         saved.write_text(json.dumps(results, indent=2) + "\n")
         page = args.out / "benchmarks.md" if args.tiny else args.page
-        kept = page.read_text().split(MIXING_TITLE)[0].rstrip("\n") if page.exists() else "# Benchmarks"
-        page.write_text(kept + "\n" + "\n".join(mixing_section(found, "`bench.py --only-mixing`")) + "\n")
+        text = page.read_text() if page.exists() else "# Benchmarks\n"
+        page.write_text(_replaced(text, title, section(found, f"`bench.py --only {args.only}`")))
         return
     with tempfile.TemporaryDirectory() as folder:
         scratch = Path(folder)
@@ -297,6 +300,7 @@ def main() -> None:
 
         results["object storage (a local S3 server)"] = object_storage(rounds, args.tiny, scratch)
         results["mixing (DNS-style, 200 x 4 s)"] = mixing(rounds, args.tiny, scratch)
+        results["codecs (audio-s per CPU-s)"] = codecs(rounds, args.tiny)
         small = small_clips(rounds, args.tiny, scratch)
         results["small clips"] = small
 
@@ -381,10 +385,75 @@ def machine() -> dict[str, object]:
 
 
 MIXING_TITLE = "## Mixtures (DNS-style"
+CODECS_TITLE = "## Codecs and the phone channel"
+
+
+def _replaced(page: str, title: str, lines: list[str]) -> str:
+    """The page with its section under ``title`` (up to the next heading) replaced by ``lines``."""
+    before, found, after = page.partition(title)
+    rest = after.split("\n## ", 1)[1] if found and "\n## " in after else ""
+    kept = before.rstrip("\n") + ("\n\n## " + rest.rstrip("\n") if rest else "")
+    return kept + "\n" + "\n".join(lines) + "\n"
+
+
+def codecs_section(found: dict[str, float], measured_by: str) -> list[str]:
+    """The page's section on codecs: audio-seconds per CPU-second of one process, each codec's
+    encode and decode with its resampling (16 kHz mono speech-like audio)."""
+    return [
+        "",
+        f"{CODECS_TITLE} (audio-seconds per CPU-second, one core)",
+        "",
+        f"Measured by {measured_by}, {found.get('rounds', 3):g} alternating rounds, in process (rusage CPU",
+        "time): each codec's resampling, encoding and decoding of 16 kHz mono audio, beside audiomentations'",
+        "Mp3Compression (its two in-process backends) at the same bitrate; CPU time counts every thread.",
+        "",
+        *(f"- {name}: {value:.0f}" for name, value in found.items() if name != "rounds"),
+    ]
+
+
+def codecs(rounds: int, tiny: bool) -> dict[str, float]:
+    """Audio-seconds per CPU-second for each codec (Codec at a middle bitrate), Telephone, and
+    Mp3Compression's lameenc backend: alternating rounds, medians."""
+    import audiomentations
+
+    from audioaug_cli.transforms.codecs import SPECS, codec_rate, through_codec
+    from audioaug_cli.transforms.codecs import Telephone as Phone
+
+    seconds, rate = (3.0, 16000) if tiny else (60.0, 16000)
+    t = np.arange(int(seconds * rate)) / rate
+    rng = np.random.default_rng(5)
+    audio = 0.1 * np.sin(2 * np.pi * 220 * t) * (1 + np.sin(2 * np.pi * 3 * t)) + 0.01 * rng.standard_normal(len(t))
+    audio = audio.astype(np.float32)
+    middle = {"mp3": 64.0, "opus": 32.0, "nms_adpcm": 24.0}
+    contenders: dict[str, Callable[[], object]] = {
+        f"Codec {codec}": (
+            lambda c=codec: through_codec(
+                audio, rate, c, codec_rate(c, rate), middle.get(c, SPECS[c].fixed_kbps), 0.5 if c == "vorbis" else None
+            )
+        )
+        for codec in SPECS
+    }
+    phone = Phone(packet_loss=(0.05, 0.05), p=1.0)
+    contenders["Telephone (ulaw/alaw/gsm/nms_adpcm, 5 % loss)"] = lambda: phone(audio, rate)
+    for backend, options in (("fast-mp3-augment", {}), ("lameenc", {"preserve_delay": True})):
+        mp3 = audiomentations.Mp3Compression(min_bitrate=64, max_bitrate=64, backend=backend, p=1.0, **options)
+        contenders[f"audiomentations Mp3Compression ({backend}, 64 kbit/s)"] = lambda m=mp3: m(audio, rate)
+    times: dict[str, list[float]] = {name: [] for name in contenders}
+    for _ in range(rounds):
+        for name, call in contenders.items():
+            started = time.process_time()
+            call()
+            times[name].append(time.process_time() - started)
+    found: dict[str, float] = {"rounds": rounds}
+    found.update((name, seconds / statistics.median(values)) for name, values in times.items())
+    print("\ncodecs, audio-seconds per CPU-second:")
+    for name, value in found.items():
+        print(f"  {name:<52} {value:8.0f}")
+    return found
 
 
 def mixing_section(found: dict[str, float], measured_by: str) -> list[str]:
-    """The page's section on mixtures (also written alone by ``--only-mixing``)."""
+    """The page's section on mixtures (also written alone by ``--only mixing``)."""
     return [
         "",
         f"{MIXING_TITLE}: 200 x 4 s speech, reverb p 0.5, noise at a drawn SNR, three stems)",
@@ -394,6 +463,12 @@ def mixing_section(found: dict[str, float], measured_by: str) -> list[str]:
         "",
         *(f"- {name}: {value:.2f}" for name, value in found.items() if name != "rounds"),
     ]
+
+
+SECTIONS: dict[str, tuple[str, str, Callable[[dict[str, float], str], list[str]]]] = {
+    "mixing": ("mixing (DNS-style, 200 x 4 s)", MIXING_TITLE, mixing_section),
+    "codecs": ("codecs (audio-s per CPU-s)", CODECS_TITLE, codecs_section),
+}
 
 
 def benchmarks_page(results: dict[str, object]) -> str:
@@ -441,6 +516,9 @@ def benchmarks_page(results: dict[str, object]) -> str:
     mixed = results.get("mixing (DNS-style, 200 x 4 s)")
     if isinstance(mixed, dict):
         lines += mixing_section(mixed, "this run")
+    coded = results.get("codecs (audio-s per CPU-s)")
+    if isinstance(coded, dict):
+        lines += codecs_section(coded, "this run")
     return "\n".join(lines) + "\n"
 
 

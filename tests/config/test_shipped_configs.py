@@ -22,6 +22,7 @@ def test_there_are_recipes() -> None:
         "torchaudio_specaugment.yaml",
         "enhancement.yaml",
         "separation.yaml",
+        "telephony.yaml",
     } <= {c.name for c in CONFIGS}
 
 

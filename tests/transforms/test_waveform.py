@@ -161,6 +161,8 @@ def test_rng_outside_items_is_the_global_one() -> None:
         "ClippingDistortion: {p: 1.0}",
         "SevenBandParametricEQ: {p: 1.0}",
         "GainTransition: {p: 1.0}",
+        "Codec: {codecs: [mp3, opus, vorbis, gsm, nms_adpcm], p: 1.0}",
+        "Telephone: {packet_loss: [0.1, 0.2], p: 1.0}",
     ],
 )
 def test_recorded_parameters_reproduce_the_output(entry: str) -> None:
