@@ -87,6 +87,8 @@ def recorded_config(previous: Provenance) -> Config:
             **record["spectrogram"],
             "pipeline": [_entry(node) for node in record["spectrogram"]["pipeline"]],
         }
+    if record.get("mix") is not None:
+        record["mix"] = {**record["mix"], "post": [_entry(node) for node in record["mix"].get("post", [])]}
     config = parse_config(yaml.safe_dump(record), PROVENANCE, base_dir=Path(previous.config_dir or "."))
     config = replace(config.with_overrides(include_original=include_original), segments=segments)
     if config.hash != previous.config_hash:

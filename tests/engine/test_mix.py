@@ -371,6 +371,8 @@ stems: [mixture, target]
         rows = list(csv.DictReader(handle))
     (segment,) = [r for r in rows if r["file_name"].startswith("mixture/s0/u0")]
     assert (float(segment["start"]), float(segment["end"])) == pytest.approx((0.35, 0.45), abs=1e-6)
+    replayed = cli("replay", root / "out")  # post is rebuilt from audioaug.json's record too
+    assert replayed.exit_code == 0, replayed.output
 
 
 def test_the_augmenter_returns_the_stems_online(world: Path) -> None:
