@@ -1,33 +1,89 @@
-"""`--backend dask`: joblib's dask backend on a dask.distributed cluster.
+"""`--backend dask`: units of work submitted to a dask.distributed cluster directly.
 
 With a scheduler address, the run uses that cluster: its workers need audioaug installed and must
-see INPUT_DIR and OUTPUT_DIR at the same paths. Without one, a LocalCluster on loopback is started
-for the run (one single-threaded worker process per job) and closed after it.
+see INPUT_DIR and OUTPUT_DIR at the same paths (or a store's URLs). Without one, a LocalCluster on
+loopback is started for the run (one single-threaded worker process per job) and closed after it.
+
+The config and the stores go to every worker once (scattered); each unit is one task that names
+them, a few more in flight than the cluster has threads, and results come back as they finish. A
+worker that dies loses its unit, which the scheduler gives to another; a unit that kills every
+worker it is given (distributed's KilledWorker) has each of its files redone alone, locally.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from audioaug_cli.errors import UsageError
+
+if TYPE_CHECKING:
+    from audioaug_cli.config.model import Config
+    from audioaug_cli.engine.tasks import Outcome, Task
 
 DASK_HINT = "pip install 'audioaug[dask]'"
 
 
 @dataclass(frozen=True)
 class DaskBackend:
-    """A dask cluster as the workers use it: joblib's parallel_config for it, and the exceptions
-    that mean one of its workers died."""
+    """A dask cluster as a run uses it: its client, and the exceptions that mean a unit killed
+    the workers it was given."""
 
-    parallel_config: Any
+    client: Any
     worker_lost: tuple[type[BaseException], ...]
+
+    def run(
+        self,
+        config: Config,
+        units: Iterator[list[Task]],
+        stores: tuple[Any, ...],
+        alone: Callable[[Task], list[Outcome]],
+    ) -> Iterator[list[Outcome]]:
+        """Each unit's outcomes as it finishes. ``alone``: how a file of a unit that killed its
+        workers is redone by itself."""
+        from distributed import as_completed
+
+        client = self.client
+        [shared] = client.scatter([(config, stores)], broadcast=True, hash=False)
+        slots = 2 * max(1, sum(client.nthreads().values()))
+        in_flight: dict[Any, list[Task]] = {}
+        finished = as_completed(loop=client.loop)
+
+        def send(count: int) -> None:
+            for unit in itertools.islice(units, count):
+                future = client.submit(_unit_on_worker, shared, unit, pure=False)
+                in_flight[future] = unit
+                finished.add(future)
+
+        try:
+            send(slots)
+            for future in finished:
+                unit = in_flight.pop(future)
+                try:
+                    outcomes: list[Outcome] = future.result()
+                except self.worker_lost:
+                    outcomes = [outcome for task in unit for outcome in alone(task)]
+                send(1)
+                yield outcomes
+        finally:
+            if in_flight:  # stopped early (interrupted, --fail-fast, a full disk): nothing more runs
+                client.cancel(list(in_flight))
+            client.cancel([shared])
+
+
+def _unit_on_worker(shared: tuple[Config, tuple[Any, ...]], unit: list[Task]) -> list[Outcome]:
+    """A unit of work, on a dask worker (the config and stores as scattered once)."""
+    from audioaug_cli.engine.item import augment_unit
+
+    config, stores = shared
+    return augment_unit(config, unit, *stores)
 
 
 @contextmanager
@@ -38,8 +94,6 @@ def dask_backend(scheduler: str | None, jobs: int) -> Iterator[DaskBackend]:
         from distributed.scheduler import KilledWorker
     except ImportError:
         raise UsageError(f"--backend dask needs dask.distributed, which is not installed: {DASK_HINT}") from None
-    from joblib import parallel_config
-
     with ExitStack() as stack:
         if scheduler:
             _refused(scheduler)
@@ -65,7 +119,7 @@ def dask_backend(scheduler: str | None, jobs: int) -> Iterator[DaskBackend]:
                 )
                 client = stack.enter_context(Client(cluster, set_as_default=False))
                 client.register_plugin(_quiet_shutdown())
-        yield DaskBackend(parallel_config(backend="dask", client=client), (KilledWorker,))
+        yield DaskBackend(client, (KilledWorker,))
 
 
 def _refused(scheduler: str) -> None:

@@ -1,14 +1,12 @@
 """Where units of work run: in this process (-j 1, and plans too small to gain from more), in
 worker processes on this machine (forked from this one on Linux, loky's elsewhere), or on a dask
-cluster through joblib's dask backend. Results stream back as they finish, in any order."""
+cluster (:mod:`audioaug_cli.engine.cluster`). Results stream back as they finish, in any order."""
 
 from __future__ import annotations
 
 import itertools
 import os
 import sys
-import threading
-import warnings
 from collections.abc import Generator, Iterable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -95,9 +93,10 @@ def execute(
     """
     pace = Pace()
     remaining = units(tasks, whole=whole_units, pace=pace)
-    if dask is not None:
-        with dask.parallel_config:  # the cluster's own thread count decides how many run at once
-            yield from _paced(pace, _in_workers(config, remaining, stores, None, dask.worker_lost))
+    if dask is not None:  # the cluster's own thread count decides how many run at once
+        yield from _paced(
+            pace, dask.run(config, remaining, stores, lambda task: _alone_in_a_worker(config, task, stores))
+        )
         return
     limit = _at_most(jobs)
     first = list(itertools.islice(remaining, limit + 1)) if limit > 1 else []
@@ -283,42 +282,6 @@ def _shut_down(executor: Any) -> None:
         executor.shutdown(wait=True)
 
 
-def _in_workers(
-    config: Config,
-    remaining: Iterator[list[Task]],
-    stores: Stores,
-    jobs: int | None,
-    worker_lost: tuple[type[BaseException], ...],
-) -> Iterator[list[Outcome]]:
-    """joblib's Parallel over the units (one task of the cluster's each), with the backend in
-    force (dask's)."""
-    from joblib import Parallel, delayed
-
-    from audioaug_cli.engine.item import augment_unit
-
-    lock = threading.Lock()
-    while True:
-        in_flight: dict[tuple[str, int], list[Task]] = {}
-        calls = (delayed(augment_unit)(config, unit, *stores) for unit in _tracked(remaining, lock, in_flight))
-        # Units are already sized for the workers; joblib's own batching would regroup them.
-        parallel = Parallel(n_jobs=jobs, return_as="generator_unordered", batch_size=1)
-        results = parallel(calls)
-        try:
-            for outcomes in results:
-                in_flight.pop((outcomes[0].source, outcomes[0].copy), None)
-                yield outcomes
-            return
-        except worker_lost:
-            with lock:
-                suspects = [task for unit in in_flight.values() for task in unit]
-            for task in suspects:
-                yield _alone_in_a_worker(config, task, stores)
-        finally:
-            with warnings.catch_warnings():  # stopped early (--fail-fast, a full disk): that is the point
-                warnings.filterwarnings("ignore", "[0-9]+ tasks have been successfully executed", UserWarning)
-                results.close()
-
-
 def _load(unit: list[Task]) -> int:
     return sum(max(task.source.size, 1) * len(task.copies) for task in unit)
 
@@ -345,19 +308,6 @@ def units(tasks: Iterable[Task], whole: bool = False, pace: Pace | None = None) 
                 yield unit
                 unit, load, items = [], 0, 0
     if unit:
-        yield unit
-
-
-def _tracked(
-    units: Iterator[list[Task]], lock: threading.Lock, in_flight: dict[tuple[str, int], list[Task]]
-) -> Iterator[list[Task]]:
-    """Hand out units (joblib pulls from its own thread), remembering each until its result comes."""
-    while True:
-        with lock:
-            unit = next(units, None)
-            if unit is None:
-                return
-            in_flight[(unit[0].source.rel, unit[0].copies[0])] = unit
         yield unit
 
 

@@ -4,6 +4,7 @@ guarantee of a local run, and the request budget counted at the server."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -407,3 +408,70 @@ def test_a_run_killed_after_its_last_output_leaves_a_journal_the_rerun_compacts(
     before = objects(bucket, "out", state=True)
     assert audioaug("run", config, corpus, output).returncode == 0
     assert objects(bucket, "out", state=True) == before
+
+
+def _dask_process(home: Path, *args: str) -> subprocess.Popen[bytes]:
+    """A `dask` command of the environment's own, in a session of its own, with a HOME and a
+    temporary folder of its own (a machine of the cluster: nothing shared but the S3 server)."""
+    (home / "tmp").mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "HOME": str(home), "TMPDIR": str(home / "tmp"), "XDG_CACHE_HOME": str(home / ".cache")}
+    command = [str(Path(sys.executable).with_name("dask")), *args]
+    quiet = subprocess.DEVNULL
+    return subprocess.Popen(command, env=env, cwd=home, start_new_session=True, stdout=quiet, stderr=quiet)
+
+
+def _count(bucket: str, prefix: str) -> int:
+    fs = filesystem()
+    fs.invalidate_cache()
+    return sum(1 for name in fs.find(f"{bucket}/{prefix}") if name.endswith(".wav"))
+
+
+def test_a_real_cluster_runs_bucket_to_bucket_and_survives_a_lost_worker_and_client(
+    tmp_path: Path, bucket: str
+) -> None:
+    """`dask scheduler` and two `dask worker` processes, each with its own HOME and TMPDIR, no folder
+    shared: a run s3 -> s3 against them writes the bytes of a local run though a worker is killed
+    mid-run; a killed client's run is resumed."""
+    pytest.importorskip("dask.distributed")
+    corpus = long_corpus(tmp_path / "in", files=16, seconds=2.0)
+    config = tmp_path / "c.yaml"
+    config.write_text(PIPELINE)
+    local = audioaug("run", config, corpus, tmp_path / "local", "-j", "2", "-q")
+    assert local.returncode == 0, local.stderr
+    expected = without_input_dir(tree(tmp_path / "local"))
+    source = upload(corpus, bucket, "in")
+    file = tmp_path / "scheduler.json"
+    processes = [_dask_process(tmp_path / "scheduler", "scheduler", "--host", "127.0.0.1", "--port", "0",
+                               "--no-dashboard", "--scheduler-file", str(file))]  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while not file.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        address = json.loads(file.read_text())["address"]
+        for name in ("one", "two"):
+            processes.append(_dask_process(tmp_path / name, "worker", address, "--nthreads", "1", "--nworkers", "1",
+                                           "--no-dashboard", "--host", "127.0.0.1"))  # fmt: skip
+        output = f"s3://{bucket}/out"
+        run = start_run(config, source, output, "--backend", "dask", "--scheduler", address)
+        while _count(bucket, "out") < 6 and run.poll() is None:
+            time.sleep(0.05)
+        assert run.poll() is None, "the run ended before a worker could be killed"
+        os.killpg(processes[1].pid, signal.SIGKILL)  # a worker (and its nanny) gone mid-run
+        _stdout, stderr = run.communicate(timeout=300)
+        assert run.returncode == 0, stderr.decode()
+        assert without_input_dir(objects(bucket, "out")) == expected
+        again = start_run(config, source, f"s3://{bucket}/again", "--backend", "dask", "--scheduler", address)
+        while _count(bucket, "again") < 6 and again.poll() is None:
+            time.sleep(0.05)
+        assert again.poll() is None, "the run ended before it could be killed"
+        os.killpg(again.pid, signal.SIGKILL)  # the client gone mid-run
+        again.communicate(timeout=60)
+        resumed = start_run(config, source, f"s3://{bucket}/again", "--backend", "dask", "--scheduler", address)
+        _stdout, stderr = resumed.communicate(timeout=300)
+        assert resumed.returncode == 0, stderr.decode()
+        assert without_input_dir(objects(bucket, "again")) == expected
+    finally:
+        for process in processes:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=30)
