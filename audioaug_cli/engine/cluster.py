@@ -141,9 +141,9 @@ def _refused(scheduler: str) -> None:
 
 
 def drop_distributed_cleanup_reports() -> None:
-    """In a process of the run's own: a dask client that outlives its event loop (joblib's, in a
-    worker that is being stopped) reports from ``Client.__del__`` that the loop is closed, a
-    traceback that says nothing. Those reports, and only those, are dropped."""
+    """In a process of the run's own: a dask client that outlives its event loop (in a worker that
+    is being stopped) reports from ``Client.__del__`` that the loop is closed, a traceback that
+    says nothing. Those reports, and only those, are dropped."""
     previous = sys.unraisablehook
     if getattr(previous, "audioaug", False):
         return

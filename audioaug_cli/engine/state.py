@@ -1,6 +1,6 @@
 """What a run has finished, kept in OUTPUT_DIR/.audioaug/state.sqlite so that a rerun resumes.
 
-Only the parent process writes it (joblib reads the plan from its dispatch thread, hence the
+Only the parent process writes it (it may be read from more than one thread, hence the
 lock). sqlite's journal makes every commit all-or-nothing, so a
 kill at any moment leaves the state as of the last commit; items done after that are simply done
 again, with the same bytes.
