@@ -87,6 +87,47 @@ def alternate(contenders: dict[str, Command], rounds: int, scratch: Path) -> dic
     return {name: statistics.median(values) for name, values in times.items()}
 
 
+def busy_seconds() -> float:
+    """CPU-seconds this machine has spent so far, every process together (/proc/stat): what a
+    command and every process it starts (a dask cluster's too) cost, measured around it."""
+    with open("/proc/stat") as handle:
+        values = [int(v) for v in handle.readline().split()[1:]]
+    return (sum(values) - values[3] - values[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_alternate(contenders: dict[str, Command], rounds: int, scratch: Path) -> dict[str, float]:
+    """Median CPU-seconds of each contender, all its processes together, in alternating rounds."""
+    spent: dict[str, list[float]] = {name: [] for name in contenders}
+    for _ in range(rounds):
+        for name, command in contenders.items():
+            out = scratch / "out"
+            shutil.rmtree(out, ignore_errors=True)
+            before = busy_seconds()
+            run(command(out))
+            spent[name].append(busy_seconds() - before)
+    shutil.rmtree(scratch / "out", ignore_errors=True)
+    return {name: statistics.median(values) for name, values in spent.items()}
+
+
+PARENT_PROBE = (
+    "import resource, sys\n"
+    "from audioaug_cli.cli import main\n"
+    "start = resource.getrusage(resource.RUSAGE_SELF)\n"
+    "try:\n    main.main(sys.argv[1:], standalone_mode=False)\nexcept SystemExit:\n    pass\n"
+    "end = resource.getrusage(resource.RUSAGE_SELF)\n"
+    "print(end.ru_utime - start.ru_utime + end.ru_stime - start.ru_stime)\n"
+)
+
+
+def parent_cpu(args: list[str]) -> float:
+    """The CPU-seconds of a run's own process (the parent: plan, records, manifest), its imports
+    not counted; its workers' not either."""
+    out = subprocess.run(
+        [PYTHON, "-c", PARENT_PROBE, *args], cwd=HERE.parent, capture_output=True, text=True, check=True
+    )
+    return float(out.stdout.split()[-1])
+
+
 def peak_rss_mb(argv: list[str]) -> float:
     """Peak resident memory of a command (its largest process), in MiB."""
     probe = (
@@ -334,6 +375,12 @@ def main() -> None:
         "tiny clips: -j 1 vs a bare read-gain-write loop (<= 1.20)": (small["-j 1 / loop"], "<=", 1.20),
         "tiny clips: -j 2 speed-up (>= 1.85)": (small["-j 2 speed-up"], ">=", 1.85),
         "tiny clips: dask 2 x 1 speed-up (>= 1.50)": (small["dask speed-up"], ">=", 1.50),
+        "tiny clips: dask 2 x 1 CPU vs -j 2, all processes (<= 1.10)": (
+            small["dask / -j 2 CPU (all processes)"],
+            "<=",
+            1.10,
+        ),
+        "tiny clips: parent CPU per item at -j 2, us (<= 15)": (small["parent CPU per item, -j 2 (us)"], "<=", 15.0),
         "tiny clips: finished rerun vs a stat walk (<= 1.50)": (small["rerun / stat walk"], "<=", 1.50),
         "tiny clips: peak memory, 10x the clips (<= 1.10)": (small["memory ratio"], "<=", 1.10),
         f"memory {many} vs {few} files (<= 1.10)": (
@@ -543,6 +590,19 @@ def small_clips(rounds: int, tiny: bool, scratch: Path) -> dict[str, float]:
         rounds,
         scratch,
     )
+    cpu = cpu_alternate(
+        {
+            "-j 2": lambda o: [*run_, str(o), "-j", "2"],
+            "dask 2 x 1": lambda o: [*run_, str(o), "-j", "2", "--backend", "dask"],
+        },
+        rounds,
+        scratch,
+    )
+    parent = []
+    for _ in range(rounds):
+        shutil.rmtree(scratch / "parent", ignore_errors=True)
+        parent.append(parent_cpu(["run", str(config), str(corpus), str(scratch / "parent"), "-j", "2", "-q"]))
+    shutil.rmtree(scratch / "parent", ignore_errors=True)
     done = scratch / "tiny-done"
     run([*run_, str(done), "-j", "2"])
     rerun = alternate(
@@ -570,6 +630,9 @@ def small_clips(rounds: int, tiny: bool, scratch: Path) -> dict[str, float]:
         "-j 1 / loop": first["-j 1"] / first["loop"],
         "-j 2 speed-up": first["-j 1"] / first["-j 2"],
         "dask speed-up": first["-j 1"] / first["dask 2 x 1"],
+        "dask / -j 2 CPU (all processes)": cpu["dask 2 x 1"] / cpu["-j 2"],
+        "dask / -j 2 wall": first["dask 2 x 1"] / first["-j 2"],
+        "parent CPU per item, -j 2 (us)": statistics.median(parent) / count * 1e6,
         "rerun / stat walk": rerun["finished rerun"] / rerun["stat walk"],
         "memory ratio": memory[f"{10 * count:,} clips"] / memory[f"{count:,} clips"],
     }
