@@ -33,6 +33,8 @@ def test_benchmark_runs_in_tiny_mode(tmp_path: Path) -> None:
         "tiny clips: -j 1 vs a bare read-gain-write loop (<= 1.20)",
         "tiny clips: -j 2 speed-up (>= 1.85)",
         "tiny clips: dask 2 x 1 speed-up (>= 1.50)",
+        "tiny clips: dask 2 x 1 CPU vs -j 2, all processes (<= 1.10)",
+        "tiny clips: parent CPU per item at -j 2, us (<= 15)",
         "tiny clips: finished rerun vs a stat walk (<= 1.50)",
         "tiny clips: peak memory, 10x the clips (<= 1.10)",
     }
@@ -42,6 +44,12 @@ def test_benchmark_runs_in_tiny_mode(tmp_path: Path) -> None:
     assert results["small clips"]["clips"] == 50 and results["small clips"]["memory ratio"] > 0
     assert all(isinstance(t["measured"], float) and t["measured"] > 0 for t in results["targets"].values())
     assert len(results["peak memory MiB"]) == 3
+    assert set(results["codecs (audio-s per CPU-s)"]) > {
+        "Codec gsm",
+        "Codec opus",
+        "Telephone (ulaw/alaw/gsm/nms_adpcm, 5 % loss)",
+    }
+    assert results["mixing (DNS-style, 200 x 4 s)"]["mix -j 2 speed-up"] > 0
     assert set(results["parallel speed-up over -j 1 (whole command)"]) == {
         "10 x 1 s mono 16 kHz",
         "200 x 4 s mono 16 kHz",
