@@ -75,14 +75,17 @@ def run(argv: list[str]) -> float:
     return elapsed
 
 
-def alternate(contenders: dict[str, Command], rounds: int, scratch: Path) -> dict[str, float]:
-    """Median wall time of each contender, running them in turn, round after round."""
+def alternate(contenders: dict[str, Command], rounds: int, scratch: Path, cpu: bool = False) -> dict[str, float]:
+    """Median wall time of each contender (``cpu``: CPU-seconds, all its processes together, see
+    :func:`busy_seconds`), running them in turn, round after round."""
     times: dict[str, list[float]] = {name: [] for name in contenders}
     for _ in range(rounds):
         for name, command in contenders.items():
             out = scratch / "out"
             shutil.rmtree(out, ignore_errors=True)
-            times[name].append(run(command(out)))
+            before = busy_seconds()
+            elapsed = run(command(out))
+            times[name].append(busy_seconds() - before if cpu else elapsed)
     shutil.rmtree(scratch / "out", ignore_errors=True)
     return {name: statistics.median(values) for name, values in times.items()}
 
@@ -93,20 +96,6 @@ def busy_seconds() -> float:
     with open("/proc/stat") as handle:
         values = [int(v) for v in handle.readline().split()[1:]]
     return (sum(values) - values[3] - values[4]) / os.sysconf("SC_CLK_TCK")
-
-
-def cpu_alternate(contenders: dict[str, Command], rounds: int, scratch: Path) -> dict[str, float]:
-    """Median CPU-seconds of each contender, all its processes together, in alternating rounds."""
-    spent: dict[str, list[float]] = {name: [] for name in contenders}
-    for _ in range(rounds):
-        for name, command in contenders.items():
-            out = scratch / "out"
-            shutil.rmtree(out, ignore_errors=True)
-            before = busy_seconds()
-            run(command(out))
-            spent[name].append(busy_seconds() - before)
-    shutil.rmtree(scratch / "out", ignore_errors=True)
-    return {name: statistics.median(values) for name, values in spent.items()}
 
 
 PARENT_PROBE = (
@@ -591,13 +580,14 @@ def small_clips(rounds: int, tiny: bool, scratch: Path) -> dict[str, float]:
         rounds,
         scratch,
     )
-    cpu = cpu_alternate(
+    cpu = alternate(
         {
             "-j 2": lambda o: [*run_, str(o), "-j", "2"],
             "dask 2 x 1": lambda o: [*run_, str(o), "-j", "2", "--backend", "dask"],
         },
         rounds,
         scratch,
+        cpu=True,
     )
     parent = []
     for _ in range(rounds):
