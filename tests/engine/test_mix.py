@@ -414,3 +414,17 @@ def test_the_pipelines_own_noise_folders_are_split_too_and_audited(tmp_path: Pat
     assert again.returncode == 0, again.stderr
     found = audioaug("audit", root / "again")
     assert found.returncode == 1 and "noises/test/b.wav, noises/train/a.wav" in found.stdout
+
+
+def test_audit_needs_a_split_column_and_reads_one_given(tmp_path: Path) -> None:
+    root = make_world(tmp_path, speakers=4, per_speaker=1)
+    config = root / "plain.yaml"
+    config.write_text("version: 1\npipeline: []\nmix: {speakers: {count: 2}}\n")
+    assert cli("run", config, root / "in", root / "out", "--labels", root / "labels.csv", "-j", "1").exit_code == 0
+    refused = cli("audit", root / "out")
+    assert refused.exit_code == 2 and "--split-by COLUMN" in refused.output
+    typo = cli("audit", root / "out", "--split-by", "splitt")
+    assert typo.exit_code == 2 and "did you mean split" in typo.output
+    found = cli("audit", root / "out", "--split-by", "split")  # no pools: other speakers from any split
+    shared = [line for line in found.output.splitlines() if line.startswith("source in splits test, train")]
+    assert found.exit_code == 1 and shared and "outputs by 'split'" in found.output
