@@ -44,10 +44,6 @@ def rms(samples: np.ndarray) -> float:
     return float(np.sqrt(np.mean(np.square(samples, dtype=np.float64)))) if samples.size else 0.0
 
 
-def db(value: float) -> float:
-    return 20 * math.log10(value)
-
-
 def sha256_of(path: str) -> str:
     return _file_facts(path)[2]
 
