@@ -159,21 +159,31 @@ class _PoolBroken(Exception):
 
 
 def _in_a_pool(config: Config, remaining: Iterator[list[Task]], stores: Stores, jobs: int) -> Iterator[list[Outcome]]:
-    from concurrent.futures import FIRST_COMPLETED, Future, wait
+    """Units on a pool of ``jobs`` workers, results in the order they finish. Finished futures
+    arrive on a queue (each one's done-callback puts it there) rather than through
+    ``concurrent.futures.wait``: a Ctrl-C that lands while ``wait`` is taking its futures' locks
+    one by one leaves some of them held for ever, and the pool's own thread, cancelling those
+    futures at shutdown, then waits for ever too (seen as a run that never ends after Ctrl-C)."""
+    import queue
+    from concurrent.futures import Future
     from concurrent.futures.process import BrokenProcessPool
 
     from audioaug_cli.engine.item import augment_unit
 
     executor = _pool(jobs)
     in_flight: dict[Future[list[Outcome]], list[Task]] = {}
+    finished_futures: queue.SimpleQueue[Future[list[Outcome]]] = queue.SimpleQueue()
     unsent: list[list[Task]] = []  # taken from the plan when the pool had just broken
 
     def send(count: int) -> None:
         for unit in itertools.islice(remaining, count):
             try:
-                in_flight[executor.submit(augment_unit, config, unit, *stores)] = unit
+                future = executor.submit(augment_unit, config, unit, *stores)
             except BrokenProcessPool:  # a worker died since the last result came back
                 unsent.append(unit)
+                continue
+            in_flight[future] = unit
+            future.add_done_callback(finished_futures.put)
 
     def suspects() -> _PoolBroken:
         return _PoolBroken([task for unit in [*in_flight.values(), *unsent] for task in unit])
@@ -184,15 +194,14 @@ def _in_a_pool(config: Config, remaining: Iterator[list[Task]], stores: Stores, 
         while in_flight or unsent:
             if unsent:
                 raise suspects()
-            done, _pending = wait(in_flight, return_when=FIRST_COMPLETED)
-            for future in done:
-                try:
-                    outcomes = future.result()
-                except BrokenProcessPool:
-                    raise suspects() from None
-                del in_flight[future]
-                send(1)
-                yield outcomes
+            future = finished_futures.get()
+            try:
+                outcomes = future.result()
+            except BrokenProcessPool:
+                raise suspects() from None
+            del in_flight[future]
+            send(1)
+            yield outcomes
         finished = True
     finally:
         if not finished:  # stopped early (interrupted, --fail-fast, a full disk) or broken
