@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from audioaug_cli.engine.tasks import Outcome
+from audioaug_cli.engine.tasks import Finished
 
 
 class ProgressBar:
@@ -30,18 +30,19 @@ class ProgressBar:
 
             self.bar = tqdm(total=total, unit="item", file=sys.stderr, dynamic_ncols=True, smoothing=0.1)
 
-    def advance(self, outcome: Outcome) -> None:
-        self.audio_seconds += outcome.audio_seconds
-        if outcome.error is not None and self.verbose:
-            self.write(f"failed: {outcome.source} (copy {outcome.copy}): {outcome.error}")
-        for message in outcome.warnings:
+    def advance(self, done: Finished) -> None:
+        self.audio_seconds += done.audio_seconds
+        if self.verbose:
+            for source, copy, _fingerprint, error in done.failed:
+                self.write(f"failed: {source} (copy {copy}): {error}")
+        for source, message in done.warnings:
             if message not in self.warned and not self.quiet:
                 self.warned.add(message)
-                self.write(f"warning: {outcome.source}: {message}")
+                self.write(f"warning: {source}: {message}")
         if self.bar is not None:
             elapsed = self.bar.format_dict["elapsed"] or 1e-9
             self.bar.set_postfix_str(f"{self.audio_seconds / elapsed:.1f} audio-s/s", refresh=False)
-            self.bar.update(1)
+            self.bar.update(done.items)
 
     def left_out(self, rel: str, reason: str) -> None:
         """An entry of INPUT_DIR the walk did not take: named with ``verbose``."""

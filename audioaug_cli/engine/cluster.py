@@ -26,7 +26,7 @@ from audioaug_cli.errors import UsageError
 
 if TYPE_CHECKING:
     from audioaug_cli.config.model import Config
-    from audioaug_cli.engine.tasks import Outcome, Task
+    from audioaug_cli.engine.tasks import Finished, Task
 
 DASK_HINT = "pip install 'audioaug[dask]'"
 
@@ -44,11 +44,13 @@ class DaskBackend:
         config: Config,
         units: Iterator[list[Task]],
         stores: tuple[Any, ...],
-        alone: Callable[[Task], list[Outcome]],
-    ) -> Iterator[list[Outcome]]:
-        """Each unit's outcomes as it finishes. ``alone``: how a file of a unit that killed its
+        alone: Callable[[Task], Finished],
+    ) -> Iterator[Finished]:
+        """What each unit did, as it finishes. ``alone``: how a file of a unit that killed its
         workers is redone by itself."""
         from distributed import as_completed
+
+        from audioaug_cli.engine.tasks import Finished
 
         client = self.client
         [shared] = client.scatter([(config, stores)], broadcast=True, hash=False)
@@ -67,18 +69,18 @@ class DaskBackend:
             for future in finished:
                 unit = in_flight.pop(future)
                 try:
-                    outcomes: list[Outcome] = future.result()
+                    done: Finished = future.result()
                 except self.worker_lost:
-                    outcomes = [outcome for task in unit for outcome in alone(task)]
+                    done = Finished.joined([alone(task) for task in unit])
                 send(1)
-                yield outcomes
+                yield done
         finally:
             if in_flight:  # stopped early (interrupted, --fail-fast, a full disk): nothing more runs
                 client.cancel(list(in_flight))
             client.cancel([shared])
 
 
-def _unit_on_worker(shared: tuple[Config, tuple[Any, ...]], unit: list[Task]) -> list[Outcome]:
+def _unit_on_worker(shared: tuple[Config, tuple[Any, ...]], unit: list[Task]) -> Finished:
     """A unit of work, on a dask worker (the config and stores as scattered once)."""
     from audioaug_cli.engine.item import augment_unit
 

@@ -13,13 +13,13 @@ import os
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from audioaug_cli.config.model import AUDIO_FORMATS, Config
-from audioaug_cli.engine.tasks import Outcome, Task, item_files, item_seed
+from audioaug_cli.engine.tasks import Finished, Outcome, Task, item_files, item_seed, manifest_columns
 from audioaug_cli.errors import ItemError, is_disk_full
 from audioaug_cli.io.audio import (
     FLOAT_SUBTYPES,
@@ -68,16 +68,18 @@ def augment_source(
     config: Config, task: Task, inputs: Store, output: Store, progress: str | None = None
 ) -> list[Outcome]:
     """Decode one input once and write each of its pending copies. Never raises for bad input."""
-    return augment_unit(config, [task], inputs, output, progress)
+    return [outcome for outcomes in augment_stream(config, [task], inputs, output, progress) for outcome in outcomes]
 
 
 def augment_unit(
     config: Config, unit: list[Task], inputs: Store, output: Store, progress: str | None = None
-) -> list[Outcome]:
-    """One unit of work in a worker: its tasks in order. ``progress``: where on a store the worker
-    records what it wrote while the unit is still running (see :class:`WorkerRecords`)."""
-    stream = augment_stream(config, unit, inputs, output, progress)
-    return [outcome for outcomes in stream for outcome in outcomes]
+) -> Finished:
+    """One unit of work in a worker: its tasks in order, and what they did as the parent records
+    it. ``progress``: where on a store the worker records what it wrote while the unit is still
+    running (see :class:`WorkerRecords`)."""
+    started = time.perf_counter()
+    outcomes = [outcome for outcomes in augment_stream(config, unit, inputs, output, progress) for outcome in outcomes]
+    return Finished.of(outcomes, manifest_columns(config), time.perf_counter() - started)
 
 
 PROGRESS_SECONDS = 1.0  # a unit still running after this long records what it wrote so far
@@ -102,7 +104,7 @@ class WorkerRecords:
         from audioaug_cli.engine.store_state import output_op
 
         if outcome.row is not None:
-            self.pending.append(output_op(outcome.row, outcome.fingerprint))
+            self.pending.append(output_op(outcome.row.to_json(), outcome.fingerprint))
         if self.pending and time.monotonic() - self.since >= PROGRESS_SECONDS:
             data = ("\n".join(self.pending) + "\n").encode("utf-8")
             try:
@@ -117,17 +119,14 @@ class WorkerRecords:
 def augment_stream(
     config: Config, tasks: Iterable[Task], inputs: Store, output: Store, progress: str | None = None
 ) -> Iterator[list[Outcome]]:
-    """Each task's outcomes as it finishes, each timed (``Outcome.seconds``). What every item needs
-    around it (numpy's error state, the warning hook, the process's filters kept) is set up once."""
+    """Each task's outcomes as it finishes. What every item needs around it (numpy's error state,
+    the warning hook, the process's filters kept) is set up once."""
     from audioaug_cli.transforms.warning_capture import captured_warnings
 
     records = WorkerRecords(output, progress) if progress is not None else None
     with np.errstate(all="ignore"), captured_warnings():  # overflow etc.: each item checks its audio
         for task in tasks:
-            started = time.perf_counter()
-            found = _augment_source(config, task, inputs, output, records)
-            each = (time.perf_counter() - started) / max(len(found), 1)
-            yield [replace(outcome, seconds=each) for outcome in found]
+            yield _augment_source(config, task, inputs, output, records)
 
 
 def _augment_source(

@@ -54,6 +54,11 @@ class OutputDir:
         """Whether anything at all has that name (a file, a folder, a link): a run may not write there."""
         return self.present(name)
 
+    def has_output(self, name: str) -> bool:
+        """Whether an item's file is there, as the run found OUTPUT_DIR (how a rerun knows what
+        is done: from one listing where the run made one)."""
+        return self.present(name)
+
     def listing(self) -> set[str] | None:
         """Every file in OUTPUT_DIR from one listing, where that is how a place is read (a store)."""
         return None
@@ -179,9 +184,20 @@ class LocalOutput(OutputDir):
         self.store = store
         self.root = store.root
         self.lock = OutputLock(store.root)
+        self._outputs: set[str] | None = None  # the output-like files, when a check listed them
 
     def present(self, name: str) -> bool:
         return self.store.is_file(name)
+
+    def has_output(self, name: str) -> bool:
+        """From the listing :meth:`refuse_foreign_files` made of a finished OUTPUT_DIR: a rerun
+        then lists each folder once instead of asking for every output file it recorded."""
+        if self._outputs is not None:
+            return name in self._outputs
+        return self.present(name)
+
+    def forget_listing(self) -> None:
+        self._outputs = None
 
     def taken(self, name: str) -> bool:
         return os.path.lexists(self.store.path(name))
@@ -197,6 +213,7 @@ class LocalOutput(OutputDir):
             for name in files:
                 if _OUTPUT_NAME.search(name) and not name.endswith(TEMP_MARK):
                     found.add(name if rel_root == "." else f"{rel_root}/{name}")
+        self._outputs = set(found)
         return found
 
     def begin(self) -> None:

@@ -59,7 +59,7 @@ class Plan:
             done = state.done_copies(source.rel, source.fingerprint)
         if not done:
             return copies
-        present = self.output.present
+        present = self.output.has_output
         return tuple(
             c
             for c in copies

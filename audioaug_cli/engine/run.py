@@ -29,19 +29,11 @@ from audioaug_cli.engine.plan import Plan, check_class_copies
 from audioaug_cli.engine.provenance import PROVENANCE, Provenance, check_resumable
 from audioaug_cli.engine.state import RunState
 from audioaug_cli.engine.summary import Reporter, Silent, Summary, sigterm_as_interrupt
-from audioaug_cli.engine.tasks import Outcome, Task
+from audioaug_cli.engine.tasks import Finished, Task, manifest_columns
 from audioaug_cli.engine.workers import JOBS_PER_CPU, execute, jobs_cap, worker_count
 from audioaug_cli.errors import DiskFullError, UsageError, is_disk_full
 from audioaug_cli.io.inputs import WalkCounts
-from audioaug_cli.io.manifest import (
-    COLUMNS,
-    ERRORS,
-    FEATURE_COLUMNS,
-    Labels,
-    stem_columns,
-    write_errors,
-    write_manifest,
-)
+from audioaug_cli.io.manifest import ERRORS, Labels, write_errors, write_manifest
 from audioaug_cli.io.segments import SEGMENTS, Segments, write_segments
 from audioaug_cli.io.store import Store, open_store
 from audioaug_cli.io.tables import credentials_hidden
@@ -182,19 +174,12 @@ class Run:
             stores = (self.inputs.store, output.store, output.worker_parts(state))
             results = execute(config, tasks, stores, self.options.jobs, dask, self.inputs.whole_units)
             with sigterm_as_interrupt(summary), closing(results):
-                for outcomes in results:
+                for done in results:
                     if output.lost:
                         state.disown()  # the state is the new holder's now
                         raise UsageError(f"OUTPUT_DIR {output}: {output.lost}; this run stopped")
-                    made = [(o.row, o.fingerprint) for o in outcomes if o.row is not None and not o.disk_full]
-                    if made:
-                        state.record_outputs(made)  # a unit's records at once
-                    for outcome in outcomes:
-                        if outcome.disk_full:
-                            summary.disk_full = True
-                            continue
-                        self._record(state, outcome, failed_sources)
-                        reporter.advance(outcome)
+                    self._record(state, done, failed_sources)
+                    reporter.advance(done)
                     if summary.disk_full or (self.options.fail_fast and failed_sources):
                         summary.stopped_early = self.options.fail_fast and bool(failed_sources)
                         break
@@ -208,17 +193,19 @@ class Run:
         summary.ignored, summary.inputs = counts.ignored, counts.audio
         summary.failed = len(failed_sources)
 
-    def _record(self, state: RunState, outcome: Outcome, failed: set[str]) -> None:
-        """Count an outcome (an output is recorded already, with its unit's), or record a failure."""
-        if outcome.row is not None:
-            self.summary.written += 1
-            self.summary.audio_seconds += outcome.audio_seconds
-            self.summary.clipped += bool(outcome.row.clipped)
-        else:
-            stale = state.record_failure(outcome.source, outcome.copy, outcome.fingerprint, outcome.error or "failed")
-            for name in stale:
-                self.output.store.remove(name)
-            failed.add(outcome.source)
+    def _record(self, state: RunState, done: Finished, failed: set[str]) -> None:
+        """Record and count what a unit did: its outputs in one statement, then its failures."""
+        summary = self.summary
+        if done.made:
+            state.record_outputs(done.made)
+            summary.written += len(done.made)
+            summary.audio_seconds += done.audio_seconds
+            summary.clipped += done.clipped
+        for source, copy, fingerprint, error in done.failed:
+            for name in state.record_failure(source, copy, fingerprint, error):
+                self.output.store.remove(name)  # a stale output of the item
+            failed.add(source)
+        summary.disk_full = summary.disk_full or done.disk_full
 
     def _finish(self, state: RunState, status: str) -> None:
         """Make what finished survive, then write the files that describe it: manifest, errors,
@@ -239,11 +226,8 @@ class Run:
 
     def _write_descriptions(self, store: Store, state: RunState, provenance: Provenance) -> None:
         """The manifest, errors.csv, segments.csv and audioaug.json, from the records."""
-        config = self.config
-        columns: tuple[str, ...] = COLUMNS if config.spectrogram is None else FEATURE_COLUMNS
-        if config.mix is not None:
-            columns = stem_columns(config.mix.stem_folders())
-        write_manifest(store, config.manifest, state.records(), self.labels, columns)
+        columns = manifest_columns(self.config)
+        write_manifest(store, self.config.manifest, state.manifest_lines(columns), self.labels, columns)
         write_errors(store, ERRORS, state.errors())
         if self.segments is not None:
             write_segments(store, SEGMENTS, self.segments.columns, self._segment_rows(state))

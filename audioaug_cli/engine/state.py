@@ -8,7 +8,6 @@ again, with the same bytes.
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 import threading
@@ -17,8 +16,8 @@ import weakref
 from collections.abc import Iterator
 from contextlib import suppress
 from pathlib import Path
-from typing import Any
 
+from audioaug_cli.engine.tasks import Record, record_of
 from audioaug_cli.errors import DISK_FULL_ERRNOS, DiskFullError, UsageError
 from audioaug_cli.io.manifest import ManifestRow
 
@@ -31,7 +30,7 @@ RESERVE_BYTES = 1 << 20  # freed when the disk fills up, so that what finished c
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outputs (
     source TEXT NOT NULL, copy INTEGER NOT NULL, fingerprint TEXT NOT NULL,
-    file_name TEXT NOT NULL, row TEXT NOT NULL, PRIMARY KEY (source, copy));
+    file_name TEXT NOT NULL, row TEXT NOT NULL, line TEXT, PRIMARY KEY (source, copy));
 CREATE TABLE IF NOT EXISTS failures (
     source TEXT NOT NULL, copy INTEGER NOT NULL, fingerprint TEXT NOT NULL,
     error TEXT NOT NULL, PRIMARY KEY (source, copy));
@@ -113,17 +112,28 @@ class RunState:
                 self._keep_reserve()
         if not readonly or not path.exists():
             self.db.executescript(_SCHEMA)
+        self.has_lines = self._line_column()
         self.db.execute("CREATE TEMP TABLE seen (source TEXT PRIMARY KEY)")
         self._seen: list[tuple[str]] = []  # marked, not yet inserted: a batch at a time
         self._last_commit = time.monotonic()
         self._changed = False
         self._refresh_flags()
 
+    def _line_column(self) -> bool:
+        """Whether records keep their manifest line: a state written before they did gains the
+        column (empty), unless read-only."""
+        columns = {name for _cid, name, *_rest in self.db.execute("PRAGMA table_info(outputs)")}
+        if "line" not in columns and not self.readonly:
+            self.db.execute("ALTER TABLE outputs ADD COLUMN line TEXT")
+            return True
+        return "line" in columns
+
     def _refresh_flags(self) -> None:
         """Whether any output or failure is recorded: a first run asks nothing of an empty table."""
         self.has_outputs = self.db.execute("SELECT 1 FROM outputs LIMIT 1").fetchone() is not None
         self.had_outputs = self.has_outputs
         self.has_failures = self.db.execute("SELECT 1 FROM failures LIMIT 1").fetchone() is not None
+        self.tracks_seen = self.has_outputs or self.has_failures
 
     def _keep_reserve(self) -> None:
         """Set aside room on OUTPUT_DIR's filesystem for the last records of a run that fills it."""
@@ -170,18 +180,15 @@ class RunState:
         return done
 
     def record_output(self, row: ManifestRow, fingerprint: str) -> None:
-        self.record_outputs([(row, fingerprint)])
+        self.record_outputs([record_of(row, fingerprint)])
 
-    def record_outputs(self, made: list[tuple[ManifestRow, str]]) -> None:
+    def record_outputs(self, made: list[Record]) -> None:
         """Record finished items (a worker's unit at a time: one statement for all of them)."""
         with self.lock:
-            self.db.executemany(
-                "INSERT OR REPLACE INTO outputs VALUES (?, ?, ?, ?, ?)",
-                [(row.source, row.copy, fingerprint, row.file_name, row.to_json()) for row, fingerprint in made],
-            )
+            self.db.executemany("INSERT OR REPLACE INTO outputs VALUES (?, ?, ?, ?, ?, ?)", made)
             if self.has_failures:
                 self.db.executemany(
-                    "DELETE FROM failures WHERE source=? AND copy=?", [(row.source, row.copy) for row, _fp in made]
+                    "DELETE FROM failures WHERE source=? AND copy=?", [(record[0], record[1]) for record in made]
                 )
             self.has_outputs = True
             self._change()
@@ -199,8 +206,10 @@ class RunState:
         return ManifestRow.from_json(old[0]).files if old else ()
 
     def mark_seen(self, source: str) -> None:
-        """Note that the walk found this input in this run (see :meth:`unseen_sources`)."""
-        self._seen.append((source,))
+        """Note that the walk found this input in this run (see :meth:`unseen_sources`): only while
+        the state held records when read (else every record is of a source this run found)."""
+        if self.tracks_seen:
+            self._seen.append((source,))
         if len(self._seen) >= 1000:
             self._flush_seen()
 
@@ -211,6 +220,8 @@ class RunState:
 
     def unseen_sources(self) -> list[str]:
         """Inputs with recorded outputs or failures that this run's walk did not find."""
+        if not self.tracks_seen:
+            return []  # all recorded by this run, of sources it found
         self._flush_seen()
         with self.lock:
             found = self.db.execute(
@@ -238,10 +249,13 @@ class RunState:
         for (row,) in self.db.execute("SELECT row FROM outputs ORDER BY source, copy"):
             yield ManifestRow.from_json(row)
 
-    def records(self) -> Iterator[dict[str, Any]]:
-        """:meth:`rows` as plain mappings (what the manifest is written from: no record made)."""
-        for (row,) in self.db.execute("SELECT row FROM outputs ORDER BY source, copy"):
-            yield json.loads(row)
+    def manifest_lines(self, columns: tuple[str, ...]) -> Iterator[tuple[str, str]]:
+        """(source, manifest line) of every output, sorted by (source, copy): the line its worker
+        made, or one made here from the row (recorded from a store's journal, or by an older
+        version)."""
+        line = "line" if self.has_lines else "NULL"
+        for source, text, row in self.db.execute(f"SELECT source, {line}, row FROM outputs ORDER BY source, copy"):
+            yield source, text if text is not None else ManifestRow.from_json(row).line(columns)
 
     def errors(self) -> Iterator[tuple[str, str]]:
         """(source, error) for every failed input: its first failed copy's reason."""

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from audioaug_cli.engine.state import STATE_DIR, RunState
+from audioaug_cli.engine.tasks import Record
 from audioaug_cli.errors import UsageError
 from audioaug_cli.io.filesystems import modified_at, version_tag
 from audioaug_cli.io.manifest import ManifestRow
@@ -103,10 +104,10 @@ class StoreState(RunState):
         if not self._replaying:
             self.pending.append(json.dumps(op, ensure_ascii=False))
 
-    def record_outputs(self, made: list[tuple[ManifestRow, str]]) -> None:
+    def record_outputs(self, made: list[Record]) -> None:
         super().record_outputs(made)
         if not self._replaying:
-            self.pending.extend(output_op(row, fingerprint) for row, fingerprint in made)
+            self.pending.extend(output_op(record[4], record[2]) for record in made)
 
     def worker_parts(self) -> str | None:
         """Where this run's workers record what they write while a unit runs (None: read-only)."""
@@ -172,9 +173,10 @@ class StoreState(RunState):
         self.store.remove_many(sorted({*self.loaded, *self.parts_written, *workers}))
 
 
-def output_op(row: ManifestRow, fingerprint: str) -> str:
-    """A journal line that records one output (the parent's and the workers' alike)."""
-    return json.dumps(["output", fingerprint, row.to_json()], ensure_ascii=False)
+def output_op(row: str, fingerprint: str) -> str:
+    """A journal line that records one output (its ManifestRow as JSON): the parent's and the
+    workers' alike."""
+    return json.dumps(["output", fingerprint, row], ensure_ascii=False)
 
 
 LOCK_OBJECT = f"{STATE_DIR}/lock.json"

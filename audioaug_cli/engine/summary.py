@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from audioaug_cli.engine.estimate import PlannedSize
-from audioaug_cli.engine.tasks import Outcome
+from audioaug_cli.engine.tasks import Finished
 from audioaug_cli.errors import Interrupted, ItemError
 
 
@@ -86,7 +86,7 @@ class Reporter(Protocol):
     needs_total: bool  # whether start() wants the item count (one more walk of INPUT_DIR)
 
     def start(self, total: int | None) -> None: ...
-    def advance(self, outcome: Outcome) -> None: ...
+    def advance(self, done: Finished) -> None: ...  # a unit of work's results
     def left_out(self, rel: str, reason: str) -> None: ...  # an entry of INPUT_DIR the walk did not take
     def notice(self, message: str) -> None: ...  # something the user should know before the work starts
 
@@ -99,7 +99,7 @@ class Silent:
     def start(self, total: int | None) -> None:
         pass
 
-    def advance(self, outcome: Outcome) -> None:
+    def advance(self, done: Finished) -> None:
         pass
 
     def left_out(self, rel: str, reason: str) -> None:

@@ -6,11 +6,12 @@ imports nothing it does not use.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 from audioaug_cli.config.model import Config
 from audioaug_cli.io.inputs import Source
-from audioaug_cli.io.manifest import ManifestRow
+from audioaug_cli.io.manifest import COLUMNS, FEATURE_COLUMNS, ManifestRow, stem_columns
 
 
 def item_seed(seed: int, source: str, copy: int) -> int:
@@ -41,6 +42,13 @@ def item_files(config: Config, source: str, copy: int) -> tuple[str, ...]:
     return (output_name(source, copy, config.extension), feature) if config.spectrogram.write_audio else (feature,)
 
 
+def manifest_columns(config: Config) -> tuple[str, ...]:
+    """The manifest's columns (before the label columns) for a config."""
+    if config.mix is not None:
+        return stem_columns(config.mix.stem_folders())
+    return COLUMNS if config.spectrogram is None else FEATURE_COLUMNS
+
+
 @dataclass(frozen=True)
 class Task:
     """The copies of one source still to make (decoded once)."""
@@ -66,8 +74,75 @@ class Outcome:
     error: str | None = None
     warnings: tuple[str, ...] = ()  # what the transforms warned about, one line each
     disk_full: bool = False  # not this item's fault: the run stops, and a rerun does the item
-    seconds: float = 0.0  # what the item took in its worker (how units of work are sized)
 
     @property
     def audio_seconds(self) -> float:
         return self.row.duration if self.row else 0.0
+
+
+# An output as the resume state records it, made by the worker that wrote its files: (source, copy,
+# fingerprint, file_name, the ManifestRow as JSON, its manifest line; None: made from the JSON
+# when the manifest is written).
+Record = tuple[str, int, str, str, str, str | None]
+
+
+def record_of(row: ManifestRow, fingerprint: str, columns: tuple[str, ...] | None = None) -> Record:
+    """An output's record; with ``columns``, its manifest line too."""
+    return (row.source, row.copy, fingerprint, row.file_name, row.to_json(), row.line(columns) if columns else None)
+
+
+@dataclass
+class Finished:
+    """What a unit of work did, as it comes back from its worker: one object of plain tuples per
+    unit, so that the parent unpickles and records it without building anything per item (the
+    records, JSON and manifest lines included, are made by the worker)."""
+
+    made: list[Record] = field(default_factory=list)
+    failed: list[tuple[str, int, str, str]] = field(default_factory=list)  # (source, copy, fingerprint, error)
+    warnings: list[tuple[str, str]] = field(default_factory=list)  # (source, message), each distinct once
+    items: int = 0
+    seconds: float = 0.0  # what its items took in the worker (how units of work are sized)
+    audio_seconds: float = 0.0  # of the outputs made
+    clipped: int = 0  # outputs that had samples cut off at full scale
+    disk_full: bool = False  # an item found the disk full (not recorded: the run stops, a rerun does it)
+
+    @classmethod
+    def of(cls, outcomes: Iterable[Outcome], columns: tuple[str, ...], seconds: float = 0.0) -> Finished:
+        found = cls(seconds=seconds)
+        warned: set[tuple[str, str]] = set()
+        for outcome in outcomes:
+            found.items += 1
+            for message in outcome.warnings:
+                if (outcome.source, message) not in warned:
+                    warned.add((outcome.source, message))
+                    found.warnings.append((outcome.source, message))
+            row = outcome.row
+            if outcome.disk_full:
+                found.disk_full = True
+            elif row is not None:
+                found.made.append(record_of(row, outcome.fingerprint, columns))
+                found.audio_seconds += row.duration
+                found.clipped += bool(row.clipped)
+            else:
+                found.failed.append((outcome.source, outcome.copy, outcome.fingerprint, outcome.error or "failed"))
+        return found
+
+    @classmethod
+    def joined(cls, parts: Iterable[Finished]) -> Finished:
+        """Several units' results as one."""
+        found = cls()
+        for part in parts:
+            found.made += part.made
+            found.failed += part.failed
+            found.warnings += part.warnings
+            found.items += part.items
+            found.seconds += part.seconds
+            found.audio_seconds += part.audio_seconds
+            found.clipped += part.clipped
+            found.disk_full = found.disk_full or part.disk_full
+        return found
+
+    @property
+    def rows(self) -> list[ManifestRow]:
+        """The outputs' rows (built again from their JSON: for tests and tools, not the run)."""
+        return [ManifestRow.from_json(made[4]) for made in self.made]

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from audioaug_cli.config.model import Config
-from audioaug_cli.engine.tasks import Outcome, Task
+from audioaug_cli.engine.tasks import Finished, Task, manifest_columns
 from audioaug_cli.io.store import Store
 
 if TYPE_CHECKING:
@@ -38,11 +38,11 @@ class Pace:
         self.items = FIRST_UNIT_ITEMS
         self._per_item: float | None = None
 
-    def observe(self, outcomes: list[Outcome]) -> None:
-        spent = sum(outcome.seconds for outcome in outcomes)
-        if not outcomes or spent <= 0:
+    def observe(self, finished: Finished) -> None:
+        spent = finished.seconds
+        if not finished.items or spent <= 0:
             return
-        per_item = spent / len(outcomes)
+        per_item = spent / finished.items
         self._per_item = per_item if self._per_item is None else 0.7 * self._per_item + 0.3 * per_item
         self.items = max(1, min(UNIT_ITEMS, round(UNIT_SECONDS / self._per_item)))
 
@@ -81,11 +81,10 @@ def execute(
     jobs: int | None,
     dask: DaskBackend | None = None,
     whole_units: bool = False,
-) -> Generator[list[Outcome], None, None]:
+) -> Generator[Finished, None, None]:
     """Run tasks in this process, in ``jobs`` local workers (None: one per usable CPU), or on a dask
-    cluster (``dask``), yielding
-    results as they finish. ``whole_units``: each file's copies in one unit (inputs in a store,
-    fetched once each).
+    cluster (``dask``), yielding what each unit did as it finishes (in this process: each task).
+    ``whole_units``: each file's copies in one unit (inputs in a store, fetched once each).
 
     If a worker process dies, the pool goes with it: the tasks that were in flight are retried in a
     fresh pool, and alone if a worker dies again (a task that kills its worker fails alone; see
@@ -107,26 +106,27 @@ def execute(
     if workers == 1:
         from audioaug_cli.engine.item import augment_stream  # the audio work: not imported by a finished rerun
 
-        yield from augment_stream(config, itertools.chain.from_iterable(itertools.chain(first, remaining)), *stores)
+        columns = manifest_columns(config)
+        tasks_here = itertools.chain.from_iterable(itertools.chain(first, remaining))
+        for outcomes in augment_stream(config, tasks_here, *stores):
+            yield Finished.of(outcomes, columns)
         return
     yield from _paced(pace, _in_local_workers(config, itertools.chain(first, remaining), stores, workers))
 
 
-def _paced(pace: Pace, results: Iterator[list[Outcome]]) -> Generator[list[Outcome], None, None]:
+def _paced(pace: Pace, results: Iterator[Finished]) -> Generator[Finished, None, None]:
     """The results, each unit's told to ``pace`` as it comes back."""
     try:
-        for outcomes in results:
-            pace.observe(outcomes)
-            yield outcomes
+        for finished in results:
+            pace.observe(finished)
+            yield finished
     finally:
         close = getattr(results, "close", None)
         if close is not None:
             close()  # stopped early: the workers go now, not when the generator is collected
 
 
-def _in_local_workers(
-    config: Config, remaining: Iterator[list[Task]], stores: Stores, jobs: int
-) -> Iterator[list[Outcome]]:
+def _in_local_workers(config: Config, remaining: Iterator[list[Task]], stores: Stores, jobs: int) -> Iterator[Finished]:
     """Units of work on worker processes; a few more are in flight than there are workers, and
     results come back as they finish."""
     while True:
@@ -137,7 +137,7 @@ def _in_local_workers(
             yield from _suspects_again(config, broken.suspects, stores, jobs)
 
 
-def _suspects_again(config: Config, suspects: list[Task], stores: Stores, jobs: int) -> Iterator[list[Outcome]]:
+def _suspects_again(config: Config, suspects: list[Task], stores: Stores, jobs: int) -> Iterator[Finished]:
     """The tasks that were in flight when a worker died, again: each its own unit, ``jobs`` at a
     time. If a worker dies again, the tasks then in flight run one at a time, each alone in a
     worker (so the task that kills its worker fails alone), and the rest go on the same way. Each
@@ -158,7 +158,7 @@ class _PoolBroken(Exception):
         self.suspects = suspects
 
 
-def _in_a_pool(config: Config, remaining: Iterator[list[Task]], stores: Stores, jobs: int) -> Iterator[list[Outcome]]:
+def _in_a_pool(config: Config, remaining: Iterator[list[Task]], stores: Stores, jobs: int) -> Iterator[Finished]:
     """Units on a pool of ``jobs`` workers, results in the order they finish. Finished futures
     arrive on a queue (each one's done-callback puts it there) rather than through
     ``concurrent.futures.wait``: a Ctrl-C that lands while ``wait`` is taking its futures' locks
@@ -171,8 +171,8 @@ def _in_a_pool(config: Config, remaining: Iterator[list[Task]], stores: Stores, 
     from audioaug_cli.engine.item import augment_unit
 
     executor = _pool(jobs)
-    in_flight: dict[Future[list[Outcome]], list[Task]] = {}
-    finished_futures: queue.SimpleQueue[Future[list[Outcome]]] = queue.SimpleQueue()
+    in_flight: dict[Future[Finished], list[Task]] = {}
+    finished_futures: queue.SimpleQueue[Future[Finished]] = queue.SimpleQueue()
     unsent: list[list[Task]] = []  # taken from the plan when the pool had just broken
 
     def send(count: int) -> None:
@@ -196,12 +196,12 @@ def _in_a_pool(config: Config, remaining: Iterator[list[Task]], stores: Stores, 
                 raise suspects()
             future = finished_futures.get()
             try:
-                outcomes = future.result()
+                done = future.result()
             except BrokenProcessPool:
                 raise suspects() from None
             del in_flight[future]
             send(1)
-            yield outcomes
+            yield done
         finished = True
     finally:
         if not finished:  # stopped early (interrupted, --fail-fast, a full disk) or broken
@@ -320,18 +320,20 @@ def units(tasks: Iterable[Task], whole: bool = False, pace: Pace | None = None) 
         yield unit
 
 
-def _alone_in_a_worker(config: Config, task: Task, stores: Stores) -> list[Outcome]:
+def _alone_in_a_worker(config: Config, task: Task, stores: Stores) -> Finished:
     """A task that was in flight when a worker died, in a worker of its own: if it kills that
     one too, it fails alone."""
     from concurrent.futures.process import BrokenProcessPool
 
-    from audioaug_cli.engine.item import augment_source
+    from audioaug_cli.engine.item import augment_unit
 
     executor = _pool(1)
     try:
-        outcomes: list[Outcome] = executor.submit(augment_source, config, task, *stores).result()
-        return outcomes
+        done: Finished = executor.submit(augment_unit, config, [task], *stores).result()
+        return done
     except BrokenProcessPool:
-        return [Outcome(task.source.rel, c, task.source.fingerprint, error=WORKER_DIED) for c in task.copies]
+        source = task.source
+        failed = [(source.rel, copy, source.fingerprint, WORKER_DIED) for copy in task.copies]
+        return Finished(failed=failed, items=len(failed))
     finally:
         _shut_down(executor)

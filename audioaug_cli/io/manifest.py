@@ -11,7 +11,7 @@ from typing import IO, Any
 
 from audioaug_cli.errors import UsageError
 from audioaug_cli.io.store import Store
-from audioaug_cli.io.tables import EXPORT_FIELDS, csv_writer, json_text, read_csv, relative_name
+from audioaug_cli.io.tables import EXPORT_FIELDS, csv_line, csv_writer, json_text, read_csv, relative_name
 
 COLUMNS = (
     "file_name",
@@ -129,6 +129,12 @@ class ManifestRow:
     def values(self, columns: tuple[str, ...]) -> tuple[Any, ...]:
         return tuple(getattr(self, c) for c in columns)
 
+    def line(self, columns: tuple[str, ...]) -> str:
+        """The row's manifest line for these columns, without its label cells (see
+        :func:`write_manifest`)."""
+        stems = self.stems or {}
+        return csv_line(getattr(self, c) if c in _FIELD_SET else stems.get(c.removesuffix("_file")) for c in columns)
+
     @staticmethod
     def cell_type(column: str) -> type:
         """What a manifest column's text is read back as: int, float or str (from the field's type)."""
@@ -181,6 +187,7 @@ class Labels:
 
 
 _ROW_FIELDS = tuple(f.name for f in fields(ManifestRow))
+_FIELD_SET = frozenset(_ROW_FIELDS)
 
 
 @cache
@@ -195,16 +202,21 @@ def _cell_types() -> dict[str, type]:
 
 
 def write_manifest(
-    store: Store, name: str, rows: Iterable[dict[str, Any]], labels: Labels, columns: tuple[str, ...] = COLUMNS
+    store: Store, name: str, lines: Iterable[tuple[str, str]], labels: Labels, columns: tuple[str, ...] = COLUMNS
 ) -> None:
-    """Write rows (ManifestRow fields as mappings, already sorted by source, copy) with the label
-    columns appended, atomically."""
+    """Write the manifest atomically from (source, line) pairs already sorted by source and copy
+    (each line :meth:`ManifestRow.line` for ``columns``), with the source's label cells appended."""
 
     def write(handle: IO[str]) -> None:
-        writer = csv_writer(handle)
-        writer.writerow((*columns, *labels.columns))
-        for row in rows:
-            writer.writerow((*(cell(row, c) for c in columns), *labels.for_source(row["source"])))
+        handle.write(csv_line((*columns, *labels.columns)) + "\n")
+        if not labels.columns:
+            handle.writelines(f"{line}\n" for _source, line in lines)
+            return
+        last, cells = None, ""
+        for source, line in lines:
+            if source != last:  # (a leading empty cell: one empty label alone would be written "")
+                last, cells = source, csv_line(("", *labels.for_source(source)))
+            handle.write(f"{line}{cells}\n")
 
     store.write_text(name, write)
 

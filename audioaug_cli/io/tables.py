@@ -159,6 +159,14 @@ class _Writer:
             self.writerow(row)
 
 
+def csv_line(cells: Iterable[Any]) -> str:
+    """One row as every CSV audioaug writes renders it, without its line end (a manifest row made
+    in the worker that wrote its file, so that the parent writes the manifest from text)."""
+    rendered = io.StringIO()
+    _Writer(rendered).writerow(cells)
+    return rendered.getvalue()[:-1]
+
+
 def csv_writer(handle: IO[str]) -> _Writer:
     """The writer of every CSV audioaug writes."""
     return _Writer(handle)

@@ -121,9 +121,9 @@ def test_workers_are_started_only_for_a_plan_that_gains_from_them(
     monkeypatch.setattr(workers, "_pool", counted)
     config = parse_config("version: 1\ncopies: 1\npipeline: [Reverse]\n")
     tasks = [Task(s, (1,)) for s in walk_inputs(tmp_path / "in")]
-    outcomes = [o for batch in workers.execute(config, tasks, _stores(tmp_path / "out"), 2) for o in batch]
-    assert sorted(o.source for o in outcomes) == sorted(t.source.rel for t in tasks)
-    assert all(o.row is not None for o in outcomes)
+    rows = [row for done in workers.execute(config, tasks, _stores(tmp_path / "out"), 2) for row in done.rows]
+    assert sorted(row.source for row in rows) == sorted(t.source.rel for t in tasks)
+    assert all((tmp_path / "out" / row.file_name).is_file() for row in rows)
     assert pools == ([2] if forked else [])
 
 
@@ -155,15 +155,11 @@ def test_where_fork_is_not_used_loky_workers_give_the_same_results(
         write_tone(tmp_path / "in" / f"f{i:02d}.wav", 0.1, 16000, 1, 200 + 9 * i)
     config = parse_config(PIPELINE)
     tasks = [Task(s, (1, 2)) for s in walk_inputs(tmp_path / "in")]
-    forked = sorted(
-        (o.source, o.copy, o.row) for batch in workers.execute(config, tasks, _stores(tmp_path / "a"), 2) for o in batch
-    )
+    forked = sorted(made for done in workers.execute(config, tasks, _stores(tmp_path / "a"), 2) for made in done.made)
     __import__("psutil")  # (loky imports it, and psutil picks its platform module from sys.platform once)
     monkeypatch.setattr(sys, "platform", "darwin")
-    spawned = sorted(
-        (o.source, o.copy, o.row) for batch in workers.execute(config, tasks, _stores(tmp_path / "b"), 2) for o in batch
-    )
-    assert len(forked) == 80 and all(row is not None for _s, _c, row in forked)
+    spawned = sorted(made for done in workers.execute(config, tasks, _stores(tmp_path / "b"), 2) for made in done.made)
+    assert len(forked) == 80
     assert spawned == forked
     assert tree(tmp_path / "a") == tree(tmp_path / "b")
 
@@ -183,8 +179,10 @@ def _killing_source(_config: object, task: Any, _inputs: object, output: Any, _p
     return [Outcome(task.source.rel, c, "1:1", error="made") for c in task.copies]
 
 
-def _killing_unit(config: object, unit: list[Any], inputs: object, output: object, progress: object) -> list[Any]:
-    return [o for task in unit for o in _killing_source(config, task, inputs, output, progress)]
+def _killing_unit(config: object, unit: list[Any], inputs: object, output: object, progress: object) -> Any:
+    from audioaug_cli.engine.tasks import Finished
+
+    return Finished.of((o for task in unit for o in _killing_source(config, task, inputs, output, progress)), ())
 
 
 def test_an_input_that_kills_its_worker_fails_alone_and_the_rest_is_made(
@@ -200,12 +198,8 @@ def test_an_input_that_kills_its_worker_fails_alone_and_the_rest_is_made(
     names = [f"f{i:02d}.wav" for i in range(60)]
     names.insert(29, "killer.wav")
     tasks = [Task(Source(name, "", "1:1", size=10), (1, 2)) for name in names]
-    outcomes = [
-        o
-        for batch in workers.execute(parse_config("version: 1\npipeline: []\n"), tasks, _stores(tmp_path / "o"), 2)
-        for o in batch
-    ]
-    made = {(o.source, o.copy): o.error for o in outcomes}
+    results = list(workers.execute(parse_config("version: 1\npipeline: []\n"), tasks, _stores(tmp_path / "o"), 2))
+    made = {(source, copy): error for done in results for source, copy, _fingerprint, error in done.failed}
     assert len(made) == 2 * len(names)  # every item once: none lost, none twice in the results
     assert made.pop(("killer.wav", 1)) == made.pop(("killer.wav", 2)) == workers.WORKER_DIED
     assert set(made.values()) == {"made"}

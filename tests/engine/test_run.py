@@ -302,13 +302,9 @@ def test_a_finished_rerun_writes_again_only_what_changed_or_went_missing(
 
     state = RunState(out, reserve=False)
     [row] = [r for r in state.rows() if r.source == "a.wav" and r.copy == 1]
-    state.record_outputs(
-        [
-            (
-                replace(row, duration=123.0),
-                state.db.execute("SELECT fingerprint FROM outputs WHERE source='a.wav' AND copy=1").fetchone()[0],
-            )
-        ]
+    state.record_output(
+        replace(row, duration=123.0),
+        state.db.execute("SELECT fingerprint FROM outputs WHERE source='a.wav' AND copy=1").fetchone()[0],
     )
     state.commit()
     state.db.close()

@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from audioaug_cli.engine.state import DESCRIBED, OutputLock, RunState
+from audioaug_cli.engine.state import _SCHEMA, DESCRIBED, OutputLock, RunState
+from audioaug_cli.engine.tasks import record_of
 from audioaug_cli.errors import UsageError
-from audioaug_cli.io.manifest import ManifestRow
+from audioaug_cli.io.manifest import COLUMNS, Labels, ManifestRow, write_manifest
+from audioaug_cli.io.store import open_store
 
 
 def row(source: str, copy: int) -> ManifestRow:
@@ -22,7 +24,8 @@ def row(source: str, copy: int) -> ManifestRow:
 
 def test_records_survive_a_close_and_answer_by_fingerprint(tmp_path: Path) -> None:
     state = RunState(tmp_path)
-    state.record_outputs([(row("a.wav", 1), "10:1"), (row("a.wav", 2), "10:1"), (row("b.wav", 1), "20:1")])
+    state.record_outputs([record_of(row("a.wav", 1), "10:1"), record_of(row("a.wav", 2), "10:1")])
+    state.record_output(row("b.wav", 1), "20:1")
     state.close()
     again = RunState(tmp_path, readonly=True)
     assert again.done_copies("a.wav", "10:1") == {1, 2}
@@ -51,10 +54,40 @@ def test_what_the_manifest_was_written_from_is_forgotten_with_the_first_change(t
     state.close()
     state = RunState(tmp_path)
     assert state.described() == "written from X" and not state.changed
-    state.record_outputs([(row("a.wav", 1), "1:1")])
+    state.record_outputs([record_of(row("a.wav", 1), "1:1")])
     assert state.described() is None and state.changed
     state.close()
     assert RunState(tmp_path, readonly=True).described() is None, DESCRIBED
+
+
+def test_a_state_whose_records_have_no_manifest_line_writes_the_same_manifest(tmp_path: Path) -> None:
+    """Records made by the workers carry their manifest line; those of an older version's state (or
+    replayed from a store's journal) have none, and the manifest is made from their rows: the same
+    bytes either way, label cells included (a lone empty label is an empty cell, not "")."""
+    import sqlite3
+
+    rows = [row("a.wav", 1), row("a.wav", 2), row('b,"q".wav', 1)]
+    labels = Labels(("speaker",), {"a.wav": ("",), 'b,"q".wav': ("s1",)})
+    state = RunState(tmp_path / "new")
+    state.record_outputs([record_of(r, "1:1", COLUMNS) for r in rows])
+    state.close()
+    old = tmp_path / "old" / ".audioaug"
+    old.mkdir(parents=True)
+    with sqlite3.connect(old / "state.sqlite") as db:  # the schema before records kept their line
+        db.executescript(_SCHEMA.replace(" line TEXT,", ""))
+        db.executemany("INSERT INTO outputs VALUES (?, ?, ?, ?, ?)", [record_of(r, "1:1")[:5] for r in rows])
+    written = {}
+    for name, readonly in (("new", False), ("old", True), ("old", False)):
+        found = RunState(tmp_path / name, readonly=readonly)
+        store = open_store(tmp_path / f"m-{name}-{readonly}", None, "m")
+        write_manifest(store, "manifest.csv", found.manifest_lines(COLUMNS), labels, COLUMNS)
+        written[name, readonly] = (tmp_path / f"m-{name}-{readonly}" / "manifest.csv").read_text()
+        found.close()
+    assert len(set(written.values())) == 1
+    lines = written["new", False].splitlines()
+    assert lines[0] == ",".join((*COLUMNS, "speaker"))
+    assert lines[1].startswith("a__aug1.wav,a.wav,1,") and lines[1].endswith(",")
+    assert lines[3].startswith('"b,""q""__aug1.wav","b,""q"".wav",1,') and lines[3].endswith(",s1")
 
 
 def test_the_lock_refuses_a_second_holder_naming_the_first(tmp_path: Path) -> None:

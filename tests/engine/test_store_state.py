@@ -23,9 +23,9 @@ def out() -> ObjectStore:
 
 def test_each_commit_is_a_part_and_a_new_state_reads_them_all(out: ObjectStore) -> None:
     state = StoreState(out)
-    state.record_outputs([(row("a.wav", 1), "1:1")])
+    state.record_output(row("a.wav", 1), "1:1")
     state.commit()
-    state.record_outputs([(row("b.wav", 1), "2:1")])
+    state.record_output(row("b.wav", 1), "2:1")
     state.commit()
     assert sorted(out.listing(JOURNAL)) == [
         f"{JOURNAL}/g00000001-00000000.jsonl",
@@ -44,12 +44,13 @@ def test_a_workers_parts_come_after_the_parents_and_the_snapshot_retires_them(ou
     assert prefix == f"{JOURNAL}/g00000001-w"
     state.forget_source("a.wav", keep_outputs=False)  # the parent forgets a changed input first...
     state.commit()
-    out.write_bytes(f"{prefix}123-abcd0123-00000000.jsonl", (output_op(row("a.wav", 1), "9:9") + "\n").encode())
+    line = output_op(row("a.wav", 1).to_json(), "9:9") + "\n"
+    out.write_bytes(f"{prefix}123-abcd0123-00000000.jsonl", line.encode())
     # ...and its worker's record of the new output, read after it, stands.
     reader = StoreState(out, readonly=True)
     assert reader.done_copies("a.wav", "9:9") == {1}
     reader.close()
-    state.record_outputs([(row("a.wav", 1), "9:9")])
+    state.record_output(row("a.wav", 1), "9:9")
     state.close()  # the snapshot: every part before it goes, the worker's too
     assert sorted(out.listing(JOURNAL)) == [f"{JOURNAL}/g00000001-snapshot.jsonl"]
     final = StoreState(out, readonly=True)
