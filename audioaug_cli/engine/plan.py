@@ -74,14 +74,16 @@ class Plan:
         --labels and --segments that name no input found."""
         labelled: set[str] = set()
         segmented: set[str] = set()
+        labels, segments = self.labels.values, self.segments.times if self.segments is not None else {}
         sources = self.sources(counts)
         while batch := list(itertools.islice(sources, PLAN_BATCH)):
             recorded = state.done_copies_of([(s.rel, s.fingerprint) for s in batch])
+            if state.tracks_seen:
+                state.mark_seen_all([source.rel for source in batch])
             for source in batch:
-                state.mark_seen(source.rel)
-                if source.rel in self.labels.values:
+                if source.rel in labels:
                     labelled.add(source.rel)
-                if self.segments is not None and source.rel in self.segments.times:
+                if source.rel in segments:
                     segmented.add(source.rel)
                 copies = self.copies_of(source)
                 pending = self.pending(source, state, copies, recorded.get(source.rel, set()))

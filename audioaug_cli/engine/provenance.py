@@ -4,7 +4,6 @@ last run ended. The one place that reads and writes it; a rerun checks it before
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
@@ -15,7 +14,7 @@ from typing import IO, Any
 from audioaug_cli.config.model import Config
 from audioaug_cli.errors import UsageError
 from audioaug_cli.io.store import Store
-from audioaug_cli.version import __version__
+from audioaug_cli.version import __version__, installed_version
 
 PROVENANCE = "audioaug.json"
 
@@ -140,35 +139,4 @@ def versions() -> dict[str, str]:
     for package in ("audiomentations", "librosa", "numpy", "soundfile"):
         loaded = getattr(sys.modules.get(package), "__version__", None)
         found[package] = str(loaded) if loaded else installed_version(package)
-    return found
-
-
-def installed_version(package: str) -> str:
-    """From the package's ``<name>-<version>.dist-info`` folder, whose name the wheel format fixes;
-    importlib.metadata, the fallback, takes ~10 ms to import: a quarter of an empty pipeline's start-up."""
-    found = _dist_info_versions().get(package.lower().replace("-", "_"))
-    if found is not None:
-        return found
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version(package)
-    except PackageNotFoundError:
-        return "not installed"
-
-
-@cache
-def _dist_info_versions() -> dict[str, str]:
-    """{normalised name: version} of the dist-info folders on sys.path; the first one found wins, as
-    for imports."""
-    found: dict[str, str] = {}
-    for folder in sys.path:
-        try:
-            names = os.listdir(folder or ".")
-        except OSError:
-            continue
-        for name in names:
-            if name.endswith(".dist-info"):
-                package, _dash, version = name[: -len(".dist-info")].partition("-")
-                found.setdefault(package.lower(), version)
     return found

@@ -205,11 +205,11 @@ class RunState:
             self._maybe_commit()
         return ManifestRow.from_json(old[0]).files if old else ()
 
-    def mark_seen(self, source: str) -> None:
-        """Note that the walk found this input in this run (see :meth:`unseen_sources`): only while
+    def mark_seen_all(self, sources: list[str]) -> None:
+        """Note that the walk found these inputs in this run (see :meth:`unseen_sources`): only while
         the state held records when read (else every record is of a source this run found)."""
         if self.tracks_seen:
-            self._seen.append((source,))
+            self._seen += [(source,) for source in sources]
         if len(self._seen) >= 1000:
             self._flush_seen()
 

@@ -112,6 +112,7 @@ class _Walk:
         counts: WalkCounts,
     ):
         self.include, self.exclude, self.counts = include, exclude, counts
+        self.selecting = bool(include or exclude)
         # Never entered: INPUT_DIR itself (it is the start), its ancestors (a link `up -> ..` would
         # walk everything around it), OUTPUT_DIR (the run's own outputs).
         root = input_dir.resolve()
@@ -154,7 +155,7 @@ class _Walk:
             if not is_dir and not entry.name.lower().endswith(AUDIO_EXTENSIONS):
                 self.counts.leave_out(rel, "not an audio file")
                 continue
-            if not is_dir and not self._selected(rel):
+            if not is_dir and self.selecting and not _selected(rel, self.include, self.exclude):
                 self.counts.leave_out(rel, "left out by --include/--exclude")
                 continue
             try:
@@ -201,9 +202,6 @@ class _Walk:
                 continue
             self.visited.add(key)
             yield entry.path, rel + "/"
-
-    def _selected(self, rel: str) -> bool:
-        return _selected(rel, self.include, self.exclude)
 
 
 def walk_store(

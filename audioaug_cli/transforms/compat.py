@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import ast
 import importlib
-import importlib.metadata
 import importlib.util
 import pathlib
 import random
@@ -47,6 +46,7 @@ if TYPE_CHECKING:  # numpy is imported where an item needs it: a finished rerun 
     import numpy as np
 
 from audioaug_cli.errors import UsageError
+from audioaug_cli.version import NOT_INSTALLED, installed_version
 
 SUPPORTED = ((0, 43), (0, 44))  # audiomentations versions from (inclusive) .. to (exclusive)
 T = TypeVar("T")
@@ -54,10 +54,9 @@ T = TypeVar("T")
 
 def check_version(installed: str | None = None) -> None:
     """Refuse an audiomentations this module was not checked against: its internals may differ."""
-    try:
-        installed = installed or importlib.metadata.version("audiomentations")
-    except importlib.metadata.PackageNotFoundError:
-        raise UsageError("audiomentations is not installed: pip install 'audiomentations>=0.43,<0.44'") from None
+    installed = installed or installed_version("audiomentations")
+    if installed == NOT_INSTALLED:
+        raise UsageError("audiomentations is not installed: pip install 'audiomentations>=0.43,<0.44'")
     numbers = tuple(int(part) for part in installed.split(".")[:2] if part.isdigit())
     low, high = SUPPORTED
     if not low <= numbers < high:

@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from audioaug_cli.engine.provenance import installed_version
 from audioaug_cli.engine.tasks import item_seed
 from audioaug_cli.io.manifest import COLUMNS
+from audioaug_cli.version import installed_version
 from tests.helpers import SIMPLE, cli, tree, write_tone
 
 ConfigWriter = Callable[..., Path]
