@@ -96,7 +96,8 @@ def alternate_both(
             times[name].append(run(command(out)))
             cpus[name].append(busy_seconds() - before)
     shutil.rmtree(scratch / "out", ignore_errors=True)
-    return tuple({name: statistics.median(values) for name, values in found.items()} for found in (times, cpus))
+    wall = {name: statistics.median(values) for name, values in times.items()}
+    return wall, {name: statistics.median(values) for name, values in cpus.items()}
 
 
 def busy_seconds() -> float:
@@ -163,7 +164,7 @@ def main() -> None:
         saved = args.out / "bench.json"
         results = json.loads(saved.read_text()) if saved.exists() else results
         results["small clips"] = small
-        targets = results.setdefault("targets", {})
+        targets: dict[str, object] = results.setdefault("targets", {})
         for name, (value, op, limit) in small_targets(small).items():
             targets[name] = {"measured": round(value, 3), "met": value <= limit if op == "<=" else value >= limit}
         saved.write_text(json.dumps(results, indent=2) + "\n")
