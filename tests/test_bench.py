@@ -37,6 +37,9 @@ def test_benchmark_runs_in_tiny_mode(tmp_path: Path) -> None:
         "tiny clips: parent CPU per item at -j 2, us (<= 15)",
         "tiny clips: finished rerun vs a stat walk (<= 1.50)",
         "tiny clips: peak memory, 10x the clips (<= 1.10)",
+        "tiny clips: dask 2 x 1 wall vs -j 2's (<= 1.11)",
+        "200 x 4 s: dask 2 x 1 CPU vs -j 2, all processes (<= 1.10)",
+        "200 x 4 s: dask 2 x 1 wall vs -j 2's (<= 1.11)",
     }
     storage = results["object storage (a local S3 server)"]
     assert set(storage["requests per item"]) == {"first run", "finished rerun"}

@@ -245,9 +245,10 @@ def test_the_transforms_page_is_up_to_date() -> None:
 
 
 FAKE_VERSION = """
-import importlib.metadata, sys
-installed = importlib.metadata.version
-importlib.metadata.version = lambda name: "0.50.0" if name == "audiomentations" else installed(name)
+import os, sys, tempfile
+fake = tempfile.mkdtemp()  # metadata saying another version is installed, found first on the path
+os.mkdir(os.path.join(fake, "audiomentations-0.50.0.dist-info"))
+sys.path.insert(0, fake)
 sys.argv = ["audioaug", *sys.argv[1:]]
 from audioaug_cli import entry
 entry()

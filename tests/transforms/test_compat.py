@@ -140,8 +140,8 @@ def test_an_audiomentations_it_was_not_checked_against_is_refused_with_the_fix()
     """compat relies on how 0.43 draws and loads; another version stops the first command that needs
     a transform (exit 2, one line with the pip command), before anything is drawn differently."""
     code = (
-        "import importlib.metadata as m, sys\nreal = m.version\n"
-        "m.version = lambda name: '0.45.1' if name == 'audiomentations' else real(name)\n"
+        "import os, sys, tempfile\nfake = tempfile.mkdtemp()\n"  # metadata of another version, first on the path
+        "os.mkdir(os.path.join(fake, 'audiomentations-0.45.1.dist-info'))\nsys.path.insert(0, fake)\n"
         "from audioaug_cli.cli import main\nmain(['validate', sys.argv[1]])\n"
     )
     done = subprocess.run(
