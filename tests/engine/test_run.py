@@ -403,3 +403,18 @@ def test_every_format_and_subtype_writes_the_same_bytes_a_second_later(tmp_path:
     assert np.array_equal(decode_audio(memoryview(first[("WAV", "FLOAT")])), audio)  # type: ignore[arg-type]
     write_audio(tmp_path / "streamed.wav", audio, 48000, "WAV", "DOUBLE")  # the streamed write, too
     assert (tmp_path / "streamed.wav").read_bytes() == first[("WAV", "DOUBLE")]
+
+
+def test_a_rerun_of_a_finished_run_remakes_exactly_the_outputs_deleted(
+    corpus: Path, tmp_path: Path, write_config: ConfigWriter
+) -> None:
+    """A rerun of a finished OUTPUT_DIR learns which outputs are there from one listing of it
+    (not a stat each): one deleted is made again, the same bytes, and nothing else is written."""
+    out, config = tmp_path / "out", write_config(SIMPLE)
+    assert cli("run", config, corpus, out, "-j", "1").exit_code == 0
+    before = tree(out)
+    [gone] = [name for name in before if name.endswith("__aug1.wav")][:1]
+    (out / gone).unlink()
+    result = cli("run", config, corpus, out, "-j", "1")
+    assert result.exit_code == 0 and "done: 1 written, " in result.stderr, result.stderr
+    assert tree(out) == before
