@@ -74,23 +74,29 @@ class Plan:
         --labels and --segments that name no input found."""
         labelled: set[str] = set()
         segmented: set[str] = set()
-        labels, segments = self.labels.values, self.segments.times if self.segments is not None else {}
+        labels, segments = self.labels.values, self.segments.times if self.segments is not None else None
+        same_copies = None if isinstance(self.config.copies, ClassCopies) else self.config.copy_numbers()
+        draws = self.config.pools is not None or self.config.mix is not None
         sources = self.sources(counts)
         while batch := list(itertools.islice(sources, PLAN_BATCH)):
             recorded = state.done_copies_of([(s.rel, s.fingerprint) for s in batch])
             if state.tracks_seen:
                 state.mark_seen_all([source.rel for source in batch])
             for source in batch:
-                if source.rel in labels:
-                    labelled.add(source.rel)
-                if source.rel in segments:
-                    segmented.add(source.rel)
-                copies = self.copies_of(source)
-                pending = self.pending(source, state, copies, recorded.get(source.rel, set()))
+                rel = source.rel
+                if rel in labels:
+                    labelled.add(rel)
+                copies = self.copies_of(source) if same_copies is None else same_copies
+                pending = self.pending(source, state, copies, recorded[rel]) if rel in recorded else copies
                 self.summary.skipped += len(copies) - len(pending)
+                times = None
+                if segments is not None:
+                    times = tuple(segments.get(rel, ()))
+                    if rel in segments:
+                        segmented.add(rel)
                 if pending:
-                    times = tuple(self.segments.times.get(source.rel, ())) if self.segments is not None else None
-                    yield self._drawing(Task(source, pending, times))
+                    task = Task(source, pending, times)
+                    yield self._drawing(task) if draws else task
         if not (self.include or self.exclude):  # a row left out by a glob is not a mistake
             self.summary.unmatched_labels = sorted(set(self.labels.values) - labelled)
             if self.segments is not None:

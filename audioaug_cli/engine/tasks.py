@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from audioaug_cli.config.model import Config
 from audioaug_cli.io.inputs import Source
@@ -49,9 +50,10 @@ def manifest_columns(config: Config) -> tuple[str, ...]:
     return COLUMNS if config.spectrogram is None else FEATURE_COLUMNS
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Task:
-    """The copies of one source still to make (decoded once)."""
+    """The copies of one source still to make (decoded once); never changed once made, and
+    slotted rather than frozen as :class:`Source` is (one is made per input)."""
 
     source: Source
     copies: tuple[int, ...]
@@ -63,6 +65,24 @@ class Task:
         """The same task for some of its copies."""
         partners = self.partners[start:stop] if self.partners is not None else None
         return Task(self.source, self.copies[start:stop], self.segments, self.split, partners)
+
+
+class Unit(list[Task]):
+    """Tasks handed to a worker together. Pickled as one tuple of plain values per task, which
+    takes a fifth of the time the dataclasses' own pickling does (a dict of names per instance):
+    the parent pays it for every input it hands out."""
+
+    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
+        packed = [
+            (s.rel, s.path, s.fingerprint, s.problem, s.size, s.excerpt, t.copies, t.segments, t.split, t.partners)
+            for t in self
+            for s in (t.source,)
+        ]
+        return _unpacked, (packed,)
+
+
+def _unpacked(packed: list[tuple[Any, ...]]) -> Unit:
+    return Unit(Task(Source(*fields[:6]), *fields[6:]) for fields in packed)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from audioaug_cli.config.model import Config
-from audioaug_cli.engine.tasks import Finished, Task, manifest_columns
+from audioaug_cli.engine.tasks import Finished, Task, Unit, manifest_columns
 from audioaug_cli.io.store import Store
 
 if TYPE_CHECKING:
@@ -300,7 +300,7 @@ def units(tasks: Iterable[Task], whole: bool = False, pace: Pace | None = None) 
     a large file's copies split across units, so that no worker is left with a long tail and
     results come back often. With ``whole`` (inputs in a store, where each split would fetch the
     file again), a file's copies stay in one unit."""
-    unit: list[Task] = []
+    unit = Unit()
     load = items = 0
     for task in tasks:
         per_copy = max(task.source.size, 1)
@@ -315,7 +315,7 @@ def units(tasks: Iterable[Task], whole: bool = False, pace: Pace | None = None) 
             left -= room
             if load >= UNIT_BYTES or items >= cap:
                 yield unit
-                unit, load, items = [], 0, 0
+                unit, load, items = Unit(), 0, 0
     if unit:
         yield unit
 

@@ -35,6 +35,30 @@ def test_jobs_1_and_jobs_2_write_identical_trees(tmp_path: Path) -> None:
     assert first == second
 
 
+def test_a_unit_reaches_its_worker_whole() -> None:
+    """What a worker is handed is every field of every task the plan made (a unit is pickled in
+    a compact form of its own)."""
+    import pickle
+
+    from audioaug_cli.engine.tasks import Task, Unit
+    from audioaug_cli.io.audio import Excerpt
+    from audioaug_cli.io.inputs import Source
+
+    plain = Task(Source("a.wav", "/in/a.wav", "10:5", size=10), (1, 2))
+    full = Task(
+        Source("b/c.wav", "/in/b/c.wav", "7:3", "a name clash", 7, Excerpt(0.5, 1.5)),
+        (0, 3),
+        ((0.1, 0.2),),
+        "train",
+        (("x.wav",), ("y.wav", "z.wav")),
+    )
+    sent = Unit([plain, full])
+    received = pickle.loads(pickle.dumps(sent, protocol=pickle.HIGHEST_PROTOCOL))
+    assert type(received) is Unit
+    assert received == [plain, full]
+    assert received[1].source.excerpt == Excerpt(0.5, 1.5)
+
+
 def test_units_hold_every_item_once_in_order_and_stay_bounded() -> None:
     from audioaug_cli.engine.tasks import Task
     from audioaug_cli.engine.workers import UNIT_BYTES, UNIT_ITEMS
