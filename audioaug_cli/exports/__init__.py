@@ -20,9 +20,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from audioaug_cli.errors import UsageError
-from audioaug_cli.exports.corpus import read_corpus
-from audioaug_cli.exports.dest import dest_place, owned_dest
-from audioaug_cli.io.store import open_store
 
 SHARD_SIZE = 1000
 
@@ -68,6 +65,11 @@ def export(
     """Write OUTPUT_DIR's outputs into DEST in format ``to``. ``started(total)`` gives the callback
     that is told of each output done (a progress bar). A file in DEST that no export wrote is
     refused (UsageError, nothing written) unless ``overwrite``."""
+    # imported here: every other command reads FORMATS (for its options) and nothing else of this
+    from audioaug_cli.exports.corpus import read_corpus
+    from audioaug_cli.exports.dest import dest_place, owned_dest
+    from audioaug_cli.io.store import open_store
+
     found = FORMATS.get(to)
     if found is None:
         raise UsageError(f"cannot export to {to!r}: the formats are {', '.join(FORMATS)}")
