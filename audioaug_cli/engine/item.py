@@ -47,10 +47,13 @@ _augmenters_lock = threading.Lock()
 
 
 def augmenters_for(config: Config) -> tuple[WaveformPipeline, FeatureAugmenter | None]:
+    key = (config.hash, config.base_dir)
+    found = _augmenters.get(key)
+    if found is not None:  # (every item but a process's first)
+        return found
     from audioaug_cli.transforms.spectrogram import FeatureAugmenter
     from audioaug_cli.transforms.waveform import WaveformPipeline
 
-    key = (config.hash, config.base_dir)
     with _augmenters_lock:
         if key not in _augmenters:
             features = FeatureAugmenter(config.spectrogram) if config.spectrogram is not None else None
@@ -211,9 +214,11 @@ def _augment_source(
 def _check_segments(segments: tuple[tuple[float, float], ...] | None, seconds: float, rate: int) -> None:
     """A segment past the end of its file. The run checks a local INPUT_DIR's before any work;
     an input in a store is checked here, by the worker that fetched it, and fails alone."""
+    if not segments:
+        return
     from audioaug_cli.io.segments import ends_after
 
-    for start, end in segments or ():
+    for start, end in segments:
         if ends_after(end, seconds, rate):
             raise ItemError(
                 f"--segments: the segment {start}-{end} s ends after this file, which lasts {seconds:.6f} s"

@@ -137,7 +137,7 @@ def all_finite(samples: np.ndarray) -> bool:
     """No NaN or infinity: a float64 sum of float32 samples cannot overflow, so it is finite
     exactly when every sample is. One pass, no temporary array."""
     with np.errstate(invalid="ignore", over="ignore"):  # inf + -inf is NaN: an answer, not a problem
-        return bool(np.isfinite(np.sum(samples, dtype=np.float64)))
+        return bool(np.isfinite(np.add.reduce(samples, axis=None, dtype=np.float64)))
 
 
 def _check_readable(path: str | Path) -> None:

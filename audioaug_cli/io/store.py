@@ -154,7 +154,7 @@ class LocalStore(Store):
     def open_write(self, rel: str, buffering: int = -1) -> Any:
         from audioaug_cli.io.atomic import atomic_file
 
-        return atomic_file(self.root / rel, buffering=buffering)
+        return atomic_file(os.path.join(self.root, rel), buffering=buffering)
 
     def write_text(self, rel: str, write: Callable[[IO[str]], None]) -> bool:
         from audioaug_cli.io.atomic import write_text
