@@ -137,7 +137,7 @@ def all_finite(samples: np.ndarray) -> bool:
     """No NaN or infinity: a float64 sum of float32 samples cannot overflow, so it is finite
     exactly when every sample is. One pass, no temporary array."""
     with np.errstate(invalid="ignore", over="ignore"):  # inf + -inf is NaN: an answer, not a problem
-        return bool(np.isfinite(np.add.reduce(samples, axis=None, dtype=np.float64)))
+        return bool(np.isfinite(np.sum(samples, dtype=np.float64)))
 
 
 def _check_readable(path: str | Path) -> None:
@@ -249,16 +249,14 @@ def write_audio(
     disk, thousands of tracebacks. So the file is wrapped in :class:`_Sink`, which keeps the first
     error and reports a short write instead; the error is raised here, once.
     """
-    # Ogg (whose serial number is fixed in memory) and short items are made in memory and written
-    # at once: libsndfile's many small writes and seeks through Python cost more than encoding a
-    # clip of a second.
-    if fmt == "OGG" or samples.nbytes <= IN_MEMORY_BYTES:
-        data = encode_audio(samples, sample_rate, fmt, subtype)
-        with store.open_write(os.fspath(path)) if store is not None else atomic_file(path) as handle:
-            handle.write(data)
-        return
     opened = store.open_write(os.fspath(path), 1 << 20) if store is not None else atomic_file(path, buffering=1 << 20)
     with opened as handle:
+        # Ogg (whose serial number is fixed in memory) and short items are made in memory and
+        # written at once: libsndfile's many small writes and seeks through Python cost more than
+        # encoding a clip of a second.
+        if fmt == "OGG" or samples.nbytes <= IN_MEMORY_BYTES:
+            handle.write(encode_audio(samples, sample_rate, fmt, subtype))
+            return
         sink = _Sink(handle, os.fspath(path))
         try:
             _encode_into(sink, samples, sample_rate, fmt, subtype)

@@ -40,13 +40,6 @@ def stem_columns(stems: tuple[str, ...]) -> tuple[str, ...]:
     return (*COLUMNS, *(f"{stem}_file" for stem in stems[1:]))
 
 
-def cell(row: dict[str, Any], column: str) -> Any:
-    """A manifest column's value in a row's mapping (a stem's file is under ``stems``)."""
-    if column in row:
-        return row[column]
-    return (row.get("stems") or {}).get(column.removesuffix("_file"))
-
-
 @dataclass(frozen=True, kw_only=True)
 class ManifestRow:
     """One written file, as its manifest row; ``transforms`` is the JSON list of what was applied."""
