@@ -237,8 +237,13 @@ class LocalOutput(OutputDir):
         return RunState(self.root, readonly)
 
     def prepare(self) -> None:
+        """The folder made, and the temporaries of a run killed or stopped mid-item removed. After
+        a finished run only the folder's own files are looked at (a rerun that rewrote the manifest
+        may have been killed doing so): that run removed whatever its workers left, and the output
+        tree, which may hold millions of files, is not walked again."""
         self.root.mkdir(parents=True, exist_ok=True)
-        remove_temporaries(self.root)
+        previous = read_provenance(self.store)
+        remove_temporaries(self.root, deep=previous is None or previous.status != "complete")
 
     def clean_up(self) -> None:
         remove_temporaries(self.root)

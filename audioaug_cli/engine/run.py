@@ -89,7 +89,8 @@ class Run:
         self.config = config.with_overrides(options.seed, options.copies, options.include_original or None)
         self.summary = Summary()
         self.state: RunState | None = None
-        self.dispatched = False  # whether any task went to a worker (and so might have left a temporary)
+        self.dispatched = False  # whether any task went to a worker
+        self.worker_lost = False  # whether a worker may have ended mid-item (and left a temporary file)
         self.running = False  # whether audioaug.json says "running" (this run has work to do)
         with credentials_hidden(options.labels, options.segments):
             self.labels = Labels.read(options.labels, storage) if options.labels else Labels()
@@ -141,8 +142,10 @@ class Run:
         try:
             self._augment_all(state, dask)
             # What a worker stopped mid-write left: by a signal, --fail-fast or a full disk, or killed
-            # (the OOM killer) while the run went on. No worker is left running by now.
-            if self.dispatched:
+            # (the OOM killer) while the run went on. No worker is left running by now. A run whose
+            # workers all finished their items left none, and OUTPUT_DIR is not walked for them.
+            stopped = summary.interrupted or summary.stopped_early or summary.disk_full or self.worker_lost
+            if self.dispatched and stopped:
                 self.output.clean_up()
             if not (summary.interrupted or summary.stopped_early or summary.disk_full):
                 self._handle_vanished(state)
@@ -172,7 +175,9 @@ class Run:
             # closing(): stopping early ends the workers (they are killed) before what follows
             tasks = self._claiming(self.plan.tasks(state, counts), state)
             stores = (self.inputs.store, output.store, output.worker_parts(state))
-            results = execute(config, tasks, stores, self.options.jobs, dask, self.inputs.whole_units)
+            results = execute(
+                config, tasks, stores, self.options.jobs, dask, self.inputs.whole_units, self._lost_a_worker
+            )
             with sigterm_as_interrupt(summary), closing(results):
                 for done in results:
                     if output.lost:
@@ -192,6 +197,9 @@ class Run:
             summary.disk_full = True
         summary.ignored, summary.inputs = counts.ignored, counts.audio
         summary.failed = len(failed_sources)
+
+    def _lost_a_worker(self) -> None:
+        self.worker_lost = True
 
     def _record(self, state: RunState, done: Finished, failed: set[str]) -> None:
         """Record and count what a unit did: its outputs in one statement, then its failures."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 import itertools
 import os
 import sys
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -81,10 +81,13 @@ def execute(
     jobs: int | None,
     dask: DaskBackend | None = None,
     whole_units: bool = False,
+    worker_lost: Callable[[], None] = lambda: None,
 ) -> Generator[Finished, None, None]:
     """Run tasks in this process, in ``jobs`` local workers (None: one per usable CPU), or on a dask
     cluster (``dask``), yielding what each unit did as it finishes (in this process: each task).
     ``whole_units``: each file's copies in one unit (inputs in a store, fetched once each).
+    ``worker_lost`` is called when a worker may have ended mid-item (and so left a temporary file):
+    a local worker died, or the work went to a cluster, whose lost workers this process cannot see.
 
     If a worker process dies, the pool goes with it: the tasks that were in flight are retried in a
     fresh pool, and alone if a worker dies again (a task that kills its worker fails alone; see
@@ -93,6 +96,7 @@ def execute(
     pace = Pace()
     remaining = units(tasks, whole=whole_units, pace=pace)
     if dask is not None:  # the cluster's own thread count decides how many run at once
+        worker_lost()
         yield from _paced(
             pace, dask.run(config, remaining, stores, lambda task: _alone_in_a_worker(config, task, stores))
         )
@@ -111,7 +115,7 @@ def execute(
         for outcomes in augment_stream(config, tasks_here, *stores):
             yield Finished.of(outcomes, columns)
         return
-    yield from _paced(pace, _in_local_workers(config, itertools.chain(first, remaining), stores, workers))
+    yield from _paced(pace, _in_local_workers(config, itertools.chain(first, remaining), stores, workers, worker_lost))
 
 
 def _paced(pace: Pace, results: Iterator[Finished]) -> Generator[Finished, None, None]:
@@ -126,7 +130,9 @@ def _paced(pace: Pace, results: Iterator[Finished]) -> Generator[Finished, None,
             close()  # stopped early: the workers go now, not when the generator is collected
 
 
-def _in_local_workers(config: Config, remaining: Iterator[list[Task]], stores: Stores, jobs: int) -> Iterator[Finished]:
+def _in_local_workers(
+    config: Config, remaining: Iterator[list[Task]], stores: Stores, jobs: int, worker_lost: Callable[[], None]
+) -> Iterator[Finished]:
     """Units of work on worker processes; a few more are in flight than there are workers, and
     results come back as they finish."""
     while True:
@@ -134,6 +140,7 @@ def _in_local_workers(config: Config, remaining: Iterator[list[Task]], stores: S
             yield from _in_a_pool(config, remaining, stores, jobs)
             return
         except _PoolBroken as broken:  # a worker died, and with it the pool and what was in flight
+            worker_lost()
             yield from _suspects_again(config, broken.suspects, stores, jobs)
 
 

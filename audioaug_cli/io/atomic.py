@@ -80,10 +80,12 @@ def write_text(path: Path, write: Callable[[IO[str]], None]) -> None:
         write(handle)
 
 
-def remove_temporaries(folder: Path) -> int:
-    """Delete temporary files a killed run left behind; return how many."""
+def remove_temporaries(folder: Path, deep: bool = True) -> int:
+    """Delete temporary files a killed run left behind (``deep``: in every folder below too); return how many."""
     count = 0
-    for root, _dirs, files in os.walk(folder):
+    for root, dirs, files in os.walk(folder):
+        if not deep:
+            dirs.clear()
         for name in files:
             if name.endswith(TEMP_MARK):
                 with suppress(OSError):

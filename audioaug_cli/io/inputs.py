@@ -100,6 +100,10 @@ def walk_inputs(
         stack.append(walk.entered(subfolders))
 
 
+def _name(entry: os.DirEntry[str]) -> str:
+    return entry.name
+
+
 def _key(st: os.stat_result) -> tuple[int, int]:
     return st.st_dev, st.st_ino
 
@@ -135,31 +139,36 @@ class _Walk:
         return real == self.output_real or real.startswith(self.output_real.rstrip(os.sep) + os.sep)
 
     def folder(self, folder: str, prefix: str, below: list[Any]) -> Iterator[Source]:
-        """The folder's audio files; its subfolders are added to ``below``, to be walked after."""
+        """The folder's audio files; its subfolders are added to ``below``, to be walked after.
+        (Run once per input: what the loop needs is held in locals.)"""
+        counts = self.counts
         try:
-            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+            entries = sorted(os.scandir(folder), key=_name)
         except OSError:
-            self.counts.leave_out(prefix.rstrip("/") or ".", "folder cannot be read")
+            counts.leave_out(prefix.rstrip("/") or ".", "folder cannot be read")
             return
         stems: dict[str, str] = {}
-        self.counts.entries += len(entries)
-        if self.counts.limit is not None and self.counts.entries > self.counts.limit:
+        counts.entries += len(entries)
+        if counts.limit is not None and counts.entries > counts.limit:
             raise WalkTooLarge
+        selecting, include, exclude = self.selecting, self.include, self.exclude
         for entry in entries:
-            if entry.name.startswith("."):
+            name = entry.name
+            if name[0] == ".":
                 continue
-            rel = prefix + entry.name
+            rel = prefix + name
             link = entry.is_symlink()
             try:
                 is_dir = entry.is_dir()  # the entry's own type: no system call unless it is a link
             except OSError:
                 is_dir = False  # a link loop: read as a file, it fails alone with the reason
-            if not is_dir and not entry.name.lower().endswith(AUDIO_EXTENSIONS):
-                self.counts.leave_out(rel, "not an audio file")
-                continue
-            if not is_dir and self.selecting and not _selected(rel, self.include, self.exclude):
-                self.counts.leave_out(rel, "left out by --include/--exclude")
-                continue
+            if not is_dir:
+                if not name.lower().endswith(AUDIO_EXTENSIONS):
+                    counts.leave_out(rel, "not an audio file")
+                    continue
+                if selecting and not _selected(rel, include, exclude):
+                    counts.leave_out(rel, "left out by --include/--exclude")
+                    continue
             try:
                 st: os.stat_result | None = entry.stat()  # follows links
             except OSError:
@@ -169,22 +178,23 @@ class _Walk:
                     below.append((entry, rel, st, link))
                 continue
             if st is not None and not stat.S_ISREG(st.st_mode):
-                self.counts.leave_out(rel, "not a regular file (a FIFO, socket or device)")
+                counts.leave_out(rel, "not a regular file (a FIFO, socket or device)")
                 continue
             if link and self._inside_output(entry.path):
-                self.counts.leave_out(rel, "a link into OUTPUT_DIR")
+                counts.leave_out(rel, "a link into OUTPUT_DIR")
                 continue
-            stem = entry.name.rpartition(".")[0]
-            utf8 = rel.isascii() or is_utf8(rel)
-            shown = rel if utf8 else escaped(rel)  # (the same text, when it is UTF-8)
-            problem = None if utf8 else NOT_UTF8
-            if problem is None and stem in stems:
+            stem = name.rpartition(".")[0]
+            problem = None
+            if not rel.isascii() and not is_utf8(rel):
+                rel, problem = escaped(rel), NOT_UTF8
+            elif stem in stems:
                 problem = f"its outputs would have the same names as those of {stems[stem]}; rename one of the two"
-            stems.setdefault(stem, shown)
-            size = st.st_size if st is not None else 0
-            fingerprint = f"{st.st_size}:{st.st_mtime_ns}" if st is not None else "unreadable"
-            self.counts.audio += 1
-            yield Source(shown, entry.path, fingerprint, problem, size)
+            stems.setdefault(stem, rel)
+            counts.audio += 1
+            if st is None:
+                yield Source(rel, entry.path, "unreadable", problem)
+            else:
+                yield Source(rel, entry.path, f"{st.st_size}:{st.st_mtime_ns}", problem, st.st_size)
 
     def entered(self, subfolders: list[Any]) -> Iterator[tuple[str, str]]:
         """The subfolders to walk, in order, each (path, prefix), checked when its turn comes:

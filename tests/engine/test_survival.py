@@ -214,6 +214,50 @@ def test_leftover_temporaries_are_removed(corpus: Path, tmp_path: Path, write_co
     assert TEMP_MARK not in (out / "manifest.csv").read_text()
 
 
+def test_a_worker_that_dies_mid_write_leaves_no_temporary(
+    tmp_path: Path, write_config: ConfigWriter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker killed while writing (the OOM killer) leaves its temporary: the run removes it, and
+    redoes the item elsewhere. (The forked workers inherit the patch below.)"""
+    from audioaug_cli.engine import item
+
+    for i in range(40):
+        write_tone(tmp_path / "in" / f"f{i:02d}.wav", 0.05)
+    out, died, config = tmp_path / "out", tmp_path / "died", write_config(SIMPLE)
+    assert cli("run", config, tmp_path / "in", tmp_path / "reference", "-j", "1").exit_code == 0
+    augment = item._augment_source
+
+    def dies_once_mid_write(config, task, inputs, output, records=None):  # type: ignore[no-untyped-def]
+        if task.source.rel == "f25.wav" and not died.exists():
+            died.touch()
+            (out / f".f25__aug1.wav.{os.getpid()}-1{TEMP_MARK}").write_bytes(b"half a file")
+            os._exit(9)
+        return augment(config, task, inputs, output, records)
+
+    monkeypatch.setattr(item, "_augment_source", dies_once_mid_write)
+    assert cli("run", config, tmp_path / "in", out, "-j", "2").exit_code == 0
+    assert died.exists(), "the worker never died"
+    assert tree(out) == tree(tmp_path / "reference")  # no temporary, every item written
+
+
+def test_a_rerun_after_a_finished_run_does_not_walk_the_output_tree(
+    corpus: Path, tmp_path: Path, write_config: ConfigWriter
+) -> None:
+    """A finished run removed what its workers left: its rerun looks for temporaries only beside the
+    manifest (which a rerun may have been killed rewriting), not through the whole output tree."""
+    out, config = tmp_path / "out", write_config(SIMPLE)
+    assert cli("run", config, corpus, out, "-j", "1").exit_code == 0
+    beside, below = out / f".manifest.csv.1-1{TEMP_MARK}", out / "music" / f".x.wav.1-1{TEMP_MARK}"
+    beside.write_bytes(b"")
+    below.write_bytes(b"")
+    assert cli("run", config, corpus, out, "-j", "1").exit_code == 0
+    assert not beside.exists() and below.exists()
+    status = out / "audioaug.json"
+    status.write_text(status.read_text().replace('"status": "complete"', '"status": "running"'))  # a killed run
+    assert cli("run", config, corpus, out, "-j", "1").exit_code == 0
+    assert not below.exists()
+
+
 def test_the_run_writes_only_in_output_dir_and_never_changes_input(
     corpus: Path, tmp_path: Path, write_config: ConfigWriter
 ) -> None:
