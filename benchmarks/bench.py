@@ -689,6 +689,7 @@ def _small_clips(rounds: int, tiny: bool, scratch: Path) -> dict[str, float]:
         rounds if tiny else rounds * 3,
         scratch,
     )
+    pages = record_cost(done / ".audioaug" / "state.sqlite", rounds * 3, scratch)
     _clips(bigger, 10 * count)
     memory = {
         f"{n:,} clips": peak_rss_mb([*AUDIOAUG, "run", str(config), str(d), str(scratch / f"m{n}"), "-j", "1"])
@@ -721,6 +722,8 @@ def _small_clips(rounds: int, tiny: bool, scratch: Path) -> dict[str, float]:
         "long files: dask / -j 2 CPU, dask's start-up excluded": (long_cpu["dask 2 x 1"] - start_cpu)
         / long_cpu["-j 2"],
         "rerun / stat walk": rerun["finished rerun"] / rerun["stat walk"],
+        "record CPU per output, 4 KiB pages (us)": pages[4096],
+        "record CPU per output, 16 KiB pages (us)": pages[16384],
         "memory ratio": memory[f"{10 * count:,} clips"] / memory[f"{count:,} clips"],
     }
     print(f"\n{count:,} clips of 0.1 s, Gain:")
@@ -731,6 +734,35 @@ def _small_clips(rounds: int, tiny: bool, scratch: Path) -> dict[str, float]:
     print(f"  finished rerun of {10 * count:,} clips {big_rerun:7.2f} s")
     seconds = {**first, **rerun, f"finished rerun of {10 * count:,} clips": big_rerun}
     return {**found, **{f"seconds: {k}": v for k, v in seconds.items()}, **memory}
+
+
+def record_cost(state: Path, rounds: int, scratch: Path) -> dict[int, float]:
+    """The parent's CPU per output recorded (what :meth:`RunState.record_outputs` does: a unit's
+    records in one statement, committed once a second) into a new state with sqlite's default
+    4 KiB pages and with the 16 KiB pages a state is made with; in-process, alternating, medians."""
+    import sqlite3
+
+    from audioaug_cli.engine.state import _SCHEMA
+
+    with contextlib.closing(sqlite3.connect(state)) as db:
+        records = db.execute("SELECT * FROM outputs").fetchall()
+    found: dict[int, list[float]] = {4096: [], 16384: []}
+    for _ in range(rounds):
+        for page_size, times in found.items():
+            folder = Path(tempfile.mkdtemp(dir=scratch))
+            with contextlib.closing(sqlite3.connect(folder / "state.sqlite")) as db:
+                for pragma in (f"page_size={page_size}", "journal_mode=WAL", "synchronous=NORMAL"):
+                    db.execute(f"PRAGMA {pragma}")
+                db.executescript(_SCHEMA)
+                started = time.process_time()
+                for i in range(0, len(records), 256):
+                    db.executemany("INSERT OR REPLACE INTO outputs VALUES (?, ?, ?, ?, ?, ?)", records[i : i + 256])
+                    if i % 2560 == 0:
+                        db.commit()
+                db.commit()
+                times.append((time.process_time() - started) / len(records) * 1e6)
+            shutil.rmtree(folder)
+    return {page_size: statistics.median(times) for page_size, times in found.items()}
 
 
 MIX_CONFIG = """\

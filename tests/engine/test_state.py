@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from audioaug_cli.engine.state import _SCHEMA, DESCRIBED, OutputLock, RunState
+from audioaug_cli.engine.state import _SCHEMA, DESCRIBED, PAGE_SIZE, OutputLock, RunState
 from audioaug_cli.engine.tasks import record_of
 from audioaug_cli.errors import UsageError
 from audioaug_cli.io.manifest import COLUMNS, Labels, ManifestRow, write_manifest
@@ -84,6 +84,9 @@ def test_a_state_whose_records_have_no_manifest_line_writes_the_same_manifest(tm
         written[name, readonly] = (tmp_path / f"m-{name}-{readonly}" / "manifest.csv").read_text()
         found.close()
     assert len(set(written.values())) == 1
+    for name, pages in (("new", PAGE_SIZE), ("old", 4096)):  # an older state keeps its pages, and works
+        with sqlite3.connect(tmp_path / name / ".audioaug" / "state.sqlite") as db:
+            assert db.execute("PRAGMA page_size").fetchone() == (pages,)
     lines = written["new", False].splitlines()
     assert lines[0] == ",".join((*COLUMNS, "speaker"))
     assert lines[1].startswith("a__aug1.wav,a.wav,1,") and lines[1].endswith(",")
