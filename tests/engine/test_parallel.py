@@ -96,7 +96,9 @@ def test_a_long_files_copies_are_shared_by_the_workers(
 
     pools: list[int] = []
 
-    def started(_config: object, _units: object, _output_dir: object, jobs: int) -> Iterator[list[Outcome]]:
+    def started(
+        _config: object, _units: object, _output_dir: object, jobs: int, _worker_lost: object
+    ) -> Iterator[list[Outcome]]:
         pools.append(jobs)
         return iter([])
 
