@@ -139,17 +139,29 @@ class OutputDir:
         self._remove_recorded([*names, ERRORS, PROVENANCE, SEGMENTS])
         self.forget_listing()
 
-    def refuse_foreign_files(self, manifest: str, planned: Callable[[], Iterable[str]], segments: bool) -> None:
+    def refuse_foreign_files(
+        self, manifest: str, planned: Callable[[], Iterable[str]], segments: bool, overwrite: bool = False
+    ) -> None:
         """Raise UsageError if a file audioaug did not write sits where this run would write.
 
         ``planned()`` gives the output files this run may write; it is only called when OUTPUT_DIR
         holds files with output-like names that no run recorded, so a first run into a new folder,
-        or a rerun of a clean one, never walks INPUT_DIR for it."""
-        previous = read_provenance(self.store)
-        ours = {PROVENANCE, ERRORS, previous.config["output"]["manifest"]} if previous is not None else set()
+        or a rerun of a clean one, never walks INPUT_DIR for it. With ``overwrite``, an audioaug.json
+        that cannot be read, beside a resume state, is a damaged record of audioaug's own: the run
+        replaces it, and the files it describes, as the message that refuses a resume says."""
+        written = (manifest, ERRORS, PROVENANCE, *((SEGMENTS,) if segments else ()))
+        try:
+            previous = read_provenance(self.store)
+        except UsageError:
+            if not overwrite:
+                raise
+            if not self.has_state():
+                raise self._refusal(PROVENANCE) from None
+            previous, ours = None, set(written)
+        else:
+            ours = {PROVENANCE, ERRORS, previous.config["output"]["manifest"]} if previous is not None else set()
         if previous is not None and previous.config.get("segments"):
             ours.add(SEGMENTS)
-        written = (manifest, ERRORS, PROVENANCE, *((SEGMENTS,) if segments else ()))
         for name in (config_name for config_name in written if config_name not in ours):
             if self.taken(name):
                 raise self._refusal(name)

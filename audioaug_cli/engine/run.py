@@ -109,7 +109,9 @@ class Run:
             exclude=options.exclude,
             summary=self.summary,
         )
-        self.output.refuse_foreign_files(self.config.manifest, self.plan.files, self.segments is not None)
+        self.output.refuse_foreign_files(
+            self.config.manifest, self.plan.files, self.segments is not None, options.overwrite and not options.dry_run
+        )
 
     # -- the run -------------------------------------------------------------------------------
     def execute(self) -> Summary:

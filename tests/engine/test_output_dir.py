@@ -134,3 +134,35 @@ def test_a_second_run_on_the_same_output_dir_is_refused_and_the_first_is_unaffec
     assert first_err.startswith("done: 120 written, 0 skipped (already done), 0 failed")
     again = audioaug("run", config, tmp_path / "in", out, "-j", "1")  # the lock went with the first run
     assert again.returncode == 0 and again.stderr.startswith("done: 0 written, 120 skipped")
+
+
+def test_a_damaged_record_is_refused_for_a_resume_and_replaced_by_overwrite(tmp_path: Path) -> None:
+    """An audioaug.json that cannot be read (cut short by a full disk, edited by hand) stops a
+    resume with a line that names --overwrite, and --overwrite then starts over, as it says; a file
+    no run wrote is still never replaced, and without a resume state the file is not taken for ours."""
+    for i in range(3):
+        write_tone(tmp_path / "in" / f"f{i}.wav", 0.2, 16000, 1, 300 + 50 * i)
+    config, out = tmp_path / "c.yaml", tmp_path / "out"
+    config.write_text(SIMPLE)
+    assert cli("run", config, tmp_path / "in", tmp_path / "fresh", "-j", "1").exit_code == 0
+    assert cli("run", config, tmp_path / "in", out, "-j", "1").exit_code == 0
+    (out / "audioaug.json").write_text('{"config": {"seed"')
+    resumed = cli("run", config, tmp_path / "in", out, "-j", "1")
+    assert resumed.exit_code == 2 and "unreadable" in resumed.output and "--overwrite starts over" in resumed.output
+    assert cli("run", config, tmp_path / "in", out, "-j", "1", "--overwrite").exit_code == 0
+    assert tree(out).keys() == tree(tmp_path / "fresh").keys()
+    assert {k: v for k, v in tree(out).items() if k != "audioaug.json"} == {
+        k: v for k, v in tree(tmp_path / "fresh").items() if k != "audioaug.json"
+    }
+    (out / "audioaug.json").write_text("{")
+    (out / "f9__aug1.wav").write_bytes(b"someone's own file")  # output-like, recorded by no run
+    write_tone(tmp_path / "in" / "f9.wav")
+    refused = cli("run", config, tmp_path / "in", out, "-j", "1", "--overwrite")
+    assert refused.exit_code == 2 and "f9__aug1.wav, which no audioaug run wrote" in refused.output
+    assert (out / "f9__aug1.wav").read_bytes() == b"someone's own file"
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    (alone / "audioaug.json").write_text("not ours")
+    refused = cli("run", config, tmp_path / "in", alone, "-j", "1", "--overwrite")
+    assert refused.exit_code == 2 and "audioaug.json, which no audioaug run wrote" in refused.output
+    assert (alone / "audioaug.json").read_text() == "not ours"
