@@ -28,13 +28,26 @@ def keep_secret(value: str) -> None:
         _secrets.add(value)
 
 
-def scrubbed(text: str) -> str:
+# Control characters, which a file name may hold (a newline, a terminal's escape sequence): written
+# as escapes wherever a message is printed, so that a hostile name can neither forge a line of the
+# output nor drive the terminal. A tab is left as it is.
+_ESCAPES = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0)) if c != 0x09} | {
+    0x0A: "\\n",
+    0x0D: "\\r",
+    0x2028: "\\u2028",  # the line and paragraph separators, which str.splitlines() splits at too
+    0x2029: "\\u2029",
+}
+_ESCAPES_BUT_NEWLINES = {c: text for c, text in _ESCAPES.items() if c != 0x0A}
+
+
+def scrubbed(text: str, one_line: bool = False) -> str:
     """A message as it may leave the program: the ``user:password@`` of every URL in it, and every
-    secret given as a storage option, taken out."""
+    secret given as a storage option, taken out; control characters written as escapes (newlines
+    too with ``one_line``: a line about one file, whatever its name)."""
     text = _USERINFO.sub(r"\1", text)
     for secret in _secrets:
         text = text.replace(secret, "***")
-    return text
+    return text.translate(_ESCAPES if one_line else _ESCAPES_BUT_NEWLINES)
 
 
 def location(path: tuple[str | int, ...]) -> str:

@@ -6,6 +6,7 @@ import sys
 from typing import Any
 
 from audioaug_cli.engine.tasks import Finished
+from audioaug_cli.errors import scrubbed
 
 
 class ProgressBar:
@@ -34,11 +35,11 @@ class ProgressBar:
         self.audio_seconds += done.audio_seconds
         if self.verbose:
             for source, copy, _fingerprint, error in done.failed:
-                self.write(f"failed: {source} (copy {copy}): {error}")
+                self.write(f"failed: {source} (copy {copy}): {error}", one_line=True)
         for source, message in done.warnings:
             if message not in self.warned and not self.quiet:
                 self.warned.add(message)
-                self.write(f"warning: {source}: {message}")
+                self.write(f"warning: {source}: {message}", one_line=True)
         if self.bar is not None:
             elapsed = self.bar.format_dict["elapsed"] or 1e-9
             self.bar.set_postfix_str(f"{self.audio_seconds / elapsed:.1f} audio-s/s", refresh=False)
@@ -47,13 +48,16 @@ class ProgressBar:
     def left_out(self, rel: str, reason: str) -> None:
         """An entry of INPUT_DIR the walk did not take: named with ``verbose``."""
         if self.verbose:
-            self.write(f"ignored: {rel}: {reason}")
+            self.write(f"ignored: {rel}: {reason}", one_line=True)
 
     def notice(self, message: str) -> None:
         if not self.quiet:
             self.write(message)
 
-    def write(self, message: str) -> None:
+    def write(self, message: str, one_line: bool = False) -> None:
+        """A message on stderr, as every message leaves the program (:func:`scrubbed`); ``one_line``
+        for a line about one input, whose name may hold a newline."""
+        message = scrubbed(message, one_line)
         if self.bar is not None:
             self.bar.write(message, file=sys.stderr)
         else:

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from audioaug_cli.cli.common import Location, exits_on_error, fail, option, run_options, seconds_since_start
-from audioaug_cli.errors import Interrupted, WriteError
+from audioaug_cli.errors import Interrupted, WriteError, scrubbed
 
 
 @click.command()
@@ -77,7 +77,7 @@ def run(
         _write_summary(summary_json, summary)
     if dry_run:
         for line in summary.planned:
-            click.echo(line)
+            click.echo(scrubbed(line, one_line=True))  # (a line per input, whatever its name holds)
         if not quiet:
             size = summary.planned_size.describe() if summary.planned_size else ""
             click.echo(

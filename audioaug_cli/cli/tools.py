@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from audioaug_cli.cli.common import Location, exits_on_error, run_option
-from audioaug_cli.errors import Mismatch
+from audioaug_cli.errors import Mismatch, scrubbed
 
 
 @click.command()
@@ -101,7 +101,7 @@ def preview(
         made = make_preview(loaded, audio_file, output_dir or default_output_dir(audio_file), excerpt, spans, input_dir)
     for outcome in made.outcomes:
         if outcome.row is not None:
-            click.echo(f"{outcome.row.file_name}: {_applied(outcome.row.transforms)}")
+            click.echo(scrubbed(f"{outcome.row.file_name}: {_applied(outcome.row.transforms)}", one_line=True))
     click.echo(f"picture: {made.picture}")
 
 
@@ -152,7 +152,7 @@ def replay(
             total += 1
             matched += result.matches
             if not (quiet and result.matches):
-                click.echo(f"{result.outcome}: {result.file_name}")
+                click.echo(scrubbed(f"{result.outcome}: {result.file_name}", one_line=True))
     click.echo(f"replayed {total}: {matched} match, {total - matched} do not", err=True)
     if matched < total:
         sys.exit(Mismatch.exit_code)
@@ -185,7 +185,7 @@ def audit(output_dir: Path | str, split_by: str | None, storage_options: dict[st
         found = audit_outputs(output_dir, storage_options, split_by)
         shared = list(found.shared())
     for line in shared:
-        click.echo(line)
+        click.echo(scrubbed(line, one_line=True))
     click.echo(found.summary(len(shared)), err=True)
     if shared:
         sys.exit(Mismatch.exit_code)

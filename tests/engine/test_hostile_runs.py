@@ -274,3 +274,29 @@ def test_a_transform_that_left_the_audio_as_it_was_is_not_listed(tmp_path: Path,
     }
     assert listed == {"silence.wav": ["Gain"], "tone.wav": ["LoudnessNormalization", "Gain"]}
     assert subprocess.run([AUDIOAUG, "replay", tmp_path / "out", "-q"]).returncode == 0
+
+
+def test_a_name_cannot_forge_a_line_or_drive_the_terminal(tmp_path: Path, write_config: ConfigWriter) -> None:
+    """A file name may hold a newline or a terminal's escape sequence: every line about it is one
+    line with those characters written as escapes (-v, --dry-run, replay, errors), while errors.csv
+    and the manifest keep the name as it is (CSV quotes it)."""
+    hostile = ("new\nline.wav", "esc\x1b[2Jred.wav", "sep\u2028ok.wav")
+    inputs = tmp_path / "in"
+    write_tone(inputs / "fine.wav")
+    for name in hostile:
+        (inputs / name).write_bytes(b"not audio")
+    write_tone(inputs / "sound\x1b]0;title\x07.wav")
+    config, out = write_config(SIMPLE), tmp_path / "out"
+    said = cli("run", config, inputs, out, "-j", "1", "-v").output
+    planned = cli("run", config, inputs, tmp_path / "planned", "--dry-run").output
+    replayed = cli("replay", out, "--input-dir", inputs).output
+    refused = cli("validate", tmp_path / "no\x1bsuch.yaml").output
+    for output in (said, planned, replayed, refused):
+        assert "\x1b" not in output and "\u2028" not in output and "\x07" not in output
+    lines = said.splitlines()
+    for shown in ("new\\nline.wav", "esc\\x1b[2Jred.wav", "sep\\u2028ok.wav"):
+        assert sum(line.startswith(f"failed: {shown} (copy ") for line in lines) == 2, shown
+    assert not any(line.startswith("line.wav") for line in lines)
+    assert "sound\\x1b]0;title\\x07__aug1.wav" in replayed and "no\\x1bsuch.yaml: no such file" in refused
+    assert sorted(row["source"] for row in rows(out / "errors.csv")) == sorted(hostile)
+    assert "sound\x1b]0;title\x07.wav" in {row["source"] for row in rows(out / "manifest.csv")}
