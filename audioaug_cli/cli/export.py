@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from audioaug_cli.cli.common import Location, exits_on_error, option, run_option
+from audioaug_cli.cli.common import Location, exits_on_error, option, run_option, say
 from audioaug_cli.exports import FORMATS, SHARD_SIZE
 
 
@@ -85,7 +85,7 @@ def export(
     if not quiet:
         files = ", ".join(done.files[:3]) + (f" and {len(done.files) - 3} more" if len(done.files) > 3 else "")
         shown = _shown(dest)
-        click.echo(f"exported {done.outputs} output(s), {done.items} {FORMATS[to].unit} to {shown}: {files}", err=True)
+        say(f"exported {done.outputs} output(s), {done.items} {FORMATS[to].unit} to {shown}: {files}")
 
 
 def _shown(where: Path | str) -> str:

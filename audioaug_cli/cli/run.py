@@ -8,8 +8,8 @@ from typing import Any
 
 import click
 
-from audioaug_cli.cli.common import Location, exits_on_error, fail, option, run_options, seconds_since_start
-from audioaug_cli.errors import Interrupted, WriteError, scrubbed
+from audioaug_cli.cli.common import Location, exits_on_error, fail, option, run_options, say, seconds_since_start, show
+from audioaug_cli.errors import Interrupted, WriteError
 
 
 @click.command()
@@ -64,7 +64,7 @@ def run(
             summary = run_pipeline(config, input_dir, output_dir, options, bar)
     except KeyboardInterrupt:  # before the run's own handling began (loading, a cluster starting) or after
         bar.close()
-        click.echo("stopped: what finished is kept; rerun the same command to resume", err=True)
+        say("stopped: what finished is kept; rerun the same command to resume")
         # What was interrupted half made (a dask client or cluster) complains again as the process
         # exits, from __del__ and atexit hooks, with tracebacks that say nothing more: the process
         # is ending, so those reports are dropped.
@@ -77,14 +77,13 @@ def run(
         _write_summary(summary_json, summary)
     if dry_run:
         for line in summary.planned:
-            click.echo(scrubbed(line, one_line=True))  # (a line per input, whatever its name holds)
+            show(line)
         if not quiet:
             size = summary.planned_size.describe() if summary.planned_size else ""
-            click.echo(
+            say(
                 f"dry run: {summary.planned_items} to write ({size}), "
                 f"{summary.planned_failures} would fail, {summary.skipped} skipped (already done), "
-                f"{summary.ignored} ignored",
-                err=True,
+                f"{summary.ignored} ignored"
             )
             _warn_unmatched(summary)
         return
@@ -95,7 +94,7 @@ def run(
 
 
 def _report(summary: Any, input_dir: Path | str, output_dir: Path | str) -> None:
-    click.echo(summary.line(), err=True)
+    say(summary.line())
     if not summary.inputs and not summary.interrupted:
         from audioaug_cli.io.formats import AUDIO_EXTENSIONS
 
@@ -104,29 +103,24 @@ def _report(summary: Any, input_dir: Path | str, output_dir: Path | str) -> None
             if summary.ignored
             else ""
         )
-        click.echo(
+        say(
             f"warning: no audio files in {_shown(input_dir)}{ignored}; audioaug reads "
-            f"{' '.join(AUDIO_EXTENSIONS)} files, in subfolders too",
-            err=True,
+            f"{' '.join(AUDIO_EXTENSIONS)} files, in subfolders too"
         )
     _warn_unmatched(summary)
     if summary.clipped:
-        click.echo(
+        say(
             f"warning: {summary.clipped} output(s) clipped: their manifest rows say by how much (peak_db, clipped); "
-            "output.clip: normalize scales such items down instead",
-            err=True,
+            "output.clip: normalize scales such items down instead"
         )
     if summary.failed:
-        click.echo(f"{summary.failed} input(s) failed: see {_shown(output_dir)}/errors.csv", err=True)
+        say(f"{summary.failed} input(s) failed: see {_shown(output_dir)}/errors.csv")
     if summary.vanished:
-        click.echo(
-            f"{summary.vanished} input(s) no longer in INPUT_DIR still have outputs here; --prune removes them",
-            err=True,
-        )
+        say(f"{summary.vanished} input(s) no longer in INPUT_DIR still have outputs here; --prune removes them")
     if summary.pruned:
-        click.echo(f"pruned {summary.pruned} output(s) of inputs no longer in INPUT_DIR", err=True)
+        say(f"pruned {summary.pruned} output(s) of inputs no longer in INPUT_DIR")
     if summary.interrupted:
-        click.echo("stopped: what finished is kept; rerun the same command to resume", err=True)
+        say("stopped: what finished is kept; rerun the same command to resume")
 
 
 def _shown(where: Path | str) -> str:
@@ -141,10 +135,9 @@ def _warn_unmatched(summary: Any) -> None:
         ("--segments", summary.unmatched_segments, summary.unmatched_segment_rows),
     ):
         if unmatched:
-            click.echo(
+            say(
                 f"warning: {rows} row(s) of {flag} name no input found in INPUT_DIR "
-                f"(first: {unmatched[0]}); file_name is relative to INPUT_DIR",
-                err=True,
+                f"(first: {unmatched[0]}); file_name is relative to INPUT_DIR"
             )
 
 

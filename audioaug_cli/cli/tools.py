@@ -9,8 +9,8 @@ from typing import Any
 
 import click
 
-from audioaug_cli.cli.common import Location, exits_on_error, run_option
-from audioaug_cli.errors import Mismatch, scrubbed
+from audioaug_cli.cli.common import Location, exits_on_error, run_option, say, show
+from audioaug_cli.errors import Mismatch
 
 
 @click.command()
@@ -87,7 +87,7 @@ def preview(
         from audioaug_cli.transforms.registry import NUMBA_NOTICE, numba_cache_empty
 
         if numba_cache_empty():  # preview draws log-mel spectrograms with librosa, whatever the config
-            click.echo(NUMBA_NOTICE.format(what="preview draws with"), err=True)
+            say(NUMBA_NOTICE.format(what="preview draws with"))
         spans = None
         if segments is not None:
             from audioaug_cli.io.segments import Segments
@@ -101,7 +101,7 @@ def preview(
         made = make_preview(loaded, audio_file, output_dir or default_output_dir(audio_file), excerpt, spans, input_dir)
     for outcome in made.outcomes:
         if outcome.row is not None:
-            click.echo(scrubbed(f"{outcome.row.file_name}: {_applied(outcome.row.transforms)}", one_line=True))
+            show(f"{outcome.row.file_name}: {_applied(outcome.row.transforms)}")
     click.echo(f"picture: {made.picture}")
 
 
@@ -152,8 +152,8 @@ def replay(
             total += 1
             matched += result.matches
             if not (quiet and result.matches):
-                click.echo(scrubbed(f"{result.outcome}: {result.file_name}", one_line=True))
-    click.echo(f"replayed {total}: {matched} match, {total - matched} do not", err=True)
+                show(f"{result.outcome}: {result.file_name}")
+    say(f"replayed {total}: {matched} match, {total - matched} do not")
     if matched < total:
         sys.exit(Mismatch.exit_code)
 
@@ -185,7 +185,7 @@ def audit(output_dir: Path | str, split_by: str | None, storage_options: dict[st
         found = audit_outputs(output_dir, storage_options, split_by)
         shared = list(found.shared())
     for line in shared:
-        click.echo(scrubbed(line, one_line=True))
-    click.echo(found.summary(len(shared)), err=True)
+        show(line)
+    say(found.summary(len(shared)))
     if shared:
         sys.exit(Mismatch.exit_code)

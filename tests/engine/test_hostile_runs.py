@@ -287,7 +287,9 @@ def test_a_name_cannot_forge_a_line_or_drive_the_terminal(tmp_path: Path, write_
         (inputs / name).write_bytes(b"not audio")
     write_tone(inputs / "sound\x1b]0;title\x07.wav")
     config, out = write_config(SIMPLE), tmp_path / "out"
-    said = cli("run", config, inputs, out, "-j", "1", "-v").output
+    labels = tmp_path / "labels.csv"
+    labels.write_text('file_name,speaker\n"gone\x1b[8m\nx.wav",s1\n')  # names no input
+    said = cli("run", config, inputs, out, "-j", "1", "-v", "--labels", labels).output
     planned = cli("run", config, inputs, tmp_path / "planned", "--dry-run").output
     replayed = cli("replay", out, "--input-dir", inputs).output
     refused = cli("validate", tmp_path / "no\x1bsuch.yaml").output
@@ -297,6 +299,7 @@ def test_a_name_cannot_forge_a_line_or_drive_the_terminal(tmp_path: Path, write_
     for shown in ("new\\nline.wav", "esc\\x1b[2Jred.wav", "sep\\u2028ok.wav"):
         assert sum(line.startswith(f"failed: {shown} (copy ") for line in lines) == 2, shown
     assert not any(line.startswith("line.wav") for line in lines)
+    assert "(first: gone\\x1b[8m\\nx.wav)" in said
     assert "sound\\x1b]0;title\\x07__aug1.wav" in replayed and "no\\x1bsuch.yaml: no such file" in refused
     assert sorted(row["source"] for row in rows(out / "errors.csv")) == sorted(hostile)
     assert "sound\x1b]0;title\x07.wav" in {row["source"] for row in rows(out / "manifest.csv")}
