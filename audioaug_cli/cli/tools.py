@@ -102,7 +102,7 @@ def preview(
     for outcome in made.outcomes:
         if outcome.row is not None:
             show(f"{outcome.row.file_name}: {_applied(outcome.row.transforms)}")
-    click.echo(f"picture: {made.picture}")
+    show(f"picture: {made.picture}")
 
 
 def _applied(transforms: str) -> str:
