@@ -15,7 +15,7 @@ from typing import Any, NoReturn
 import click
 
 from audioaug_cli.config.model import MAX_COPIES
-from audioaug_cli.errors import AudioaugError, WriteError
+from audioaug_cli.errors import AudioaugError, WriteError, scrubbed
 
 
 def option(*decls: str, **kwargs: Any) -> Callable[[Any], Any]:
@@ -122,22 +122,16 @@ def _flattened(options: dict[str, Any]) -> Iterator[tuple[str, Any]]:
 def say(message: str) -> None:
     """A line on stderr (a notice, a warning, a summary), as every message leaves the program: no
     credential in it, and no control character a file name brought (see :func:`scrubbed`)."""
-    from audioaug_cli.errors import scrubbed
-
     click.echo(scrubbed(message, one_line=True), err=True)
 
 
 def show(line: str) -> None:
     """A line of a listing on stdout (one per file): as :func:`say`'s, on one line whatever the name."""
-    from audioaug_cli.errors import scrubbed
-
     click.echo(scrubbed(line, one_line=True))
 
 
 def fail(message: str, code: int) -> NoReturn:
     """Print each line of the message as an error, without any credential, and exit with ``code``."""
-    from audioaug_cli.errors import scrubbed
-
     for line in scrubbed(message).splitlines() or [""]:
         click.echo(f"error: {line}", err=True)
     sys.exit(code)

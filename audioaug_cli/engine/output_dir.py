@@ -1,5 +1,6 @@
-"""OUTPUT_DIR as a run writes it: one class per kind of place, chosen once by :func:`open_places`,
-so that the run never asks which kind it has.
+"""OUTPUT_DIR as a run writes it: one class per kind of place, chosen once by :func:`output_dir`
+(through :func:`~audioaug_cli.engine.places.open_places`), so that the run never asks which kind
+it has.
 
 Both kinds keep the same promises and differ in how: a folder on this machine has a file lock
 (taken before anything changes), a SQLite resume state, temporaries that a killed worker can
@@ -22,7 +23,7 @@ import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from audioaug_cli.engine.input_dir import InputDir, input_dir, listed
+from audioaug_cli.engine.input_dir import listed
 from audioaug_cli.engine.provenance import PROVENANCE, read_provenance
 from audioaug_cli.engine.state import LOCK, STATE_DIR, OutputLock, RunState
 from audioaug_cli.engine.store_state import JOURNAL, LeaseLock, StoreState
@@ -397,30 +398,3 @@ def output_dir(store: Store) -> OutputDir:
         return StoreOutput(store)
     assert isinstance(store, LocalStore)
     return LocalOutput(store)
-
-
-def open_places(inputs: Store, output: Store) -> tuple[InputDir, OutputDir]:
-    """INPUT_DIR and OUTPUT_DIR, each of its kind, checked as a pair: refused (UsageError) is what
-    no run may do: a read-only or non-folder OUTPUT_DIR, an INPUT_DIR that is not a folder, the two
-    the same, or INPUT_DIR inside OUTPUT_DIR. A store's missing bucket is said now, too."""
-    found_in, found_out = input_dir(inputs), output_dir(output)
-    if isinstance(output, ObjectStore) and output.read_only:
-        raise UsageError(f"OUTPUT_DIR {output}: {output.protocol}:// is read only; write to a local folder or a bucket")
-    found_in.check()
-    if isinstance(output, LocalStore) and output.root.exists() and not output.root.is_dir():
-        raise UsageError(f"OUTPUT_DIR {output} exists and is not a folder")
-    same_kind = type(inputs) is type(output) and getattr(inputs, "protocol", "") == getattr(output, "protocol", "")
-    if same_kind:
-        inp, out = _comparable(inputs), _comparable(output)
-        if inp == out:
-            raise UsageError("OUTPUT_DIR must differ from INPUT_DIR: the run never writes into its input")
-        if inp.startswith(out):
-            raise UsageError(f"INPUT_DIR {inputs} lies inside OUTPUT_DIR {output}; choose another OUTPUT_DIR")
-    found_out.listing()
-    return found_in, found_out
-
-
-def _comparable(store: Store) -> str:
-    """A folder's name for telling whether one lies inside another (a local one resolved)."""
-    path = str(Path(store.path("")).resolve()) if isinstance(store, LocalStore) else store.path("")
-    return path.rstrip("/") + "/"

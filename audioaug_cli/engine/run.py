@@ -24,7 +24,7 @@ from audioaug_cli.config.load import load_config
 from audioaug_cli.config.model import Config
 from audioaug_cli.engine.mixing import check_pools
 from audioaug_cli.engine.options import RunOptions
-from audioaug_cli.engine.output_dir import open_places
+from audioaug_cli.engine.places import open_places
 from audioaug_cli.engine.plan import Plan, check_class_copies
 from audioaug_cli.engine.provenance import PROVENANCE, Provenance, check_resumable
 from audioaug_cli.engine.state import RunState
@@ -146,10 +146,10 @@ class Run:
             # What a worker stopped mid-write left: by a signal, --fail-fast or a full disk, or killed
             # (the OOM killer) while the run went on. No worker is left running by now. A run whose
             # workers all finished their items left none, and OUTPUT_DIR is not walked for them.
-            stopped = summary.interrupted or summary.stopped_early or summary.disk_full or self.worker_lost
-            if self.dispatched and stopped:
+            stopped = summary.interrupted or summary.stopped_early or summary.disk_full
+            if self.dispatched and (stopped or self.worker_lost):
                 self.output.clean_up()
-            if not (summary.interrupted or summary.stopped_early or summary.disk_full):
+            if not stopped:
                 self._handle_vanished(state)
             if summary.disk_full:
                 state.free_reserve()  # room for the records below

@@ -1,4 +1,4 @@
-"""engine/output_dir.py (and input_dir.py) alone: the checks of INPUT_DIR and OUTPUT_DIR before
+"""engine/places.py, output_dir.py and input_dir.py alone: the checks of INPUT_DIR and OUTPUT_DIR before
 any work, the refusal of a user's file where a run would write, and --prune's removals."""
 
 from __future__ import annotations
@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from audioaug_cli.engine.output_dir import LocalOutput, open_places
+from audioaug_cli.engine.output_dir import LocalOutput
+from audioaug_cli.engine.places import open_places
 from audioaug_cli.errors import UsageError
 from audioaug_cli.io.store import LocalStore, open_store
 
