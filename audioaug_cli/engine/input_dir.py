@@ -30,9 +30,15 @@ class InputDir:
         raise NotImplementedError
 
     def walk(
-        self, output: Store, include: tuple[str, ...], exclude: tuple[str, ...], counts: WalkCounts | None
+        self,
+        output: Store,
+        include: tuple[str, ...],
+        exclude: tuple[str, ...],
+        counts: WalkCounts | None,
+        describe: bool = True,
     ) -> Iterator[Source]:
-        """The audio files, in sorted order, never entering ``output`` (OUTPUT_DIR)."""
+        """The audio files, in sorted order, never entering ``output`` (OUTPUT_DIR). ``describe=False``:
+        a file's size and mtime may be left to the worker that reads it (see io.inputs.described)."""
         raise NotImplementedError
 
     def exists(self, rel: str) -> bool:
@@ -59,10 +65,15 @@ class LocalInput(InputDir):
             raise UsageError(f"INPUT_DIR {self.root} is not a folder")
 
     def walk(
-        self, output: Store, include: tuple[str, ...], exclude: tuple[str, ...], counts: WalkCounts | None
+        self,
+        output: Store,
+        include: tuple[str, ...],
+        exclude: tuple[str, ...],
+        counts: WalkCounts | None,
+        describe: bool = True,
     ) -> Iterator[Source]:
         output_dir = Path(output.path("")) if isinstance(output, LocalStore) else None
-        return walk_inputs(self.root, output_dir, include, exclude, counts)
+        return walk_inputs(self.root, output_dir, include, exclude, counts, describe)
 
     def exists(self, rel: str) -> bool:
         return os.path.lexists(self.store.path(rel))
@@ -98,7 +109,12 @@ class StoreInput(InputDir):
         self.listing()  # a missing bucket is said now
 
     def walk(
-        self, output: Store, include: tuple[str, ...], exclude: tuple[str, ...], counts: WalkCounts | None
+        self,
+        output: Store,
+        include: tuple[str, ...],
+        exclude: tuple[str, ...],
+        counts: WalkCounts | None,
+        describe: bool = True,
     ) -> Iterator[Source]:
         return walk_store(self.store, self.store.inside(output), include, exclude, counts, self.listing())
 

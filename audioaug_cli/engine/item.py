@@ -13,12 +13,13 @@ import os
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from audioaug_cli.config.model import AUDIO_FORMATS, Config
+from audioaug_cli.engine.state import Ledger
 from audioaug_cli.engine.tasks import Finished, Outcome, Task, item_files, item_seed, manifest_columns
 from audioaug_cli.errors import ItemError, is_disk_full
 from audioaug_cli.io.audio import (
@@ -29,7 +30,7 @@ from audioaug_cli.io.audio import (
     encode_audio,
     write_audio,
 )
-from audioaug_cli.io.inputs import Source
+from audioaug_cli.io.inputs import UNDESCRIBED, Source, described
 from audioaug_cli.io.manifest import ManifestRow
 from audioaug_cli.io.store import Store
 
@@ -75,14 +76,47 @@ def augment_source(
 
 
 def augment_unit(
-    config: Config, unit: list[Task], inputs: Store, output: Store, progress: str | None = None
+    config: Config,
+    unit: list[Task],
+    inputs: Store,
+    output: Store,
+    recording: str | Ledger | None = None,
+    hand_back_over: int | None = None,
 ) -> Finished:
     """One unit of work in a worker: its tasks in order, and what they did as the parent records
-    it. ``progress``: where on a store the worker records what it wrote while the unit is still
-    running (see :class:`WorkerRecords`)."""
+    it. ``recording``: where on a store the worker records what it wrote while the unit is still
+    running (see :class:`WorkerRecords`), or the resume state the worker records the unit in
+    itself (a :class:`Ledger`). ``hand_back_over``: of a unit of files the walk left for the worker
+    to describe, the tasks beyond this many bytes x copies are handed back undone (see
+    :func:`_large_handed_back`)."""
     started = time.perf_counter()
+    handed_back: list[Task] = []
+    if hand_back_over is not None:
+        unit, handed_back = _large_handed_back(unit, hand_back_over)
+    progress = recording if isinstance(recording, str) else None
     outcomes = [outcome for outcomes in augment_stream(config, unit, inputs, output, progress) for outcome in outcomes]
-    return Finished.of(outcomes, manifest_columns(config), time.perf_counter() - started)
+    done = Finished.of(outcomes, manifest_columns(config), time.perf_counter() - started)
+    done.handed_back = handed_back
+    if isinstance(recording, Ledger):
+        recording.record(done, output)
+    return done
+
+
+def _large_handed_back(unit: list[Task], limit: int) -> tuple[list[Task], list[Task]]:
+    """A unit made of files the walk left for the worker to describe, described now: the tasks
+    that fit in ``limit`` bytes x copies (at least the first, if it has one copy), and those to hand
+    back, to be made into units by size as the parent would have made them had it known."""
+    if all(task.source.fingerprint != UNDESCRIBED for task in unit):
+        return unit, []
+    kept: list[Task] = []
+    back: list[Task] = []
+    load = 0
+    for task in unit:
+        task = replace(task, source=described(task.source))
+        load += max(task.source.size, 1) * len(task.copies)
+        fits = load <= limit or (not kept and len(task.copies) == 1)
+        (kept if fits and not back else back).append(task)
+    return kept, back
 
 
 PROGRESS_SECONDS = 1.0  # a unit still running after this long records what it wrote so far
@@ -137,7 +171,7 @@ def _augment_source(
 ) -> list[Outcome]:
     from audioaug_cli.transforms.warning_capture import captured_warnings
 
-    source = task.source
+    source = described(task.source)
     problem = source.problem or _name_too_long(config, source.rel, task.copies, output)
     if problem is not None:
         return [Outcome(source.rel, c, source.fingerprint, error=problem) for c in task.copies]

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from audioaug_cli.engine.input_dir import listed
 from audioaug_cli.engine.provenance import PROVENANCE, read_provenance
-from audioaug_cli.engine.state import LOCK, STATE_DIR, OutputLock, RunState
+from audioaug_cli.engine.state import LOCK, STATE_DIR, Ledger, OutputLock, RunState
 from audioaug_cli.engine.store_state import JOURNAL, LeaseLock, StoreState
 from audioaug_cli.errors import DiskFullError, UsageError, is_disk_full
 from audioaug_cli.io.atomic import TEMP_MARK, remove_temporaries
@@ -99,6 +99,11 @@ class OutputDir:
 
     def worker_parts(self, state: RunState) -> str | None:
         """Where workers record what they wrote while a unit runs (None: only the parent records)."""
+        return None
+
+    def hand_over(self, state: RunState) -> Ledger | None:
+        """Before local workers start: the state they record their units in themselves, when this
+        process has nothing to ask of it while they work (see :meth:`RunState.hand_over`)."""
         return None
 
     # -- before and after the work -------------------------------------------------------------
@@ -248,6 +253,10 @@ class LocalOutput(OutputDir):
 
     def open_state(self, readonly: bool = False) -> RunState:
         return RunState(self.root, readonly)
+
+    def hand_over(self, state: RunState) -> Ledger | None:
+        """On a first run (a state with no record: the plan compares nothing with it)."""
+        return None if state.tracks_seen else state.hand_over()
 
     def prepare(self) -> None:
         """The folder made, and the temporaries of a run killed or stopped mid-item removed. After

@@ -40,8 +40,8 @@ class Plan:
     summary: Summary  # where the items already done (skipped) and the unmatched table rows are counted
     _partners: PartnerPool | None = field(default=None, init=False)
 
-    def sources(self, counts: WalkCounts | None = None) -> Iterator[Source]:
-        return self.inputs.walk(self.output.store, self.include, self.exclude, counts)
+    def sources(self, counts: WalkCounts | None = None, describe: bool = True) -> Iterator[Source]:
+        return self.inputs.walk(self.output.store, self.include, self.exclude, counts, describe)
 
     def copies_of(self, source: Source) -> tuple[int, ...]:
         copies = self.config.copies
@@ -67,17 +67,18 @@ class Plan:
         )
 
     def count_todo(self, state: RunState) -> int:
-        return sum(len(self.pending(s, state)) for s in self.sources())
+        return sum(len(self.pending(s, state)) for s in self.sources(describe=state.had_outputs))
 
-    def tasks(self, state: RunState, counts: WalkCounts) -> Iterator[Task]:
+    def tasks(self, state: RunState, counts: WalkCounts, describe: bool = True) -> Iterator[Task]:
         """Stream the tasks still to do; count the items already done as skipped, and the rows of
-        --labels and --segments that name no input found."""
+        --labels and --segments that name no input found. ``describe=False``: the workers may read
+        the sources' sizes and mtimes (their fingerprints), where the state has none to compare."""
         labelled: set[str] = set()
         segmented: set[str] = set()
         labels, segments = self.labels.values, self.segments.times if self.segments is not None else None
         same_copies = None if isinstance(self.config.copies, ClassCopies) else self.config.copy_numbers()
         draws = self.config.pools is not None or self.config.mix is not None
-        sources = self.sources(counts)
+        sources = self.sources(counts, describe or state.had_outputs)
         while batch := list(itertools.islice(sources, PLAN_BATCH)):
             recorded = state.done_copies_of([(s.rel, s.fingerprint) for s in batch])
             if state.tracks_seen:

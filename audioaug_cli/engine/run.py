@@ -91,6 +91,7 @@ class Run:
         self.state: RunState | None = None
         self.dispatched = False  # whether any task went to a worker
         self.worker_lost = False  # whether a worker may have ended mid-item (and left a temporary file)
+        self._unrecorded: list[Finished] = []  # what workers could not record in the state themselves
         self.running = False  # whether audioaug.json says "running" (this run has work to do)
         with credentials_hidden(options.labels, options.segments):
             self.labels = Labels.read(options.labels, storage) if options.labels else Labels()
@@ -142,7 +143,10 @@ class Run:
         self.output.prepare()
         self.state = state = self.output.open_state()
         try:
-            self._augment_all(state, dask)
+            try:
+                self._augment_all(state, dask)
+            finally:
+                state.take_back()  # if the workers recorded: the workers are gone by now
             # What a worker stopped mid-write left: by a signal, --fail-fast or a full disk, or killed
             # (the OOM killer) while the run went on. No worker is left running by now. A run whose
             # workers all finished their items left none, and OUTPUT_DIR is not walked for them.
@@ -154,6 +158,7 @@ class Run:
             if summary.disk_full:
                 state.free_reserve()  # room for the records below
             try:
+                self._record_left(state)
                 self._finish(state, "interrupted" if summary.interrupted or summary.disk_full else "complete")
             except (OSError, sqlite3.Error) as exc:
                 if not is_disk_full(exc):
@@ -175,10 +180,18 @@ class Run:
         failed_sources: set[str] = set()
         try:
             # closing(): stopping early ends the workers (they are killed) before what follows
-            tasks = self._claiming(self.plan.tasks(state, counts), state)
+            # A local worker reads the size and mtime of the file it augments (on a first run)
+            tasks = self._claiming(self.plan.tasks(state, counts, describe=dask is not None), state)
             stores = (self.inputs.store, output.store, output.worker_parts(state))
             results = execute(
-                config, tasks, stores, self.options.jobs, dask, self.inputs.whole_units, self._lost_a_worker
+                config,
+                tasks,
+                stores,
+                self.options.jobs,
+                dask,
+                self.inputs.whole_units,
+                self._lost_a_worker,
+                lambda: output.hand_over(state),
             )
             with sigterm_as_interrupt(summary), closing(results):
                 for done in results:
@@ -204,18 +217,31 @@ class Run:
         self.worker_lost = True
 
     def _record(self, state: RunState, done: Finished, failed: set[str]) -> None:
-        """Record and count what a unit did: its outputs in one statement, then its failures."""
+        """Record and count what a unit did: its outputs in one statement, then its failures; unless
+        its worker recorded them, or they wait for the state to be this process's again."""
         summary = self.summary
+        if state.handed_over and not done.recorded:
+            self._unrecorded.append(done)
+        elif not done.recorded:
+            self._write_records(state, done)
+        summary.written += done.outputs
+        summary.audio_seconds += done.audio_seconds
+        summary.clipped += done.clipped
+        failed.update(source for source, _copy, _fingerprint, _error in done.failed)
+        summary.disk_full = summary.disk_full or done.disk_full
+
+    def _write_records(self, state: RunState, done: Finished) -> None:
         if done.made:
             state.record_outputs(done.made)
-            summary.written += len(done.made)
-            summary.audio_seconds += done.audio_seconds
-            summary.clipped += done.clipped
         for source, copy, fingerprint, error in done.failed:
             for name in state.record_failure(source, copy, fingerprint, error):
                 self.output.store.remove(name)  # a stale output of the item
-            failed.add(source)
-        summary.disk_full = summary.disk_full or done.disk_full
+
+    def _record_left(self, state: RunState) -> None:
+        """What workers that recorded their own units could not (a full disk), recorded here."""
+        left, self._unrecorded = self._unrecorded, []
+        for done in left:
+            self._write_records(state, done)
 
     def _finish(self, state: RunState, status: str) -> None:
         """Make what finished survive, then write the files that describe it: manifest, errors,

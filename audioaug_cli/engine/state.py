@@ -1,9 +1,11 @@
 """What a run has finished, kept in OUTPUT_DIR/.audioaug/state.sqlite so that a rerun resumes.
 
-Only the parent process writes it (it may be read from more than one thread, hence the
-lock). sqlite's journal makes every commit all-or-nothing, so a
-kill at any moment leaves the state as of the last commit; items done after that are simply done
-again, with the same bytes.
+The parent process writes it (it may be read from more than one thread, hence the lock), but on a
+first run with local workers: there each worker records its own units through a connection of its
+own (:meth:`RunState.hand_over`), and the parent, which then asks nothing of the state, records
+nothing per item. sqlite's journal makes every commit all-or-nothing, so a kill at any moment
+leaves the state as of the last commit; items done after that are simply done again, with the
+same bytes.
 """
 
 from __future__ import annotations
@@ -15,11 +17,13 @@ import time
 import weakref
 from collections.abc import Iterator
 from contextlib import suppress
+from dataclasses import dataclass
 from pathlib import Path
 
-from audioaug_cli.engine.tasks import Record, record_of
+from audioaug_cli.engine.tasks import Finished, Record, record_of
 from audioaug_cli.errors import DISK_FULL_ERRNOS, DiskFullError, UsageError
 from audioaug_cli.io.manifest import ManifestRow
+from audioaug_cli.io.store import Store
 
 STATE_DIR = ".audioaug"
 COMMIT_EVERY_SECONDS = 1.0
@@ -98,9 +102,11 @@ os.register_at_fork(after_in_child=_close_in_child)
 
 
 class RunState:
-    def __init__(self, output_dir: Path, readonly: bool = False, reserve: bool = True):
-        path = output_dir / STATE_DIR / "state.sqlite"
+    def __init__(self, output_dir: Path, readonly: bool = False, reserve: bool = True, timeout: float = 5.0):
+        self.path = path = output_dir / STATE_DIR / "state.sqlite"
         self.readonly = readonly
+        self.handed_over = False  # whether the workers record (see hand_over)
+        self._counts: dict[str, int] = {}  # counts() as handed over
         self.lock = threading.Lock()
         self.reserve = output_dir / STATE_DIR / RESERVE
         if readonly:
@@ -108,7 +114,7 @@ class RunState:
             self.db = sqlite3.connect(target, uri=uri, check_same_thread=False)
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(path, check_same_thread=False)
+            self.db = sqlite3.connect(path, check_same_thread=False, timeout=timeout)
             self.db.execute(f"PRAGMA page_size={PAGE_SIZE}")  # (a state made before keeps its own)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
@@ -189,25 +195,79 @@ class RunState:
     def record_outputs(self, made: list[Record]) -> None:
         """Record finished items (a worker's unit at a time: one statement for all of them)."""
         with self.lock:
-            self.db.executemany("INSERT OR REPLACE INTO outputs VALUES (?, ?, ?, ?, ?, ?)", made)
-            if self.has_failures:
-                self.db.executemany(
-                    "DELETE FROM failures WHERE source=? AND copy=?", [(record[0], record[1]) for record in made]
-                )
-            self.has_outputs = True
+            self._insert(made)
             self._change()
             self._maybe_commit()
+
+    def _insert(self, made: list[Record]) -> None:
+        self.db.executemany("INSERT OR REPLACE INTO outputs VALUES (?, ?, ?, ?, ?, ?)", made)
+        if self.has_failures:
+            self.db.executemany(
+                "DELETE FROM failures WHERE source=? AND copy=?", [(record[0], record[1]) for record in made]
+            )
+        self.has_outputs = True
 
     def record_failure(self, source: str, copy: int, fingerprint: str, error: str) -> tuple[str, ...]:
         """Record a failed item; return the files of a stale output it had, to be removed."""
         with self.lock:
-            old = self.db.execute("SELECT row FROM outputs WHERE source=? AND copy=?", (source, copy)).fetchone()
-            self.db.execute("DELETE FROM outputs WHERE source=? AND copy=?", (source, copy))
-            self.db.execute("INSERT OR REPLACE INTO failures VALUES (?, ?, ?, ?)", (source, copy, fingerprint, error))
-            self.has_failures = True
+            stale = self._failed(source, copy, fingerprint, error)
             self._change()
             self._maybe_commit()
+        return stale
+
+    def _failed(self, source: str, copy: int, fingerprint: str, error: str) -> tuple[str, ...]:
+        old = self.db.execute("SELECT row FROM outputs WHERE source=? AND copy=?", (source, copy)).fetchone()
+        self.db.execute("DELETE FROM outputs WHERE source=? AND copy=?", (source, copy))
+        self.db.execute("INSERT OR REPLACE INTO failures VALUES (?, ?, ?, ?)", (source, copy, fingerprint, error))
+        self.has_failures = True
         return ManifestRow.from_json(old[0]).files if old else ()
+
+    # -- workers that record their own units ---------------------------------------------------
+    def hand_over(self) -> Ledger:
+        """Let the worker processes record their units themselves, each through its own connection
+        (a first run's, whose parent asks nothing of the state while they work: its plan has no
+        record to compare). This process's connection is closed first: one open while workers are
+        forked would carry sqlite's locks into them. Until :meth:`take_back`, nothing here touches
+        the database; what a worker could not record comes back to the parent, to record then."""
+        with self.lock:
+            self.commit()
+            self._counts = self.counts()
+            self.db.close()
+            self.handed_over = True
+        return Ledger(str(self.path.parent.parent))
+
+    def take_back(self) -> None:
+        """The workers are done: this process's connection again, and what they recorded."""
+        with self.lock:
+            if not self.handed_over:
+                return
+            self.db = sqlite3.connect(self.path, check_same_thread=False)
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("CREATE TEMP TABLE seen (source TEXT PRIMARY KEY)")
+            self.handed_over = False
+            had_outputs, tracks_seen = self.had_outputs, self.tracks_seen  # as the run began
+            self._refresh_flags()
+            self.had_outputs, self.tracks_seen = had_outputs, tracks_seen
+            if self.has_outputs or self.has_failures:
+                self._changed = True  # (a worker's first record dropped the description)
+
+    def record_unit(self, made: list[Record], failed: list[tuple[str, int, str, str]]) -> list[str]:
+        """A worker's unit, recorded by the worker: one transaction that takes the write lock before
+        anything (other workers write too); return the files of stale outputs, to be removed."""
+        stale: list[str] = []
+        with self.lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                if made:
+                    self._insert(made)
+                for source, copy, fingerprint, error in failed:
+                    stale += self._failed(source, copy, fingerprint, error)
+                self.db.execute("DELETE FROM meta WHERE key=?", (DESCRIBED,))
+                self.db.commit()
+            except BaseException:
+                self.db.rollback()
+                raise
+        return stale
 
     def mark_seen_all(self, sources: list[str]) -> None:
         """Note that the walk found these inputs in this run (see :meth:`unseen_sources`): only while
@@ -270,6 +330,8 @@ class RunState:
         )
 
     def counts(self) -> dict[str, int]:
+        if self.handed_over:
+            return dict(self._counts)  # as handed over
         outputs = self.db.execute("SELECT COUNT(*), COUNT(DISTINCT source) FROM outputs").fetchone()
         failed = self.db.execute("SELECT COUNT(DISTINCT source) FROM failures").fetchone()
         return {"outputs": outputs[0], "sources": outputs[1], "failed_inputs": failed[0]}
@@ -328,3 +390,37 @@ class RunState:
                 self.db.close()
                 if not self.readonly:
                     self.free_reserve()
+
+
+WORKER_WAIT_SECONDS = 600.0  # how long a worker waits for the others' transactions (each takes ms)
+
+
+@dataclass(frozen=True)
+class Ledger:
+    """The resume state as the worker processes record their own units in it (see
+    :meth:`RunState.hand_over`): what a worker sends back to the parent is then a few counts. Each
+    worker opens its own connection, after it was forked, and keeps it."""
+
+    output_dir: str
+
+    def record(self, done: Finished, output: Store) -> None:
+        """Record a unit in the state; if that fails (a full disk), leave it in ``done`` for the
+        parent, which records it once the workers are done."""
+        if not done.made and not done.failed:
+            done.recorded = True
+            return
+        try:
+            state = _ledgers.get(self.output_dir)
+            if state is None:
+                state = _ledgers[self.output_dir] = RunState(
+                    Path(self.output_dir), reserve=False, timeout=WORKER_WAIT_SECONDS
+                )
+            stale = state.record_unit(done.made, done.failed)
+        except sqlite3.Error:
+            return
+        for name in stale:
+            output.remove(name)
+        done.made, done.recorded = [], True
+
+
+_ledgers: dict[str, RunState] = {}  # a worker process's connections, one per OUTPUT_DIR

@@ -117,9 +117,12 @@ class Finished:
     unit, so that the parent unpickles and records it without building anything per item (the
     records, JSON and manifest lines included, are made by the worker)."""
 
-    made: list[Record] = field(default_factory=list)
+    made: list[Record] = field(default_factory=list)  # emptied once recorded by the worker
     failed: list[tuple[str, int, str, str]] = field(default_factory=list)  # (source, copy, fingerprint, error)
     warnings: list[tuple[str, str]] = field(default_factory=list)  # (source, message), each distinct once
+    outputs: int = 0  # items written
+    recorded: bool = False  # whether the worker recorded the outputs and failures in the state itself
+    handed_back: list[Task] = field(default_factory=list)  # large files, to be split across units
     items: int = 0
     seconds: float = 0.0  # what its items took in the worker (how units of work are sized)
     audio_seconds: float = 0.0  # of the outputs made
@@ -141,6 +144,7 @@ class Finished:
                 found.disk_full = True
             elif row is not None:
                 found.made.append(record_of(row, outcome.fingerprint, columns))
+                found.outputs += 1
                 found.audio_seconds += row.duration
                 found.clipped += bool(row.clipped)
             else:
@@ -153,6 +157,7 @@ class Finished:
         found = cls()
         for part in parts:
             found.made += part.made
+            found.outputs += part.outputs
             found.failed += part.failed
             found.warnings += part.warnings
             found.items += part.items

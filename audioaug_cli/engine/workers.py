@@ -9,18 +9,22 @@ import os
 import sys
 from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from audioaug_cli.config.model import Config
 from audioaug_cli.engine.tasks import Finished, Task, Unit, manifest_columns
+from audioaug_cli.io.inputs import UNDESCRIBED, described
 from audioaug_cli.io.store import Store
 
 if TYPE_CHECKING:
     from audioaug_cli.engine.cluster import DaskBackend
+    from audioaug_cli.engine.state import Ledger
 
-# INPUT_DIR's and OUTPUT_DIR's stores, and where on OUTPUT_DIR's store workers record what they
-# wrote while a unit runs (None: only the parent records; see engine.item.WorkerRecords)
-Stores = tuple[Store, Store, str | None]
+# INPUT_DIR's and OUTPUT_DIR's stores, and how workers record what they wrote: on OUTPUT_DIR's
+# store while a unit runs (a prefix: see engine.item.WorkerRecords), each unit in the resume state
+# (a Ledger), or not at all (None: the parent records)
+Stores = tuple[Store, Store, "str | Ledger | None"]
 
 WORKER_DIED = "the worker process died while augmenting this file (killed by the system, e.g. out of memory?)"
 UNIT_BYTES = 2 << 20  # at most this many input bytes x copies per unit of work...
@@ -82,26 +86,32 @@ def execute(
     dask: DaskBackend | None = None,
     whole_units: bool = False,
     worker_lost: Callable[[], None] = lambda: None,
+    hand_over: Callable[[], Ledger | None] = lambda: None,
 ) -> Generator[Finished, None, None]:
     """Run tasks in this process, in ``jobs`` local workers (None: one per usable CPU), or on a dask
     cluster (``dask``), yielding what each unit did as it finishes (in this process: each task).
     ``whole_units``: each file's copies in one unit (inputs in a store, fetched once each).
     ``worker_lost`` is called when a worker may have ended mid-item (and so left a temporary file):
     a local worker died, or the work went to a cluster, whose lost workers this process cannot see.
+    ``hand_over`` is called before local workers start: a :class:`Ledger` it gives is where they
+    record their units themselves (the parent, which hands out work for dozens of them, then
+    records nothing per item).
 
     If a worker process dies, the pool goes with it: the tasks that were in flight are retried in a
     fresh pool, and alone if a worker dies again (a task that kills its worker fails alone; see
     :func:`_suspects_again`); the rest of the stream goes on in a new pool.
     """
     pace = Pace()
-    remaining = units(tasks, whole=whole_units, pace=pace)
+    limit = _at_most(jobs)
+    # The first units are made knowing their files' sizes (a plan of a few long files is worth the
+    # workers); workers describe the rest, and hand back what does not fit in a unit.
+    remaining = units(_first_described(tasks, (limit + 1) * FIRST_UNIT_ITEMS), whole=whole_units, pace=pace)
     if dask is not None:  # the cluster's own thread count decides how many run at once
         worker_lost()
         yield from _paced(
             pace, dask.run(config, remaining, stores, lambda task: _alone_in_a_worker(config, task, stores))
         )
         return
-    limit = _at_most(jobs)
     first = list(itertools.islice(remaining, limit + 1)) if limit > 1 else []
     # -j 1, or a plan too small to gain from workers (starting them costs ~50 ms): work here. A few
     # units of long files (one 20-minute file's copies) are worth the workers.
@@ -112,9 +122,14 @@ def execute(
 
         columns = manifest_columns(config)
         tasks_here = itertools.chain.from_iterable(itertools.chain(first, remaining))
-        for outcomes in augment_stream(config, tasks_here, *stores):
+        inputs, output, recording = stores  # (this process records: never a Ledger here)
+        progress = recording if isinstance(recording, str) else None
+        for outcomes in augment_stream(config, tasks_here, inputs, output, progress):
             yield Finished.of(outcomes, columns)
         return
+    ledger = hand_over()
+    if ledger is not None:
+        stores = (stores[0], stores[1], ledger)
     yield from _paced(pace, _in_local_workers(config, itertools.chain(first, remaining), stores, workers, worker_lost))
 
 
@@ -182,10 +197,10 @@ def _in_a_pool(config: Config, remaining: Iterator[list[Task]], stores: Stores, 
     finished_futures: queue.SimpleQueue[Future[Finished]] = queue.SimpleQueue()
     unsent: list[list[Task]] = []  # taken from the plan when the pool had just broken
 
-    def send(count: int) -> None:
-        for unit in itertools.islice(remaining, count):
+    def send(count: int, from_: Iterator[list[Task]] = remaining) -> None:
+        for unit in itertools.islice(from_, count):
             try:
-                future = executor.submit(augment_unit, config, unit, *stores)
+                future = executor.submit(augment_unit, config, unit, *stores, UNIT_BYTES)
             except BrokenProcessPool:  # a worker died since the last result came back
                 unsent.append(unit)
                 continue
@@ -207,6 +222,8 @@ def _in_a_pool(config: Config, remaining: Iterator[list[Task]], stores: Stores, 
             except BrokenProcessPool:
                 raise suspects() from None
             del in_flight[future]
+            if done.handed_back:  # large files the plan did not know the size of, split now
+                send(sys.maxsize, units(done.handed_back))
             send(1)
             yield done
         finished = True
@@ -302,6 +319,14 @@ def _load(unit: list[Task]) -> int:
     return sum(max(task.source.size, 1) * len(task.copies) for task in unit)
 
 
+def _first_described(tasks: Iterable[Task], count: int) -> Iterator[Task]:
+    """The tasks, the first ``count`` with their sources described (see io.inputs.described)."""
+    tasks = iter(tasks)
+    for task in itertools.islice(tasks, count):
+        yield task if task.source.fingerprint != UNDESCRIBED else replace(task, source=described(task.source))
+    yield from tasks
+
+
 def units(tasks: Iterable[Task], whole: bool = False, pace: Pace | None = None) -> Iterator[list[Task]]:
     """Group tasks into units of bounded work: small files together (as many as ``pace`` says),
     a large file's copies split across units, so that no worker is left with a long tail and
@@ -339,7 +364,7 @@ def _alone_in_a_worker(config: Config, task: Task, stores: Stores) -> Finished:
         done: Finished = executor.submit(augment_unit, config, [task], *stores).result()
         return done
     except BrokenProcessPool:
-        source = task.source
+        source = described(task.source)
         failed = [(source.rel, copy, source.fingerprint, WORKER_DIED) for copy in task.copies]
         return Finished(failed=failed, items=len(failed))
     finally:

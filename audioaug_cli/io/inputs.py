@@ -13,7 +13,7 @@ import fnmatch
 import os
 import stat
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,10 +38,28 @@ class Source:
 
     rel: str  # relative to INPUT_DIR, '/' separated; bytes that are not UTF-8 escaped as \xNN
     path: str  # as the file system names it
-    fingerprint: str  # size and mtime: a changed input is redone
+    fingerprint: str  # size and mtime: a changed input is redone (UNDESCRIBED: read by its worker)
     problem: str | None = None  # why this input fails without being read (a name clash, a non-UTF-8 name)
     size: int = 0  # bytes: how work is split between workers
     excerpt: Excerpt | None = None  # only this part of the file (`preview --start/--duration`)
+
+
+UNDESCRIBED = ""  # the fingerprint of a source whose size and mtime its worker reads (see described)
+
+
+def described(source: Source) -> Source:
+    """A source with its size and mtime read, if the walk left that to the worker that reads it."""
+    if source.fingerprint != UNDESCRIBED:
+        return source
+    try:
+        st = os.stat(source.path)
+    except OSError:
+        return replace(source, fingerprint="unreadable")  # gone since the walk: reading it fails alone
+    return replace(source, fingerprint=_fingerprint(st), size=st.st_size)
+
+
+def _fingerprint(st: os.stat_result) -> str:
+    return f"{st.st_size}:{st.st_mtime_ns}"
 
 
 @dataclass
@@ -84,9 +102,14 @@ def walk_inputs(
     include: tuple[str, ...] = (),
     exclude: tuple[str, ...] = (),
     counts: WalkCounts | None = None,
+    describe: bool = True,
 ) -> Iterator[Source]:
-    """Audio files under input_dir in sorted order (a folder's files, then its subfolders)."""
-    walk = _Walk(input_dir, output_dir, include, exclude, counts if counts is not None else WalkCounts())
+    """Audio files under input_dir in sorted order (a folder's files, then its subfolders).
+
+    ``describe=False``: a regular file's size and mtime are left to the worker that reads it
+    (:func:`described`), which costs the walk no system call for it, only for links and entries
+    whose type the listing does not give."""
+    walk = _Walk(input_dir, output_dir, include, exclude, counts if counts is not None else WalkCounts(), describe)
     # Depth first with a stack of each open folder's subfolders, not by recursion: a tree
     # thousands of folders deep is walked like any other.
     stack: list[Iterator[tuple[str, str]]] = [iter([(str(input_dir), "")])]
@@ -116,8 +139,9 @@ class _Walk:
         include: tuple[str, ...],
         exclude: tuple[str, ...],
         counts: WalkCounts,
+        describe: bool = True,
     ):
-        self.include, self.exclude, self.counts = include, exclude, counts
+        self.include, self.exclude, self.counts, self.describe = include, exclude, counts, describe
         self.selecting = bool(include or exclude)
         # Never entered: INPUT_DIR itself (it is the start), its ancestors (a link `up -> ..` would
         # walk everything around it), OUTPUT_DIR (the run's own outputs).
@@ -151,7 +175,7 @@ class _Walk:
         counts.entries += len(entries)
         if counts.limit is not None and counts.entries > counts.limit:
             raise WalkTooLarge
-        selecting, include, exclude = self.selecting, self.include, self.exclude
+        selecting, include, exclude, describe = self.selecting, self.include, self.exclude, self.describe
         for entry in entries:
             name = entry.name
             if name[0] == ".":
@@ -169,10 +193,14 @@ class _Walk:
                 if selecting and not _selected(rel, include, exclude):
                     counts.leave_out(rel, "left out by --include/--exclude")
                     continue
-            try:
-                st: os.stat_result | None = entry.stat()  # follows links
-            except OSError:
-                st = None  # a broken link: read as a file, it fails alone with the reason
+            st: os.stat_result | None = None
+            # a regular file as listed (no system call) is described by its worker, when asked to
+            lazy = not (describe or link or is_dir) and entry.is_file(follow_symlinks=False)
+            if not lazy:
+                try:
+                    st = entry.stat()  # follows links
+                except OSError:
+                    st = None  # a broken link: read as a file, it fails alone with the reason
             if is_dir:
                 if st is not None:  # (else it went away since the listing)
                     below.append((entry, rel, st, link))
@@ -191,10 +219,10 @@ class _Walk:
                 problem = f"its outputs would have the same names as those of {stems[stem]}; rename one of the two"
             stems.setdefault(stem, rel)
             counts.audio += 1
-            if st is None:
-                yield Source(rel, entry.path, "unreadable", problem)
+            if st is not None:
+                yield Source(rel, entry.path, _fingerprint(st), problem, st.st_size)
             else:
-                yield Source(rel, entry.path, f"{st.st_size}:{st.st_mtime_ns}", problem, st.st_size)
+                yield Source(rel, entry.path, UNDESCRIBED if lazy else "unreadable", problem)
 
     def entered(self, subfolders: list[Any]) -> Iterator[tuple[str, str]]:
         """The subfolders to walk, in order, each (path, prefix), checked when its turn comes:

@@ -13,7 +13,7 @@ import pytest
 
 from audioaug_cli.config.load import parse_config
 from audioaug_cli.io.store import LocalStore
-from tests.helpers import PIPELINE, audioaug, tree, write_tone
+from tests.helpers import PIPELINE, audioaug, rows, tree, write_tone
 
 
 def test_jobs_1_and_jobs_2_write_identical_trees(tmp_path: Path) -> None:
@@ -205,7 +205,9 @@ def _killing_source(_config: object, task: Any, _inputs: object, output: Any, _p
     return [Outcome(task.source.rel, c, "1:1", error="made") for c in task.copies]
 
 
-def _killing_unit(config: object, unit: list[Any], inputs: object, output: object, progress: object) -> Any:
+def _killing_unit(
+    config: object, unit: list[Any], inputs: object, output: object, progress: object, hand_back_over: object = None
+) -> Any:
     from audioaug_cli.engine.tasks import Finished
 
     return Finished.of((o for task in unit for o in _killing_source(config, task, inputs, output, progress)), ())
@@ -240,3 +242,106 @@ def test_an_input_that_kills_its_worker_fails_alone_and_the_rest_is_made(
 def _stores(output_dir: Path) -> tuple[LocalStore, LocalStore, None]:
     """Inputs read by their own paths, outputs into output_dir (the parent records every outcome)."""
     return LocalStore(output_dir.parent), LocalStore(output_dir), None
+
+
+def test_files_the_walk_leaves_to_the_workers_are_split_by_size_all_the_same(tmp_path: Path) -> None:
+    """On a first run the walk reads no file's size (its worker does): a large file's copies are
+    still shared by the workers, as when the plan knew its size, and recorded by its fingerprint."""
+    from audioaug_cli.engine import workers
+    from audioaug_cli.engine.tasks import Task
+    from audioaug_cli.io.inputs import UNDESCRIBED, walk_inputs
+
+    for i in range(30):  # more than the first units, which the parent describes itself
+        write_tone(tmp_path / "in" / f"a{i:02d}.wav", 0.05)
+    big = write_tone(tmp_path / "in" / "big.wav", 70.0)  # 2.2 MB a copy: one copy a unit
+    sources = list(walk_inputs(tmp_path / "in", describe=False))
+    assert {source.fingerprint for source in sources} == {UNDESCRIBED}
+    config = parse_config("version: 1\npipeline: [Reverse]\n")
+    results = list(workers.execute(config, [Task(s, (1, 2, 3)) for s in sources], _stores(tmp_path / "out"), 2))
+    made = [record for done in results for record in done.made]
+    assert sorted((record[0], record[1]) for record in made) == sorted((s.rel, c) for s in sources for c in (1, 2, 3))
+    per_unit = [sum(record[0] == "big.wav" for record in done.made) for done in results]
+    assert sorted(per_unit)[-3:] == [1, 1, 1]
+    st = big.stat()
+    assert {record[2] for record in made if record[0] == "big.wav"} == {f"{st.st_size}:{st.st_mtime_ns}"}
+
+
+def test_a_plan_of_a_few_long_files_the_walk_did_not_describe_goes_to_the_workers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from audioaug_cli.engine import workers
+    from audioaug_cli.engine.tasks import Task
+    from audioaug_cli.io.inputs import walk_inputs
+
+    for name in ("a.wav", "b.wav"):
+        write_tone(tmp_path / "in" / name, 70.0)
+    pools: list[int] = []
+    real_pool = workers._pool
+
+    def counted(jobs: int) -> object:
+        pools.append(jobs)
+        return real_pool(jobs)
+
+    monkeypatch.setattr(workers, "_pool", counted)
+    tasks = [Task(s, (1, 2, 3)) for s in walk_inputs(tmp_path / "in", describe=False)]
+    config = parse_config("version: 1\npipeline: [Reverse]\n")
+    results = list(workers.execute(config, tasks, _stores(tmp_path / "out"), 2))
+    assert pools == [2]
+    assert sorted(len(done.made) for done in results if done.made) == [1] * 6
+
+
+def _first_run(tmp_path: Path, jobs: int = 2) -> Any:
+    from audioaug_cli.engine.run import RunOptions, run
+
+    for i in range(40):
+        write_tone(tmp_path / "in" / f"d{i % 4}" / f"f{i:02d}.wav", 0.05 + 0.01 * (i % 3))
+    (tmp_path / "in" / "broken.wav").write_bytes(b"RIFF....WAVEfmt nothing")
+    config = parse_config("version: 1\ncopies: 2\npipeline: [Reverse]\n")
+    return run(config, tmp_path / "in", tmp_path / "out", RunOptions(jobs=jobs))
+
+
+def test_on_a_first_run_the_workers_record_their_units_and_the_parent_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Handing out work for dozens of workers, the parent records nothing per item on a first run:
+    each worker records its own units in the resume state, which a rerun then finds complete."""
+    from audioaug_cli.engine.state import RunState
+
+    def refused(*_args: object) -> None:
+        raise AssertionError("the parent recorded an item")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(RunState, "record_outputs", refused)
+        patched.setattr(RunState, "record_failure", refused)
+        summary = _first_run(tmp_path)
+    assert (summary.written, summary.failed) == (80, 1)
+    assert len(rows(tmp_path / "out" / "manifest.csv")) == 80
+    assert "broken.wav" in (tmp_path / "out" / "errors.csv").read_text()
+    again = audioaug("run", _config(tmp_path), tmp_path / "in", tmp_path / "out")
+    assert again.returncode == 1 and "0 written, 80 skipped" in again.stderr, again.stderr
+
+
+def test_what_a_worker_could_not_record_the_parent_records(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker whose records do not go in (a full disk) hands them to the parent, which records
+    them once the workers are done: nothing finished is done again."""
+    import sqlite3
+
+    from audioaug_cli.engine.state import RunState
+
+    def full(*_args: object) -> None:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(RunState, "record_unit", full)
+        summary = _first_run(tmp_path)
+    assert (summary.written, summary.failed) == (80, 1)
+    assert len(rows(tmp_path / "out" / "manifest.csv")) == 80
+    assert "broken.wav" in (tmp_path / "out" / "errors.csv").read_text()
+    again = audioaug("run", _config(tmp_path), tmp_path / "in", tmp_path / "out")
+    assert again.returncode == 1 and "0 written, 80 skipped" in again.stderr, again.stderr
+
+
+def _config(tmp_path: Path) -> Path:
+    path = tmp_path / "c.yaml"
+    path.write_text("version: 1\ncopies: 2\npipeline: [Reverse]\n")
+    return path
