@@ -112,20 +112,32 @@ def busy_seconds() -> float:
 PARENT_PROBE = (
     "import resource, sys\n"
     "from audioaug_cli.cli import main\n"
-    "start = resource.getrusage(resource.RUSAGE_SELF)\n"
+    "from audioaug_cli.engine.run import Run\n"
+    "def cpu():\n"
+    "    used = resource.getrusage(resource.RUSAGE_SELF)\n"
+    "    return used.ru_utime + used.ru_stime\n"
+    "marks = []\n"
+    "finish = Run._finish\n"
+    "def marked(self, *args):\n"
+    "    marks.append(cpu())\n"
+    "    return finish(self, *args)\n"
+    "Run._finish = marked\n"
+    "start = cpu()\n"
     "try:\n    main.main(sys.argv[1:], standalone_mode=False)\nexcept SystemExit:\n    pass\n"
-    "end = resource.getrusage(resource.RUSAGE_SELF)\n"
-    "print(end.ru_utime - start.ru_utime + end.ru_stime - start.ru_stime)\n"
+    "end = cpu()\n"
+    "print(marks[0] - start, end - start)\n"
 )
 
 
-def parent_cpu(args: list[str]) -> float:
+def parent_cpu(args: list[str]) -> tuple[float, float]:
     """The CPU-seconds of a run's own process (the parent: plan, records, manifest), its imports
-    not counted; its workers' not either."""
+    not counted; its workers' not either: until the workers are done (what a run's end does, the
+    manifest written, not counted), and in all."""
     out = subprocess.run(
         [PYTHON, "-c", PARENT_PROBE, *args], cwd=HERE.parent, capture_output=True, text=True, check=True
     )
-    return float(out.stdout.split()[-1])
+    working, whole = out.stdout.split()[-2:]
+    return float(working), float(whole)
 
 
 def peak_rss_mb(argv: list[str]) -> float:
@@ -594,6 +606,7 @@ def small_targets(small: dict[str, Any]) -> dict[str, tuple[float, str, float]]:
         ),
         "200 x 4 s: dask 2 x 1 wall vs -j 2's (<= 1.11)": (small["long files: dask / -j 2 wall"], "<=", 1 / 0.9),
         "tiny clips: parent CPU per item at -j 2, us (<= 15)": (small["parent CPU per item, -j 2 (us)"], "<=", 15.0),
+        "tiny clips: workers one parent keeps busy (>= 64)": (small["workers one parent keeps busy"], ">=", 64.0),
         "tiny clips: finished rerun vs a stat walk (<= 1.50)": (small["rerun / stat walk"], "<=", 1.50),
         "tiny clips: peak memory, 10x the clips (<= 1.10)": (small["memory ratio"], "<=", 1.10),
     }
@@ -643,12 +656,15 @@ def _small_clips(rounds: int, tiny: bool, scratch: Path) -> dict[str, float]:
     # tenth (what each more item costs it: what stops more workers from being kept busy).
     fewer = scratch / "tiny-tenth"
     _clips(fewer, count // 10)
-    parent: list[float] = []
-    parent_tenth: list[float] = []
+    parent: list[tuple[float, float]] = []
+    parent_tenth: list[tuple[float, float]] = []
     for _ in range(rounds):
         for found, folder in ((parent, corpus), (parent_tenth, fewer)):
             shutil.rmtree(scratch / "parent", ignore_errors=True)
             found.append(parent_cpu(["run", str(config), str(folder), str(scratch / "parent"), "-j", "2", "-q"]))
+    whole, working = (statistics.median(p[i] for p in parent) for i in (1, 0))
+    beyond = (whole - statistics.median(p[1] for p in parent_tenth)) / (count - count // 10)
+    working_beyond = (working - statistics.median(p[0] for p in parent_tenth)) / (count - count // 10)
     shutil.rmtree(scratch / "parent", ignore_errors=True)
     shutil.rmtree(fewer)
     # dask against local workers on long files, the seed pipeline: CPU of every process, and wall time
@@ -710,10 +726,14 @@ def _small_clips(rounds: int, tiny: bool, scratch: Path) -> dict[str, float]:
         "dask / -j 2 CPU (all processes)": cpu["dask 2 x 1"] / cpu["-j 2"],
         "dask / -j 2 wall": first["dask 2 x 1"] / first["-j 2"],
         "CPU per item, -j 2, every process (ms)": cpu["-j 2"] / count * 1e3,
-        "parent CPU per item, -j 2 (us)": statistics.median(parent) / count * 1e6,
-        "parent CPU per item beyond the first tenth, -j 2 (us)": (
-            (statistics.median(parent) - statistics.median(parent_tenth)) / (count - count // 10) * 1e6
-        ),
+        "parent CPU per item, -j 2 (us)": whole / count * 1e6,
+        "parent CPU per item beyond the first tenth, -j 2 (us)": beyond * 1e6,
+        "parent CPU per item beyond the first tenth while the workers work, -j 2 (us)": working_beyond * 1e6,
+        # what a worker spends on an item against what the parent spends handing it out: how many
+        # workers one parent keeps busy (its start-up and the manifest at the end are not in the way)
+        "workers one parent keeps busy": (cpu["-j 2"] / count - whole / count) / working_beyond
+        if working_beyond > 0
+        else float("nan"),  # (a tiny run's noise)
         "long files: dask / -j 2 CPU": long_cpu["dask 2 x 1"] / long_cpu["-j 2"],
         "long files: dask / -j 2 wall": long_wall["dask 2 x 1"] / long_wall["-j 2"],
         "dask start-up beyond -j 2's, CPU-s": start_cpu,

@@ -35,6 +35,7 @@ def test_benchmark_runs_in_tiny_mode(tmp_path: Path) -> None:
         "tiny clips: dask 2 x 1 speed-up (>= 1.50)",
         "tiny clips: dask 2 x 1 CPU vs -j 2, all processes (<= 1.10)",
         "tiny clips: parent CPU per item at -j 2, us (<= 15)",
+        "tiny clips: workers one parent keeps busy (>= 64)",
         "tiny clips: finished rerun vs a stat walk (<= 1.50)",
         "tiny clips: peak memory, 10x the clips (<= 1.10)",
         "tiny clips: dask 2 x 1 wall vs -j 2's (<= 1.11)",

@@ -393,6 +393,9 @@ class RunState:
 
 
 WORKER_WAIT_SECONDS = 600.0  # how long a worker waits for the others' transactions (each takes ms)
+# Workers copy the write-ahead log into the database as it grows past this many pages, so that
+# the parent, opening the state again at the end, does not read a whole run's log back first.
+WORKER_CHECKPOINT_PAGES = 64
 
 
 @dataclass(frozen=True)
@@ -415,6 +418,7 @@ class Ledger:
                 state = _ledgers[self.output_dir] = RunState(
                     Path(self.output_dir), reserve=False, timeout=WORKER_WAIT_SECONDS
                 )
+                state.db.execute(f"PRAGMA wal_autocheckpoint={WORKER_CHECKPOINT_PAGES}")
             stale = state.record_unit(done.made, done.failed)
         except sqlite3.Error:
             return

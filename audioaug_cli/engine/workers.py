@@ -335,9 +335,14 @@ def units(tasks: Iterable[Task], whole: bool = False, pace: Pace | None = None) 
     unit = Unit()
     load = items = 0
     for task in tasks:
-        per_copy = max(task.source.size, 1)
+        per_copy = task.source.size or 1
         left = len(task.copies)
         cap = pace.items if pace is not None else FIRST_UNIT_ITEMS
+        if items + left < cap and load + per_copy * left < UNIT_BYTES:  # the whole task, and room after it
+            unit.append(task)
+            items += left
+            load += per_copy * left
+            continue
         while left:
             room = min(left, left if whole else max(1, min((UNIT_BYTES - load) // per_copy, cap - items)))
             done = len(task.copies) - left

@@ -10,6 +10,7 @@ alone (its name escaped), never the run.
 from __future__ import annotations
 
 import fnmatch
+import operator
 import os
 import stat
 from collections.abc import Callable, Iterator
@@ -123,8 +124,7 @@ def walk_inputs(
         stack.append(walk.entered(subfolders))
 
 
-def _name(entry: os.DirEntry[str]) -> str:
-    return entry.name
+_name = operator.attrgetter("name")  # (a key sorted() calls without a Python frame)
 
 
 def _key(st: os.stat_result) -> tuple[int, int]:
@@ -181,11 +181,15 @@ class _Walk:
             if name[0] == ".":
                 continue
             rel = prefix + name
-            link = entry.is_symlink()
-            try:
-                is_dir = entry.is_dir()  # the entry's own type: no system call unless it is a link
-            except OSError:
-                is_dir = False  # a link loop: read as a file, it fails alone with the reason
+            # a regular file as listed (no system call) is described by its worker, when asked to
+            lazy = not describe and entry.is_file(follow_symlinks=False)
+            link = is_dir = False
+            if not lazy:
+                link = entry.is_symlink()
+                try:
+                    is_dir = entry.is_dir()  # the entry's own type: no system call unless it is a link
+                except OSError:
+                    is_dir = False  # a link loop: read as a file, it fails alone with the reason
             if not is_dir:
                 if not name.lower().endswith(AUDIO_EXTENSIONS):
                     counts.leave_out(rel, "not an audio file")
@@ -194,8 +198,6 @@ class _Walk:
                     counts.leave_out(rel, "left out by --include/--exclude")
                     continue
             st: os.stat_result | None = None
-            # a regular file as listed (no system call) is described by its worker, when asked to
-            lazy = not (describe or link or is_dir) and entry.is_file(follow_symlinks=False)
             if not lazy:
                 try:
                     st = entry.stat()  # follows links
