@@ -658,7 +658,7 @@ def _small_clips(rounds: int, tiny: bool, scratch: Path) -> dict[str, float]:
     _clips(fewer, count // 10)
     parent: list[tuple[float, float]] = []
     parent_tenth: list[tuple[float, float]] = []
-    for _ in range(rounds):
+    for _ in range(rounds if tiny else 3 * rounds):  # (a few seconds each: medians of more rounds)
         for found, folder in ((parent, corpus), (parent_tenth, fewer)):
             shutil.rmtree(scratch / "parent", ignore_errors=True)
             found.append(parent_cpu(["run", str(config), str(folder), str(scratch / "parent"), "-j", "2", "-q"]))

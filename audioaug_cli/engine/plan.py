@@ -127,7 +127,7 @@ class Plan:
                     config,
                     (
                         (s.rel, self._label(s.rel, config.split_by), self._label(s.rel, speaker_by))
-                        for s in self.sources()
+                        for s in self.sources(describe=False)  # (names only)
                         if s.problem is None
                     ),
                 )
@@ -139,7 +139,7 @@ class Plan:
 
     def files(self) -> Iterator[str]:
         """Every file this run could write for the inputs found (what --overwrite or a resume might redo)."""
-        for source in self.sources():
+        for source in self.sources(describe=False):  # (names only)
             for copy in self.copies_of(source):
                 yield from item_files(self.config, source.rel, copy)
 
