@@ -125,19 +125,20 @@ PARENT_PROBE = (
     "start = cpu()\n"
     "try:\n    main.main(sys.argv[1:], standalone_mode=False)\nexcept SystemExit:\n    pass\n"
     "end = cpu()\n"
-    "print(marks[0] - start, end - start)\n"
+    "workers = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+    "print(marks[0] - start, end - start, workers.ru_utime + workers.ru_stime)\n"
 )
 
 
-def parent_cpu(args: list[str]) -> tuple[float, float]:
+def parent_cpu(args: list[str]) -> tuple[float, float, float]:
     """The CPU-seconds of a run's own process (the parent: plan, records, manifest), its imports
-    not counted; its workers' not either: until the workers are done (what a run's end does, the
-    manifest written, not counted), and in all."""
+    not counted: until the workers are done (what a run's end does, the manifest written, not
+    counted), and in all; and its workers' CPU-seconds in all."""
     out = subprocess.run(
         [PYTHON, "-c", PARENT_PROBE, *args], cwd=HERE.parent, capture_output=True, text=True, check=True
     )
-    working, whole = out.stdout.split()[-2:]
-    return float(working), float(whole)
+    working, whole, workers = out.stdout.split()[-3:]
+    return float(working), float(whole), float(workers)
 
 
 def peak_rss_mb(argv: list[str]) -> float:
@@ -656,15 +657,17 @@ def _small_clips(rounds: int, tiny: bool, scratch: Path) -> dict[str, float]:
     # tenth (what each more item costs it: what stops more workers from being kept busy).
     fewer = scratch / "tiny-tenth"
     _clips(fewer, count // 10)
-    parent: list[tuple[float, float]] = []
-    parent_tenth: list[tuple[float, float]] = []
+    parent: list[tuple[float, float, float]] = []
+    parent_tenth: list[tuple[float, float, float]] = []
     for _ in range(rounds if tiny else 3 * rounds):  # (a few seconds each: medians of more rounds)
         for found, folder in ((parent, corpus), (parent_tenth, fewer)):
             shutil.rmtree(scratch / "parent", ignore_errors=True)
             found.append(parent_cpu(["run", str(config), str(folder), str(scratch / "parent"), "-j", "2", "-q"]))
-    whole, working = (statistics.median(p[i] for p in parent) for i in (1, 0))
-    beyond = (whole - statistics.median(p[1] for p in parent_tenth)) / (count - count // 10)
-    working_beyond = (working - statistics.median(p[0] for p in parent_tenth)) / (count - count // 10)
+    working, whole, workers = (statistics.median(p[i] for p in parent) for i in range(3))
+    more = count - count // 10
+    beyond = (whole - statistics.median(p[1] for p in parent_tenth)) / more
+    working_beyond = (working - statistics.median(p[0] for p in parent_tenth)) / more
+    workers_beyond = (workers - statistics.median(p[2] for p in parent_tenth)) / more
     shutil.rmtree(scratch / "parent", ignore_errors=True)
     shutil.rmtree(fewer)
     # dask against local workers on long files, the seed pipeline: CPU of every process, and wall time
@@ -729,9 +732,11 @@ def _small_clips(rounds: int, tiny: bool, scratch: Path) -> dict[str, float]:
         "parent CPU per item, -j 2 (us)": whole / count * 1e6,
         "parent CPU per item beyond the first tenth, -j 2 (us)": beyond * 1e6,
         "parent CPU per item beyond the first tenth while the workers work, -j 2 (us)": working_beyond * 1e6,
-        # what a worker spends on an item against what the parent spends handing it out: how many
-        # workers one parent keeps busy (its start-up and the manifest at the end are not in the way)
-        "workers one parent keeps busy": (cpu["-j 2"] / count - whole / count) / working_beyond
+        "workers' CPU per item beyond the first tenth, -j 2 (ms)": workers_beyond * 1e3,
+        # what the workers spend on each more item against what the parent spends handing it out,
+        # in the same runs: how many workers one parent keeps busy (its start-up and the manifest
+        # written at the end are not in the way)
+        "workers one parent keeps busy": workers_beyond / working_beyond
         if working_beyond > 0
         else float("nan"),  # (a tiny run's noise)
         "long files: dask / -j 2 CPU": long_cpu["dask 2 x 1"] / long_cpu["-j 2"],
