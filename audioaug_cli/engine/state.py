@@ -44,6 +44,7 @@ CREATE TABLE IF NOT EXISTS failures (
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 DESCRIBED = "described"  # what the manifest and the files beside it were last written from
+_SEEN = "CREATE TEMP TABLE seen (source TEXT PRIMARY KEY)"  # the inputs this run's walk found
 
 
 class OutputLock:
@@ -114,20 +115,27 @@ class RunState:
             self.db = sqlite3.connect(target, uri=uri, check_same_thread=False)
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(path, check_same_thread=False, timeout=timeout)
-            self.db.execute(f"PRAGMA page_size={PAGE_SIZE}")  # (a state made before keeps its own)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db = self._connect(timeout)
             if reserve:
                 self._keep_reserve()
         if not readonly or not path.exists():
             self.db.executescript(_SCHEMA)
         self.has_lines = self._line_column()
-        self.db.execute("CREATE TEMP TABLE seen (source TEXT PRIMARY KEY)")
+        if readonly:
+            self.db.execute(_SEEN)
         self._seen: list[tuple[str]] = []  # marked, not yet inserted: a batch at a time
         self._last_commit = time.monotonic()
         self._changed = False
         self._refresh_flags()
+
+    def _connect(self, timeout: float = 5.0) -> sqlite3.Connection:
+        """A connection to write through (``timeout``: how long to wait for another's transaction)."""
+        db = sqlite3.connect(self.path, check_same_thread=False, timeout=timeout)
+        db.execute(f"PRAGMA page_size={PAGE_SIZE}")  # (a state made before keeps its own)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute(_SEEN)
+        return db
 
     def _line_column(self) -> bool:
         """Whether records keep their manifest line: a state written before they did gains the
@@ -241,9 +249,7 @@ class RunState:
         with self.lock:
             if not self.handed_over:
                 return
-            self.db = sqlite3.connect(self.path, check_same_thread=False)
-            self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.execute("CREATE TEMP TABLE seen (source TEXT PRIMARY KEY)")
+            self.db = self._connect()
             self.handed_over = False
             had_outputs, tracks_seen = self.had_outputs, self.tracks_seen  # as the run began
             self._refresh_flags()
