@@ -126,6 +126,21 @@ def test_a_config_error_with_workers_asked_for_is_one_line(tmp_path: Path) -> No
     assert not (tmp_path / "out").exists()
 
 
+def counted_pools(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The number of workers of each pool of workers the run starts, as it starts them."""
+    from audioaug_cli.engine import workers
+
+    pools: list[int] = []
+    real_pool = workers._pool
+
+    def counted(jobs: int) -> object:
+        pools.append(jobs)
+        return real_pool(jobs)
+
+    monkeypatch.setattr(workers, "_pool", counted)
+    return pools
+
+
 @pytest.mark.parametrize("files,forked", [(6, False), (16, False), (40, True)])
 def test_workers_are_started_only_for_a_plan_that_gains_from_them(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, files: int, forked: bool
@@ -137,14 +152,7 @@ def test_workers_are_started_only_for_a_plan_that_gains_from_them(
 
     for i in range(files):
         write_tone(tmp_path / "in" / f"f{i:02d}.wav", 0.1, 16000)
-    pools: list[int] = []
-    real_pool = workers._pool
-
-    def counted(jobs: int) -> object:
-        pools.append(jobs)
-        return real_pool(jobs)
-
-    monkeypatch.setattr(workers, "_pool", counted)
+    pools = counted_pools(monkeypatch)
     config = parse_config("version: 1\ncopies: 1\npipeline: [Reverse]\n")
     tasks = [Task(s, (1,)) for s in walk_inputs(tmp_path / "in")]
     rows = [row for done in workers.execute(config, tasks, _stores(tmp_path / "out"), 2) for row in done.rows]
@@ -275,14 +283,7 @@ def test_a_plan_of_a_few_long_files_the_walk_did_not_describe_goes_to_the_worker
 
     for name in ("a.wav", "b.wav"):
         write_tone(tmp_path / "in" / name, 70.0)
-    pools: list[int] = []
-    real_pool = workers._pool
-
-    def counted(jobs: int) -> object:
-        pools.append(jobs)
-        return real_pool(jobs)
-
-    monkeypatch.setattr(workers, "_pool", counted)
+    pools = counted_pools(monkeypatch)
     tasks = [Task(s, (1, 2, 3)) for s in walk_inputs(tmp_path / "in", describe=False)]
     config = parse_config("version: 1\npipeline: [Reverse]\n")
     results = list(workers.execute(config, tasks, _stores(tmp_path / "out"), 2))
