@@ -242,7 +242,7 @@ class RunState:
             self._counts = self.counts()
             self.db.close()
             self.handed_over = True
-        return Ledger(str(self.path.parent.parent))
+        return Ledger(str(self.path.parent.parent), os.urandom(8).hex())
 
     def take_back(self) -> None:
         """The workers are done: this process's connection again, and what they recorded."""
@@ -408,9 +408,11 @@ WORKER_CHECKPOINT_PAGES = 64
 class Ledger:
     """The resume state as the worker processes record their own units in it (see
     :meth:`RunState.hand_over`): what a worker sends back to the parent is then a few counts. Each
-    worker opens its own connection, after it was forked, and keeps it."""
+    worker opens its own connection, after it was forked, and keeps it for the run (a worker that
+    serves several runs, as loky's may, opens one for each)."""
 
     output_dir: str
+    run: str  # which hand-over
 
     def record(self, done: Finished, output: Store) -> None:
         """Record a unit in the state; if that fails (a full disk), leave it in ``done`` for the
@@ -419,18 +421,24 @@ class Ledger:
             done.recorded = True
             return
         try:
-            state = _ledgers.get(self.output_dir)
-            if state is None:
-                state = _ledgers[self.output_dir] = RunState(
-                    Path(self.output_dir), reserve=False, timeout=WORKER_WAIT_SECONDS
-                )
-                state.db.execute(f"PRAGMA wal_autocheckpoint={WORKER_CHECKPOINT_PAGES}")
-            stale = state.record_unit(done.made, done.failed)
+            stale = self._state().record_unit(done.made, done.failed)
         except sqlite3.Error:
             return
         for name in stale:
             output.remove(name)
         done.made, done.recorded = [], True
 
+    def _state(self) -> RunState:
+        global _ledger
+        if _ledger is not None and _ledger[0] == self:
+            return _ledger[1]
+        if _ledger is not None:
+            _ledger[1].db.close()  # an earlier run's
+            _ledger = None
+        state = RunState(Path(self.output_dir), reserve=False, timeout=WORKER_WAIT_SECONDS)
+        state.db.execute(f"PRAGMA wal_autocheckpoint={WORKER_CHECKPOINT_PAGES}")
+        _ledger = (self, state)
+        return state
 
-_ledgers: dict[str, RunState] = {}  # a worker process's connections, one per OUTPUT_DIR
+
+_ledger: tuple[Ledger, RunState] | None = None  # a worker process's connection, for the run it serves

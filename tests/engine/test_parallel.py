@@ -301,6 +301,10 @@ def _first_run(tmp_path: Path, jobs: int = 2) -> Any:
     return run(config, tmp_path / "in", tmp_path / "out", RunOptions(jobs=jobs))
 
 
+def _refused(*_args: object) -> None:
+    raise AssertionError("the parent recorded an item")
+
+
 def test_on_a_first_run_the_workers_record_their_units_and_the_parent_none(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -308,12 +312,9 @@ def test_on_a_first_run_the_workers_record_their_units_and_the_parent_none(
     each worker records its own units in the resume state, which a rerun then finds complete."""
     from audioaug_cli.engine.state import RunState
 
-    def refused(*_args: object) -> None:
-        raise AssertionError("the parent recorded an item")
-
     with monkeypatch.context() as patched:
-        patched.setattr(RunState, "record_outputs", refused)
-        patched.setattr(RunState, "record_failure", refused)
+        patched.setattr(RunState, "record_outputs", _refused)
+        patched.setattr(RunState, "record_failure", _refused)
         summary = _first_run(tmp_path)
     assert (summary.written, summary.failed) == (80, 1)
     assert len(rows(tmp_path / "out" / "manifest.csv")) == 80
@@ -346,3 +347,22 @@ def _config(tmp_path: Path) -> Path:
     path = tmp_path / "c.yaml"
     path.write_text("version: 1\ncopies: 2\npipeline: [Reverse]\n")
     return path
+
+
+def test_reused_workers_record_each_run_in_its_own_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """loky's workers (macOS, Windows) outlive a run and serve the next: a worker that recorded a
+    run into OUTPUT_DIR records the next one, after --overwrite made a new state there, in that."""
+    from audioaug_cli.engine.run import RunOptions, run
+    from audioaug_cli.engine.state import RunState
+
+    for i in range(40):
+        write_tone(tmp_path / "in" / f"f{i:02d}.wav", 0.05)
+    config = parse_config("version: 1\npipeline: [Reverse]\n")
+    __import__("psutil")  # (loky imports it, and psutil picks its platform module from sys.platform once)
+    __import__("joblib.externals.loky")  # (as on Linux: it reads the platform's build settings once)
+    monkeypatch.setattr(sys, "platform", "darwin")
+    monkeypatch.setattr(RunState, "record_outputs", _refused)  # (in this process: the workers are spawned)
+    for overwrite in (False, True):
+        summary = run(config, tmp_path / "in", tmp_path / "out", RunOptions(jobs=2, overwrite=overwrite))
+        assert summary.written == 40
+        assert len(rows(tmp_path / "out" / "manifest.csv")) == 40
