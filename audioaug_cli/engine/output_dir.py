@@ -25,7 +25,7 @@ from pathlib import Path
 
 from audioaug_cli.engine.input_dir import listed
 from audioaug_cli.engine.provenance import PROVENANCE, read_provenance
-from audioaug_cli.engine.state import LOCK, STATE_DIR, Ledger, OutputLock, RunState
+from audioaug_cli.engine.state import LOCK, STATE_DIR, Ledger, OutputLock, RunState, shares_writes
 from audioaug_cli.engine.store_state import JOURNAL, LeaseLock, StoreState
 from audioaug_cli.errors import DiskFullError, UsageError, is_disk_full
 from audioaug_cli.io.atomic import TEMP_MARK, remove_temporaries
@@ -255,8 +255,9 @@ class LocalOutput(OutputDir):
         return RunState(self.root, readonly)
 
     def hand_over(self, state: RunState) -> Ledger | None:
-        """On a first run (a state with no record: the plan compares nothing with it)."""
-        return None if state.tracks_seen else state.hand_over()
+        """On a first run (a state with no record: the plan compares nothing with it), on a local
+        filesystem (sqlite's locks between processes are not to be trusted on a network one)."""
+        return None if state.tracks_seen or not shares_writes(self.root) else state.hand_over()
 
     def prepare(self) -> None:
         """The folder made, and the temporaries of a run killed or stopped mid-item removed. After

@@ -11,6 +11,7 @@ same bytes.
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import threading
 import time
@@ -396,6 +397,39 @@ class RunState:
                 self.db.close()
                 if not self.readonly:
                     self.free_reserve()
+
+
+# Filesystems whose locks between processes sqlite's docs do not trust (network and FUSE ones):
+# there the parent alone writes the state, as it did before workers recorded their own units.
+NETWORK_FILESYSTEMS = ("nfs", "nfs4", "cifs", "smb3", "smbfs", "lustre", "gpfs", "ceph", "glusterfs", "9p", "afs")
+
+
+def filesystem_type(folder: Path, mounts: str = "/proc/self/mountinfo") -> str | None:
+    """The type of the filesystem a folder is on, from the kernel's table of mounts (Linux); None
+    where there is none to read."""
+    try:
+        with open(mounts, encoding="utf-8", errors="surrogateescape") as handle:
+            table = handle.read().splitlines()
+    except OSError:
+        return None
+    real = os.path.realpath(folder)
+    found, longest = None, -1
+    for line in table:
+        fields, _dash, after = line.partition(" - ")
+        parts = fields.split(" ")
+        if len(parts) < 5 or not after:
+            continue
+        point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), parts[4])
+        inside = real == point or real.startswith(point.rstrip("/") + "/")
+        if inside and len(point) >= longest:  # (a later mount over the same point hides the earlier)
+            found, longest = after.split(" ")[0], len(point)
+    return found
+
+
+def shares_writes(folder: Path) -> bool:
+    """Whether several processes of this machine may write a state in ``folder`` at once."""
+    kind = filesystem_type(folder)
+    return kind is not None and kind not in NETWORK_FILESYSTEMS and not kind.startswith("fuse")
 
 
 WORKER_WAIT_SECONDS = 600.0  # how long a worker waits for the others' transactions (each takes ms)

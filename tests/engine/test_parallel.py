@@ -366,3 +366,16 @@ def test_reused_workers_record_each_run_in_its_own_state(tmp_path: Path, monkeyp
         summary = run(config, tmp_path / "in", tmp_path / "out", RunOptions(jobs=2, overwrite=overwrite))
         assert summary.written == 40
         assert len(rows(tmp_path / "out" / "manifest.csv")) == 40
+
+
+def test_on_a_network_filesystem_the_parent_alone_records(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """sqlite's locks between processes are not to be trusted on NFS or a FUSE mount: there the
+    workers hand their records back, and the parent records them, as on a resume."""
+    from audioaug_cli.engine import state
+    from audioaug_cli.engine.state import RunState
+
+    monkeypatch.setattr(state, "filesystem_type", lambda _folder: "nfs4")
+    monkeypatch.setattr(RunState, "hand_over", _refused)
+    summary = _first_run(tmp_path)
+    assert (summary.written, summary.failed) == (80, 1)
+    assert len(rows(tmp_path / "out" / "manifest.csv")) == 80

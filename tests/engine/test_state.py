@@ -101,3 +101,27 @@ def test_the_lock_refuses_a_second_holder_naming_the_first(tmp_path: Path) -> No
     first.release()
     second.acquire()  # released: taken
     second.release()
+
+
+def test_the_filesystem_of_a_folder_is_that_of_its_innermost_mount(tmp_path: Path) -> None:
+    from audioaug_cli.engine.state import filesystem_type
+
+    table = tmp_path / "mountinfo"
+    table.write_text(
+        "22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n"
+        "30 22 0:40 / /mnt/lab\\040data rw,relatime shared:9 - nfs4 server:/export rw,vers=4.2\n"
+        "31 30 8:2 / /mnt/lab\\040data/scratch rw shared:10 - xfs /dev/sdb1 rw\n"
+        "32 22 0:41 / /mnt/lab rw shared:11 - fuse.sshfs host:/ rw\n"
+    )
+    kinds = {
+        where: filesystem_type(Path(where), str(table))
+        for where in ("/home/me", "/mnt/lab data/in", "/mnt/lab data/scratch/out", "/mnt/lab/x", "/mnt/labs")
+    }
+    assert kinds == {
+        "/home/me": "ext4",
+        "/mnt/lab data/in": "nfs4",
+        "/mnt/lab data/scratch/out": "xfs",
+        "/mnt/lab/x": "fuse.sshfs",
+        "/mnt/labs": "ext4",
+    }
+    assert filesystem_type(tmp_path, str(tmp_path / "none")) is None
