@@ -653,23 +653,22 @@ def _small_clips(rounds: int, tiny: bool, scratch: Path) -> dict[str, float]:
         rounds,
         scratch,
     )
-    # The parent's CPU: over all the clips (its start-up included), and per item beyond the first
-    # tenth (what each more item costs it: what stops more workers from being kept busy).
-    fewer = scratch / "tiny-tenth"
-    _clips(fewer, count // 10)
+    # The parent's CPU: over the clips (its start-up included), and per item beyond them, from ten
+    # times the clips (what each more item costs it: what stops more workers from being kept busy;
+    # 90,000 more items, so that the noise of its start-up is small beside them)
+    _clips(bigger, 10 * count)
     parent: list[tuple[float, float, float]] = []
-    parent_tenth: list[tuple[float, float, float]] = []
-    for _ in range(rounds if tiny else 3 * rounds):  # (a few seconds each: medians of more rounds)
-        for found, folder in ((parent, corpus), (parent_tenth, fewer)):
+    parent_more: list[tuple[float, float, float]] = []
+    for _ in range(rounds):
+        for found, folder in ((parent, corpus), (parent_more, bigger)):
             shutil.rmtree(scratch / "parent", ignore_errors=True)
             found.append(parent_cpu(["run", str(config), str(folder), str(scratch / "parent"), "-j", "2", "-q"]))
     working, whole, workers = (statistics.median(p[i] for p in parent) for i in range(3))
-    more = count - count // 10
-    beyond = (whole - statistics.median(p[1] for p in parent_tenth)) / more
-    working_beyond = (working - statistics.median(p[0] for p in parent_tenth)) / more
-    workers_beyond = (workers - statistics.median(p[2] for p in parent_tenth)) / more
+    more = 9 * count
+    beyond = (statistics.median(p[1] for p in parent_more) - whole) / more
+    working_beyond = (statistics.median(p[0] for p in parent_more) - working) / more
+    workers_beyond = (statistics.median(p[2] for p in parent_more) - workers) / more
     shutil.rmtree(scratch / "parent", ignore_errors=True)
-    shutil.rmtree(fewer)
     # dask against local workers on long files, the seed pipeline: CPU of every process, and wall time
     long_files = scratch / "long"
     synthesise(long_files, 8 if tiny else 200, 1.0 if tiny else 4.0, 16000, 1)
@@ -709,7 +708,6 @@ def _small_clips(rounds: int, tiny: bool, scratch: Path) -> dict[str, float]:
         scratch,
     )
     pages = record_cost(done / ".audioaug" / "state.sqlite", rounds * 3, scratch)
-    _clips(bigger, 10 * count)
     memory = {
         f"{n:,} clips": peak_rss_mb([*AUDIOAUG, "run", str(config), str(d), str(scratch / f"m{n}"), "-j", "1"])
         for n, d in ((count, corpus), (10 * count, bigger))
@@ -737,7 +735,7 @@ def _small_clips(rounds: int, tiny: bool, scratch: Path) -> dict[str, float]:
         # in the same runs: how many workers one parent keeps busy (its start-up and the manifest
         # written at the end are not in the way)
         "workers one parent keeps busy": workers_beyond / working_beyond
-        if working_beyond > 0
+        if working_beyond > 0 and workers_beyond > 0
         else float("nan"),  # (a tiny run's noise)
         "long files: dask / -j 2 CPU": long_cpu["dask 2 x 1"] / long_cpu["-j 2"],
         "long files: dask / -j 2 wall": long_wall["dask 2 x 1"] / long_wall["-j 2"],

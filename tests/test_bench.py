@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -46,7 +47,12 @@ def test_benchmark_runs_in_tiny_mode(tmp_path: Path) -> None:
     assert set(storage["requests per item"]) == {"first run", "finished rerun"}
     assert not {"PUT", "DELETE", "POST"} & set(storage["requests per item"]["finished rerun"])
     assert results["small clips"]["clips"] == 50 and results["small clips"]["memory ratio"] > 0
-    assert all(isinstance(t["measured"], float) and t["measured"] > 0 for t in results["targets"].values())
+    # (a difference of the parent's CPU between 500 and 50 clips can be below the noise: then no figure)
+    noisy = {"tiny clips: workers one parent keeps busy (>= 64)"}
+    assert all(
+        isinstance(t["measured"], float) and (t["measured"] > 0 or (name in noisy and math.isnan(t["measured"])))
+        for name, t in results["targets"].items()
+    )
     assert len(results["peak memory MiB"]) == 3
     assert set(results["codecs (audio-s per CPU-s)"]) > {
         "Codec gsm",
