@@ -350,8 +350,8 @@ def _config(tmp_path: Path) -> Path:
 
 
 def test_reused_workers_record_each_run_in_its_own_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """loky's workers (macOS, Windows) outlive a run and serve the next: a worker that recorded a
-    run into OUTPUT_DIR records the next one, after --overwrite made a new state there, in that."""
+    """loky's spawned workers (those of macOS and Windows, here on Linux) record their units too,
+    run after run: the second, after --overwrite made a new state in OUTPUT_DIR, in that one."""
     from audioaug_cli.engine.run import RunOptions, run
     from audioaug_cli.engine.state import RunState
 
