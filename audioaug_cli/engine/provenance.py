@@ -28,7 +28,7 @@ class Provenance:
     seed: int
     copies: int | dict[str, Any]
     versions: dict[str, str]
-    status: str  # running | interrupted | complete
+    status: str  # running | interrupted | stopped (at a failure, --fail-fast) | complete
     counts: dict[str, int]
     input_dir: str | None = None  # where the sources were (absolute): what `audioaug replay` reads
     config_dir: str | None = None  # the config's folder, which its sounds_path / ir_path start from

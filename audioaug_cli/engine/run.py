@@ -66,6 +66,14 @@ def run(
     return summary
 
 
+def _status(summary: Summary) -> str:
+    """What audioaug.json says of a run that ended: only a run that did all it had to is complete
+    (one stopped by --fail-fast may have had workers stopped mid-unit, their files not recorded)."""
+    if summary.interrupted or summary.disk_full:
+        return "interrupted"
+    return "stopped" if summary.stopped_early else "complete"
+
+
 class Run:
     """One run of a config over INPUT_DIR into OUTPUT_DIR. Checks what can be checked before
     anything is written when made; :meth:`execute` or :meth:`dry_run` then does the work once."""
@@ -159,7 +167,7 @@ class Run:
                 state.free_reserve()  # room for the records below
             try:
                 self._record_left(state)
-                self._finish(state, "interrupted" if summary.interrupted or summary.disk_full else "complete")
+                self._finish(state, _status(summary))
             except (OSError, sqlite3.Error) as exc:
                 if not is_disk_full(exc):
                     raise

@@ -112,7 +112,10 @@ def read_corpus(output_dir: str | os.PathLike[str], options: dict[str, Any] | No
     if provenance is None:
         raise UsageError(f"OUTPUT_DIR {store} holds no audioaug.json: it is not what `audioaug run` writes")
     if provenance.status != "complete":
-        how = "it is still running, or was killed" if provenance.status == "running" else provenance.status
+        how = {
+            "running": "it is still running, or was killed",
+            "stopped": "--fail-fast stopped it at its first failure",
+        }.get(provenance.status, provenance.status)
         raise UsageError(
             f"OUTPUT_DIR {store}: its last run did not finish ({how}), so its manifest does not describe it; "
             "rerun the same `audioaug run` command to complete it, then export"

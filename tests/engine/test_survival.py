@@ -164,6 +164,26 @@ def test_fail_fast_stops_at_the_first_failure(tmp_path: Path, write_config: Conf
     assert set(errors_of(tmp_path / "out")) == {"a_bad.wav"}
 
 
+def test_a_run_stopped_by_fail_fast_resumes_once_its_input_is_fixed(tmp_path: Path, write_config: ConfigWriter) -> None:
+    """--fail-fast stops workers mid-unit: what they wrote is not recorded, so the run is not
+    'complete'; the rerun writes those files again and gives the tree of an uninterrupted run."""
+    for i in range(120):
+        write_tone(tmp_path / "in" / f"f{i:03d}.wav", 0.05, 16000, 1, 200 + 7 * i)
+    bad = tmp_path / "in" / "f060.wav"
+    bad.write_text("not audio")
+    config = write_config(SIMPLE)
+    stopped = cli("run", config, tmp_path / "in", tmp_path / "out", "-j", "2", "--fail-fast")
+    assert stopped.exit_code == 1
+    assert '"status": "stopped"' in (tmp_path / "out" / "audioaug.json").read_text()
+    exported = cli("export", tmp_path / "out", "--to", "nemo", tmp_path / "nemo")
+    assert exported.exit_code == 2 and "--fail-fast stopped it at its first failure" in exported.stderr
+    write_tone(bad, 0.05, 16000, 1, 200 + 7 * 60)
+    rerun = cli("run", config, tmp_path / "in", tmp_path / "out", "-j", "2")
+    assert rerun.exit_code == 0, rerun.stderr
+    assert cli("run", config, tmp_path / "in", tmp_path / "ref", "-j", "1").exit_code == 0
+    assert tree(tmp_path / "out") == tree(tmp_path / "ref")
+
+
 # -- resume ------------------------------------------------------------------------------------
 def test_changed_new_and_vanished_inputs(corpus: Path, tmp_path: Path, write_config: ConfigWriter) -> None:
     out, config = tmp_path / "out", write_config(SIMPLE)
