@@ -392,7 +392,8 @@ class RunState:
     def close(self) -> None:
         with self.lock:
             try:
-                self.commit()
+                if not self.handed_over:  # (else its connection is closed already: the workers committed)
+                    self.commit()
             finally:
                 self.db.close()
                 if not self.readonly:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from audioaug_cli.engine.state import _SCHEMA, DESCRIBED, PAGE_SIZE, OutputLock, RunState
+from audioaug_cli.engine.state import _SCHEMA, DESCRIBED, PAGE_SIZE, RESERVE, STATE_DIR, OutputLock, RunState
 from audioaug_cli.engine.tasks import record_of
 from audioaug_cli.errors import UsageError
 from audioaug_cli.io.manifest import COLUMNS, Labels, ManifestRow, write_manifest
@@ -125,3 +125,13 @@ def test_the_filesystem_of_a_folder_is_that_of_its_innermost_mount(tmp_path: Pat
         "/mnt/labs": "ext4",
     }
     assert filesystem_type(tmp_path, str(tmp_path / "none")) is None
+
+
+def test_a_state_handed_to_the_workers_and_never_taken_back_still_closes(tmp_path: Path) -> None:
+    """A run whose state could not be taken back (an error while its workers worked) still closes
+    it on the way out, rather than trip over the connection it closed for them."""
+    state = RunState(tmp_path)
+    ledger = state.hand_over()
+    assert ledger.output_dir == str(tmp_path)
+    state.close()
+    assert not (tmp_path / STATE_DIR / RESERVE).exists()
