@@ -9,7 +9,6 @@ bytes in any process or thread.
 from __future__ import annotations
 
 import math
-import os
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -19,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from audioaug_cli.config.model import AUDIO_FORMATS, Config
-from audioaug_cli.engine.state import Ledger
+from audioaug_cli.engine.ledger import Ledger
+from audioaug_cli.engine.store_state import WorkerRecords
 from audioaug_cli.engine.tasks import Finished, Outcome, Task, item_files, item_seed, manifest_columns
 from audioaug_cli.errors import ItemError, is_disk_full
 from audioaug_cli.io.audio import (
@@ -112,45 +112,12 @@ def _large_handed_back(unit: list[Task], limit: int) -> tuple[list[Task], list[T
     back: list[Task] = []
     load = 0
     for task in unit:
-        task = replace(task, source=described(task.source))
+        if task.source.fingerprint == UNDESCRIBED:
+            task = replace(task, source=described(task.source))
         load += max(task.source.size, 1) * len(task.copies)
         fits = load <= limit or (not kept and len(task.copies) == 1)
         (kept if fits and not back else back).append(task)
     return kept, back
-
-
-PROGRESS_SECONDS = 1.0  # a unit still running after this long records what it wrote so far
-
-
-class WorkerRecords:
-    """The outputs a worker wrote on a store, recorded in the store's journal by the worker itself
-    (one part object at most every PROGRESS_SECONDS) while its unit is still running, so that a run
-    killed mid-unit does not redo them: a unit of a store's inputs keeps every copy of a file
-    together (one GET each), and with slow PUTs it runs for seconds. A unit done within a second is
-    recorded by the parent alone, as every unit is locally."""
-
-    def __init__(self, output: Store, prefix: str):
-        import secrets
-
-        self.output, self.name = output, f"{prefix}{os.getpid()}-{secrets.token_hex(4)}-"
-        self.pending: list[str] = []
-        self.since = time.monotonic()
-        self.parts = 0
-
-    def note(self, outcome: Outcome) -> None:
-        from audioaug_cli.engine.store_state import output_op
-
-        if outcome.row is not None:
-            self.pending.append(output_op(outcome.row.to_json(), outcome.fingerprint))
-        if self.pending and time.monotonic() - self.since >= PROGRESS_SECONDS:
-            data = ("\n".join(self.pending) + "\n").encode("utf-8")
-            try:
-                self.output.write_bytes(f"{self.name}{self.parts:08d}.jsonl", data)
-            except OSError:
-                return  # not recorded yet: the parent records the unit when it returns
-            self.parts += 1
-            self.pending = []
-            self.since = time.monotonic()
 
 
 def augment_stream(

@@ -24,8 +24,9 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from audioaug_cli.engine.input_dir import listed
+from audioaug_cli.engine.ledger import Ledger, handed_over
 from audioaug_cli.engine.provenance import PROVENANCE, read_provenance
-from audioaug_cli.engine.state import LOCK, STATE_DIR, Ledger, OutputLock, RunState, shares_writes
+from audioaug_cli.engine.state import LOCK, STATE_DIR, OutputLock, RunState
 from audioaug_cli.engine.store_state import JOURNAL, LeaseLock, StoreState
 from audioaug_cli.errors import DiskFullError, UsageError, is_disk_full
 from audioaug_cli.io.atomic import TEMP_MARK, remove_temporaries
@@ -102,8 +103,7 @@ class OutputDir:
         return None
 
     def hand_over(self, state: RunState) -> Ledger | None:
-        """Before local workers start: the state they record their units in themselves, when this
-        process has nothing to ask of it while they work (see :meth:`RunState.hand_over`)."""
+        """Before local workers start: where they record their own units (engine.ledger), if they do."""
         return None
 
     # -- before and after the work -------------------------------------------------------------
@@ -255,9 +255,7 @@ class LocalOutput(OutputDir):
         return RunState(self.root, readonly)
 
     def hand_over(self, state: RunState) -> Ledger | None:
-        """On a first run (a state with no record: the plan compares nothing with it), on a local
-        filesystem (sqlite's locks between processes are not to be trusted on a network one)."""
-        return None if state.tracks_seen or not shares_writes(self.root) else state.hand_over()
+        return handed_over(state, self.root)
 
     def prepare(self) -> None:
         """The folder made, and the temporaries of a run killed or stopped mid-item removed. After

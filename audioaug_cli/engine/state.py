@@ -2,7 +2,7 @@
 
 The parent process writes it (it may be read from more than one thread, hence the lock), but on a
 first run with local workers: there each worker records its own units through a connection of its
-own (:meth:`RunState.hand_over`), and the parent, which then asks nothing of the state, records
+own (engine.ledger), and the parent, which then asks nothing of the state, records
 nothing per item. sqlite's journal makes every commit all-or-nothing, so a kill at any moment
 leaves the state as of the last commit; items done after that are simply done again, with the
 same bytes.
@@ -11,20 +11,17 @@ same bytes.
 from __future__ import annotations
 
 import os
-import re
 import sqlite3
 import threading
 import time
 import weakref
 from collections.abc import Iterator
 from contextlib import suppress
-from dataclasses import dataclass
 from pathlib import Path
 
-from audioaug_cli.engine.tasks import Finished, Record, record_of
+from audioaug_cli.engine.tasks import Record, record_of
 from audioaug_cli.errors import DISK_FULL_ERRNOS, DiskFullError, UsageError
 from audioaug_cli.io.manifest import ManifestRow
-from audioaug_cli.io.store import Store
 
 STATE_DIR = ".audioaug"
 COMMIT_EVERY_SECONDS = 1.0
@@ -232,10 +229,9 @@ class RunState:
         return ManifestRow.from_json(old[0]).files if old else ()
 
     # -- workers that record their own units ---------------------------------------------------
-    def hand_over(self) -> Ledger:
+    def hand_over(self) -> None:
         """Let the worker processes record their units themselves, each through its own connection
-        (a first run's, whose parent asks nothing of the state while they work: its plan has no
-        record to compare). This process's connection is closed first: one open while workers are
+        (see engine.ledger). This process's connection is closed first: one open while workers are
         forked would carry sqlite's locks into them. Until :meth:`take_back`, nothing here touches
         the database; what a worker could not record comes back to the parent, to record then."""
         with self.lock:
@@ -243,7 +239,6 @@ class RunState:
             self._counts = self.counts()
             self.db.close()
             self.handed_over = True
-        return Ledger(str(self.path.parent.parent), os.urandom(8).hex())
 
     def take_back(self) -> None:
         """The workers are done: this process's connection again, and what they recorded."""
@@ -398,82 +393,3 @@ class RunState:
                 self.db.close()
                 if not self.readonly:
                     self.free_reserve()
-
-
-# Filesystems whose locks between processes sqlite's docs do not trust (network and FUSE ones):
-# there the parent alone writes the state, as it did before workers recorded their own units.
-NETWORK_FILESYSTEMS = ("nfs", "nfs4", "cifs", "smb3", "smbfs", "lustre", "gpfs", "ceph", "glusterfs", "9p", "afs")
-
-
-def filesystem_type(folder: Path, mounts: str = "/proc/self/mountinfo") -> str | None:
-    """The type of the filesystem a folder is on, from the kernel's table of mounts (Linux); None
-    where there is none to read."""
-    try:
-        with open(mounts, encoding="utf-8", errors="surrogateescape") as handle:
-            table = handle.read().splitlines()
-    except OSError:
-        return None
-    real = os.path.realpath(folder)
-    found, longest = None, -1
-    for line in table:
-        fields, _dash, after = line.partition(" - ")
-        parts = fields.split(" ")
-        if len(parts) < 5 or not after:
-            continue
-        point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), parts[4])
-        inside = real == point or real.startswith(point.rstrip("/") + "/")
-        if inside and len(point) >= longest:  # (a later mount over the same point hides the earlier)
-            found, longest = after.split(" ")[0], len(point)
-    return found
-
-
-def shares_writes(folder: Path) -> bool:
-    """Whether several processes of this machine may write a state in ``folder`` at once."""
-    kind = filesystem_type(folder)
-    return kind is not None and kind not in NETWORK_FILESYSTEMS and not kind.startswith("fuse")
-
-
-WORKER_WAIT_SECONDS = 600.0  # how long a worker waits for the others' transactions (each takes ms)
-# Workers copy the write-ahead log into the database as it grows past this many pages, so that
-# the parent, opening the state again at the end, does not read a whole run's log back first.
-WORKER_CHECKPOINT_PAGES = 64
-
-
-@dataclass(frozen=True)
-class Ledger:
-    """The resume state as the worker processes record their own units in it (see
-    :meth:`RunState.hand_over`): what a worker sends back to the parent is then a few counts. Each
-    worker opens its own connection, after it was forked, and keeps it for the run (a worker that
-    serves several runs, as loky's may, opens one for each)."""
-
-    output_dir: str
-    run: str  # which hand-over
-
-    def record(self, done: Finished, output: Store) -> None:
-        """Record a unit in the state; if that fails (a full disk), leave it in ``done`` for the
-        parent, which records it once the workers are done."""
-        if not done.made and not done.failed:
-            done.recorded = True
-            return
-        try:
-            stale = self._state().record_unit(done.made, done.failed)
-        except sqlite3.Error:
-            return
-        for name in stale:
-            output.remove(name)
-        done.made, done.recorded = [], True
-
-    def _state(self) -> RunState:
-        global _ledger
-        if _ledger is not None and _ledger[0] == self:
-            return _ledger[1]
-        if _ledger is not None:
-            _ledger[1].db.close()  # an earlier run's
-            _ledger = None
-        state = RunState(Path(self.output_dir), reserve=False, timeout=WORKER_WAIT_SECONDS)
-        state.db.execute(f"PRAGMA wal_autocheckpoint={WORKER_CHECKPOINT_PAGES}")
-        _ledger = (self, state)
-        return state
-
-
-_ledger: tuple[Ledger, RunState] | None = None  # a worker process's connection, for the run it serves

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import tempfile
 import threading
 import time
@@ -25,15 +26,15 @@ from pathlib import Path
 from typing import Any
 
 from audioaug_cli.engine.state import STATE_DIR, RunState
-from audioaug_cli.engine.tasks import Record
+from audioaug_cli.engine.tasks import Outcome, Record
 from audioaug_cli.errors import UsageError
 from audioaug_cli.io.filesystems import modified_at, version_tag
 from audioaug_cli.io.manifest import ManifestRow
-from audioaug_cli.io.store import ObjectStore
+from audioaug_cli.io.store import ObjectStore, Store
 
 JOURNAL = f"{STATE_DIR}/journal"
 # gG-NNNNNNNN (the parent's parts), gG-snapshot, gG-wPID-TOKEN-NNNNNNNN (a worker's, see
-# engine.item.WorkerRecords: read after the parent's parts of their generation)
+# WorkerRecords: read after the parent's parts of their generation)
 _JOURNAL_NAME = re.compile(r"g(\d{8})-(\d{8}|snapshot|w\d+-[0-9a-f]+-\d{8})\.jsonl$")
 
 
@@ -274,3 +275,33 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True  # another user's
     return True
+
+
+PROGRESS_SECONDS = 1.0  # a unit still running after this long records what it wrote so far
+
+
+class WorkerRecords:
+    """The outputs a worker wrote on a store, recorded in the store's journal by the worker itself
+    (one part object at most every PROGRESS_SECONDS) while its unit is still running, so that a run
+    killed mid-unit does not redo them: a unit of a store's inputs keeps every copy of a file
+    together (one GET each), and with slow PUTs it runs for seconds. A unit done within a second is
+    recorded by the parent alone, as every unit is locally."""
+
+    def __init__(self, output: Store, prefix: str):
+        self.output, self.name = output, f"{prefix}{os.getpid()}-{secrets.token_hex(4)}-"
+        self.pending: list[str] = []
+        self.since = time.monotonic()
+        self.parts = 0
+
+    def note(self, outcome: Outcome) -> None:
+        if outcome.row is not None:
+            self.pending.append(output_op(outcome.row.to_json(), outcome.fingerprint))
+        if self.pending and time.monotonic() - self.since >= PROGRESS_SECONDS:
+            data = ("\n".join(self.pending) + "\n").encode("utf-8")
+            try:
+                self.output.write_bytes(f"{self.name}{self.parts:08d}.jsonl", data)
+            except OSError:
+                return  # not recorded yet: the parent records the unit when it returns
+            self.parts += 1
+            self.pending = []
+            self.since = time.monotonic()

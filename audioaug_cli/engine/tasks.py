@@ -116,7 +116,7 @@ class Finished:
     """What a unit of work did, as it comes back from its worker: one object of plain tuples per
     unit, so that the parent unpickles and records it without building anything per item (the
     records, JSON and manifest lines included, are made by the worker); or, where the worker
-    recorded them itself (engine.state.Ledger), its counts alone."""
+    recorded them itself (engine.ledger.Ledger), its counts alone."""
 
     made: list[Record] = field(default_factory=list)  # emptied once recorded by the worker
     failed: list[tuple[str, int, str, str]] = field(default_factory=list)  # (source, copy, fingerprint, error)

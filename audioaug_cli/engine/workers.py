@@ -19,10 +19,10 @@ from audioaug_cli.io.store import Store
 
 if TYPE_CHECKING:
     from audioaug_cli.engine.cluster import DaskBackend
-    from audioaug_cli.engine.state import Ledger
+    from audioaug_cli.engine.ledger import Ledger
 
 # INPUT_DIR's and OUTPUT_DIR's stores, and how workers record what they wrote: on OUTPUT_DIR's
-# store while a unit runs (a prefix: see engine.item.WorkerRecords), each unit in the resume state
+# store while a unit runs (a prefix: see engine.store_state.WorkerRecords), each unit in the resume state
 # (a Ledger), or not at all (None: the parent records)
 Stores = tuple[Store, Store, "str | Ledger | None"]
 

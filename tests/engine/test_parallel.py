@@ -316,11 +316,7 @@ def test_on_a_first_run_the_workers_record_their_units_and_the_parent_none(
         patched.setattr(RunState, "record_outputs", _refused)
         patched.setattr(RunState, "record_failure", _refused)
         summary = _first_run(tmp_path)
-    assert (summary.written, summary.failed) == (80, 1)
-    assert len(rows(tmp_path / "out" / "manifest.csv")) == 80
-    assert "broken.wav" in (tmp_path / "out" / "errors.csv").read_text()
-    again = audioaug("run", _config(tmp_path), tmp_path / "in", tmp_path / "out")
-    assert again.returncode == 1 and "0 written, 80 skipped" in again.stderr, again.stderr
+    _all_recorded(tmp_path, summary)
 
 
 def test_what_a_worker_could_not_record_the_parent_records(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -336,6 +332,11 @@ def test_what_a_worker_could_not_record_the_parent_records(tmp_path: Path, monke
     with monkeypatch.context() as patched:
         patched.setattr(RunState, "record_unit", full)
         summary = _first_run(tmp_path)
+    _all_recorded(tmp_path, summary)
+
+
+def _all_recorded(tmp_path: Path, summary: Any) -> None:
+    """What _first_run made is in the manifest and errors.csv, and recorded: a rerun skips it all."""
     assert (summary.written, summary.failed) == (80, 1)
     assert len(rows(tmp_path / "out" / "manifest.csv")) == 80
     assert "broken.wav" in (tmp_path / "out" / "errors.csv").read_text()
@@ -371,10 +372,10 @@ def test_reused_workers_record_each_run_in_its_own_state(tmp_path: Path, monkeyp
 def test_on_a_network_filesystem_the_parent_alone_records(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """sqlite's locks between processes are not to be trusted on NFS or a FUSE mount: there the
     workers hand their records back, and the parent records them, as on a resume."""
-    from audioaug_cli.engine import state
+    from audioaug_cli.engine import ledger
     from audioaug_cli.engine.state import RunState
 
-    monkeypatch.setattr(state, "filesystem_type", lambda _folder: "nfs4")
+    monkeypatch.setattr(ledger, "filesystem_type", lambda _folder: "nfs4")
     monkeypatch.setattr(RunState, "hand_over", _refused)
     summary = _first_run(tmp_path)
     assert (summary.written, summary.failed) == (80, 1)

@@ -104,7 +104,7 @@ def test_the_lock_refuses_a_second_holder_naming_the_first(tmp_path: Path) -> No
 
 
 def test_the_filesystem_of_a_folder_is_that_of_its_innermost_mount(tmp_path: Path) -> None:
-    from audioaug_cli.engine.state import filesystem_type
+    from audioaug_cli.engine.ledger import filesystem_type
 
     table = tmp_path / "mountinfo"
     table.write_text(
@@ -130,8 +130,10 @@ def test_the_filesystem_of_a_folder_is_that_of_its_innermost_mount(tmp_path: Pat
 def test_a_state_handed_to_the_workers_and_never_taken_back_still_closes(tmp_path: Path) -> None:
     """A run whose state could not be taken back (an error while its workers worked) still closes
     it on the way out, rather than trip over the connection it closed for them."""
+    from audioaug_cli.engine.ledger import handed_over
+
     state = RunState(tmp_path)
-    ledger = state.hand_over()
-    assert ledger.output_dir == str(tmp_path)
+    ledger = handed_over(state, tmp_path)
+    assert ledger is not None and ledger.output_dir == str(tmp_path)
     state.close()
     assert not (tmp_path / STATE_DIR / RESERVE).exists()
